@@ -1,0 +1,342 @@
+//! The results channel between `kharness-guest` and the `kharness` host.
+//!
+//! The guest appends one JSON object per line ([`Event`]) to its results
+//! file and flushes it to stable storage before moving on, so a guest that
+//! dies mid-suite loses nothing that had finished. The host reads the same
+//! lines back with [`parse_events`]. Both sides use only this crate, so the
+//! format is defined exactly once.
+
+#![deny(unsafe_code)]
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Bumped whenever a field changes meaning or disappears. Adding an optional
+/// field does not bump it.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The outcome of one test.
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Every assertion held.
+    Pass,
+    /// An assertion about the kernel failed.
+    Fail,
+    /// The kernel lacks what the test needs; `reason` says what.
+    Skip,
+    /// The test could not run (setup failed, unexpected environment).
+    Error,
+    /// The test did not end within its time limit.
+    Timeout,
+    /// The guest kernel died while the test ran.
+    Crashed,
+}
+
+impl Status {
+    /// Every status, in the order reports list them.
+    pub const ALL: [Status; 6] = [
+        Status::Fail,
+        Status::Crashed,
+        Status::Timeout,
+        Status::Error,
+        Status::Skip,
+        Status::Pass,
+    ];
+
+    /// A lowercase word for tables and KTAP directives.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+            Status::Skip => "skip",
+            Status::Error => "error",
+            Status::Timeout => "timeout",
+            Status::Crashed => "crashed",
+        }
+    }
+
+    /// True for outcomes that make a run fail (exit code 1 or worse).
+    pub fn is_bad(self) -> bool {
+        !matches!(self, Status::Pass | Status::Skip)
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A typed fact about kernel semantics, which may legitimately differ
+/// between kernels and which the host diffs across kernels.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[serde(untagged)]
+pub enum Value {
+    Bool(bool),
+    Int(i64),
+    Text(String),
+    List(Vec<String>),
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Text(s) => f.write_str(s),
+            Value::List(v) => write!(f, "[{}]", v.join(",")),
+        }
+    }
+}
+
+impl From<bool> for Value {
+    fn from(v: bool) -> Self {
+        Value::Bool(v)
+    }
+}
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::Int(v)
+    }
+}
+impl From<i32> for Value {
+    fn from(v: i32) -> Self {
+        Value::Int(v.into())
+    }
+}
+impl From<u32> for Value {
+    fn from(v: u32) -> Self {
+        Value::Int(v.into())
+    }
+}
+impl From<usize> for Value {
+    fn from(v: usize) -> Self {
+        Value::Int(i64::try_from(v).unwrap_or(i64::MAX))
+    }
+}
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::Text(v.to_owned())
+    }
+}
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Value::Text(v)
+    }
+}
+impl From<Vec<String>> for Value {
+    fn from(v: Vec<String>) -> Self {
+        Value::List(v)
+    }
+}
+
+/// A measured figure with its unit (`MiB/s`, `ns`, `count`, ...).
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+pub struct Metric {
+    pub name: String,
+    pub value: f64,
+    pub unit: String,
+}
+
+/// Everything one test reported.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+pub struct TestRecord {
+    pub id: String,
+    pub status: Status,
+    /// Why it failed, skipped or errored; absent on a pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Wall time of the test inside the guest.
+    pub duration_us: u64,
+    /// Repetition index for tests run several times (`--reps`), from 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rep: u32,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub observations: BTreeMap<String, Value>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metrics: Vec<Metric>,
+}
+
+/// One line of the results channel.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// First line: who is writing and how many tests follow.
+    Suite {
+        schema: u32,
+        guest_version: String,
+        kernel_release: String,
+        total: usize,
+    },
+    /// A test is about to run. A `start` with no matching `result` names the
+    /// test that was running when the guest died.
+    Start { id: String },
+    /// A test ended.
+    Result(TestRecord),
+    /// Last line: the suite ran to its end.
+    Done { total: usize },
+}
+
+/// Static facts about a test, for `list` and catalogues.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+pub struct TestInfo {
+    pub id: String,
+    pub tags: Vec<String>,
+    /// What the test checks, one sentence.
+    pub about: String,
+    /// The thread or commit behind it, if any.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub see: String,
+}
+
+/// A line of the results channel that is not a valid [`Event`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct BadLine {
+    pub line: usize,
+    pub message: String,
+}
+
+impl fmt::Display for BadLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+
+/// Parses a results channel. A torn last line (the guest died while writing
+/// it) is reported in the second element, not treated as fatal, so every
+/// complete record survives.
+pub fn parse_events(text: &str) -> (Vec<Event>, Vec<BadLine>) {
+    let mut events = Vec::new();
+    let mut bad = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Event>(line) {
+            Ok(ev) => events.push(ev),
+            Err(e) => bad.push(BadLine {
+                line: i + 1,
+                message: e.to_string(),
+            }),
+        }
+    }
+    (events, bad)
+}
+
+/// Serialises one event as a single line, newline included.
+pub fn event_line(ev: &Event) -> String {
+    let mut s = serde_json::to_string(ev).expect("events hold only strings, numbers and maps");
+    s.push('\n');
+    s
+}
+
+/// KTAP v1 result line for test number `n` (1-based).
+///
+/// Skips carry the `# SKIP` directive; other non-pass outcomes put their
+/// status and reason after `#` so a KTAP reader still sees why.
+pub fn ktap_result_line(n: usize, rec: &TestRecord) -> String {
+    let ok = if matches!(rec.status, Status::Pass | Status::Skip) {
+        "ok"
+    } else {
+        "not ok"
+    };
+    let reason = rec.reason.as_deref().map(one_line).unwrap_or_default();
+    match rec.status {
+        Status::Pass => format!("{ok} {n} {}", rec.id),
+        Status::Skip => format!("{ok} {n} {} # SKIP {reason}", rec.id),
+        other => format!(
+            "{ok} {n} {} # {} {reason}",
+            rec.id,
+            other.as_str().to_uppercase()
+        ),
+    }
+    .trim_end()
+    .to_owned()
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(status: Status, reason: Option<&str>) -> TestRecord {
+        TestRecord {
+            id: "splice.x".into(),
+            status,
+            reason: reason.map(Into::into),
+            duration_us: 5,
+            rep: 0,
+            observations: BTreeMap::from([
+                ("errno".into(), Value::from("EINVAL")),
+                ("bytes".into(), Value::from(4096i64)),
+                ("visible".into(), Value::from(true)),
+                ("ops".into(), Value::from(vec!["a".to_owned()])),
+            ]),
+            metrics: vec![Metric {
+                name: "throughput".into(),
+                value: 1.5,
+                unit: "MiB/s".into(),
+            }],
+        }
+    }
+
+    #[test]
+    fn events_round_trip_and_torn_line_is_kept_apart() {
+        let evs = [
+            Event::Suite {
+                schema: SCHEMA_VERSION,
+                guest_version: "0.1.0".into(),
+                kernel_release: "6.12".into(),
+                total: 1,
+            },
+            Event::Start {
+                id: "splice.x".into(),
+            },
+            Event::Result(rec(Status::Fail, Some("short\nwrite"))),
+            Event::Done { total: 1 },
+        ];
+        let mut text: String = evs.iter().map(event_line).collect();
+        text.push_str("{\"event\":\"resu");
+        let (back, bad) = parse_events(&text);
+        assert_eq!(back, evs);
+        assert_eq!(bad.len(), 1);
+        assert_eq!(bad[0].line, 5);
+    }
+
+    #[test]
+    fn observation_values_keep_their_types() {
+        let r = rec(Status::Pass, None);
+        let json = serde_json::to_string(&r).unwrap();
+        let back: TestRecord = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.observations["bytes"], Value::Int(4096));
+        assert_eq!(back.observations["visible"], Value::Bool(true));
+        assert_eq!(back.observations["errno"], Value::Text("EINVAL".into()));
+    }
+
+    #[test]
+    fn ktap_lines() {
+        assert_eq!(
+            ktap_result_line(1, &rec(Status::Pass, None)),
+            "ok 1 splice.x"
+        );
+        assert_eq!(
+            ktap_result_line(2, &rec(Status::Skip, Some("no io_uring"))),
+            "ok 2 splice.x # SKIP no io_uring"
+        );
+        assert_eq!(
+            ktap_result_line(3, &rec(Status::Fail, Some("short\nwrite"))),
+            "not ok 3 splice.x # FAIL short write"
+        );
+    }
+}

@@ -1,0 +1,122 @@
+//! Command line of `kharness-guest`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use crate::runner::{RunOptions, run};
+
+/// Kernel semantics tests for splice, tee, vmsplice, sendfile, io_uring and
+/// signals. Prints KTAP v1 on stdout; with --results, also appends one JSON
+/// event per line to a file, synced as each test ends.
+///
+/// Examples:
+///   kharness-guest list
+///   kharness-guest run
+///   kharness-guest run 'splice.*' io_uring --results /tmp/out.jsonl
+///   kharness-guest run tag:perf --reps 5
+#[derive(Parser, Debug)]
+#[command(name = "kharness-guest", version, verbatim_doc_comment)]
+pub struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// List tests (id, tags, what each checks).
+    List {
+        /// One JSON object per test instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Globs over ids (`splice.*`), area names (`tee`), or `tag:NAME`.
+        filters: Vec<String>,
+    },
+    /// Run tests; exits 0 when none failed, 1 otherwise, 2 on bad usage.
+    Run {
+        /// Globs over ids (`splice.*`), area names (`tee`), or `tag:NAME`.
+        filters: Vec<String>,
+        /// Run each perf-tagged test this many times.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        reps: u32,
+        /// Append JSON events (one per line) to this file.
+        #[arg(long, value_name = "FILE")]
+        results: Option<PathBuf>,
+        /// Print JSON events on stdout instead of KTAP.
+        #[arg(long)]
+        json: bool,
+        /// Seconds one test may take before it is killed and reported as timeout.
+        #[arg(long, default_value_t = 120)]
+        test_timeout: u64,
+        /// Directory for the tests' scratch files.
+        #[arg(long, default_value = "/tmp/kharness-guest")]
+        scratch: PathBuf,
+        /// Run tests in this process instead of one child each (debugging).
+        #[arg(long)]
+        no_fork: bool,
+        /// Shrink perf tests' data sizes by this factor (0 < f <= 1).
+        #[arg(long, default_value_t = 1.0)]
+        scale: f64,
+    },
+}
+
+/// Parses `args` (without argv\[0\]) and runs; returns the exit code.
+pub fn main(args: Vec<String>) -> i32 {
+    let cli = match Cli::try_parse_from(std::iter::once("kharness-guest".to_owned()).chain(args)) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match cli.cmd {
+        Cmd::List { json, filters } => list(json, &filters),
+        Cmd::Run {
+            filters,
+            reps,
+            results,
+            json,
+            test_timeout,
+            scratch,
+            no_fork,
+            scale,
+        } => {
+            if !(scale > 0.0 && scale <= 1.0) {
+                eprintln!("kharness-guest: --scale must be in (0, 1], got {scale}");
+                return 2;
+            }
+            run(&RunOptions {
+                filters,
+                reps,
+                results,
+                json,
+                test_timeout: Duration::from_secs(test_timeout.max(1)),
+                scratch,
+                fork: !no_fork,
+                scale,
+            })
+        }
+    }
+}
+
+fn list(json: bool, filters: &[String]) -> i32 {
+    let tests = crate::registry::select(filters);
+    if tests.is_empty() {
+        eprintln!("kharness-guest: no test matches {filters:?}");
+        return 2;
+    }
+    for t in tests {
+        if json {
+            let info = crate::registry::info(t);
+            println!(
+                "{}",
+                serde_json::to_string(&info).expect("catalogue entries serialise")
+            );
+        } else {
+            println!("{:<48} [{}] {}", t.id, t.tags.join(","), t.about);
+        }
+    }
+    0
+}

@@ -1,0 +1,5 @@
+//! perf tests (see the catalogue in guest-tests/README.md).
+
+use crate::framework::Test;
+
+pub const TESTS: &[Test] = &[];

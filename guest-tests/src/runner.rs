@@ -1,0 +1,294 @@
+//! Runs selected tests, each in its own process with a time limit, and
+//! reports them as KTAP on stdout and JSON events on the results channel.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use kharness_record::{Event, Metric, SCHEMA_VERSION, Status, TestRecord, Value};
+use serde::{Deserialize, Serialize};
+
+use crate::framework::{Ctx, Outcome, Test};
+use crate::sys::process::{Forked, exit_child, fork_into_own_group};
+
+pub struct RunOptions {
+    pub filters: Vec<String>,
+    /// How many times each `perf`-tagged test runs.
+    pub reps: u32,
+    /// Where JSON events go, one per line, synced after each.
+    pub results: Option<PathBuf>,
+    /// Print JSON events instead of KTAP on stdout.
+    pub json: bool,
+    pub test_timeout: Duration,
+    pub scratch: PathBuf,
+    /// Run each test in a forked child (the default); off for debugging.
+    pub fork: bool,
+    pub scale: f64,
+}
+
+/// What a test's process sends back to the runner.
+#[derive(Serialize, Deserialize)]
+struct ChildReport {
+    status: Status,
+    reason: Option<String>,
+    observations: std::collections::BTreeMap<String, Value>,
+    metrics: Vec<Metric>,
+}
+
+struct Sink {
+    results: Option<File>,
+    json: bool,
+    n: usize,
+}
+
+impl Sink {
+    fn emit(&mut self, ev: &Event) -> std::io::Result<()> {
+        let line = kharness_record::event_line(ev);
+        if let Some(f) = &mut self.results {
+            f.write_all(line.as_bytes())?;
+            // The host may read this after the guest dies: make it durable.
+            f.sync_data()?;
+        }
+        let mut out = std::io::stdout().lock();
+        if self.json {
+            out.write_all(line.as_bytes())?;
+        } else if let Event::Result(rec) = ev {
+            self.n += 1;
+            for (k, v) in &rec.observations {
+                writeln!(out, "# {}: {k} = {v}", rec.id)?;
+            }
+            for m in &rec.metrics {
+                writeln!(out, "# {}: {} = {} {}", rec.id, m.name, m.value, m.unit)?;
+            }
+            writeln!(out, "{}", kharness_record::ktap_result_line(self.n, rec))?;
+        }
+        out.flush()
+    }
+}
+
+/// Runs the suite; returns the process exit code (0 all passed or skipped,
+/// 1 something failed, 2 nothing selected or bad options).
+pub fn run(opts: &RunOptions) -> i32 {
+    let tests = crate::registry::select(&opts.filters);
+    if tests.is_empty() {
+        eprintln!(
+            "kharness-guest: no test matches {:?}; see `kharness-guest list`",
+            opts.filters
+        );
+        return 2;
+    }
+    let plan: Vec<(&Test, u32)> = tests
+        .iter()
+        .flat_map(|t| {
+            let reps = if t.has_tag("perf") {
+                opts.reps.max(1)
+            } else {
+                1
+            };
+            (0..reps).map(move |r| (*t, r))
+        })
+        .collect();
+
+    let results = match &opts.results {
+        None => None,
+        Some(p) => match OpenOptions::new().create(true).append(true).open(p) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                eprintln!(
+                    "kharness-guest: cannot open results file {}: {e}",
+                    p.display()
+                );
+                return 2;
+            }
+        },
+    };
+    if let Err(e) = std::fs::create_dir_all(&opts.scratch) {
+        eprintln!(
+            "kharness-guest: cannot create scratch dir {}: {e}",
+            opts.scratch.display()
+        );
+        return 2;
+    }
+    crate::util::ensure_loopback_up();
+
+    let mut sink = Sink {
+        results,
+        json: opts.json,
+        n: 0,
+    };
+    let release = crate::util::kernel_release();
+    if !opts.json {
+        println!("KTAP version 1");
+        println!(
+            "# kharness-guest {} on {release}",
+            env!("CARGO_PKG_VERSION")
+        );
+        println!("1..{}", plan.len());
+    }
+    let mut bad = false;
+    let emit = |sink: &mut Sink, ev: Event| {
+        if let Err(e) = sink.emit(&ev) {
+            eprintln!("kharness-guest: cannot write results: {e}");
+            std::process::exit(3);
+        }
+    };
+    emit(
+        &mut sink,
+        Event::Suite {
+            schema: SCHEMA_VERSION,
+            guest_version: env!("CARGO_PKG_VERSION").to_owned(),
+            kernel_release: release,
+            total: plan.len(),
+        },
+    );
+    for (test, rep) in &plan {
+        emit(
+            &mut sink,
+            Event::Start {
+                id: test.id.to_owned(),
+            },
+        );
+        let rec = run_one(test, *rep, opts);
+        bad |= rec.status.is_bad();
+        emit(&mut sink, Event::Result(rec));
+    }
+    emit(&mut sink, Event::Done { total: plan.len() });
+    i32::from(bad)
+}
+
+fn run_one(test: &Test, rep: u32, opts: &RunOptions) -> TestRecord {
+    let scratch = opts.scratch.join(format!("{}-{rep}", test.id));
+    let _ = std::fs::remove_dir_all(&scratch);
+    let started = Instant::now();
+    let report = match std::fs::create_dir_all(&scratch) {
+        Err(e) => ChildReport::error(format!(
+            "cannot create scratch dir {}: {e}",
+            scratch.display()
+        )),
+        Ok(()) if opts.fork => run_forked(test, &scratch, opts),
+        Ok(()) => run_inline(test, &scratch, opts.scale),
+    };
+    let _ = std::fs::remove_dir_all(&scratch);
+    TestRecord {
+        id: test.id.to_owned(),
+        status: report.status,
+        reason: report.reason,
+        duration_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        rep,
+        observations: report.observations,
+        metrics: report.metrics,
+    }
+}
+
+impl ChildReport {
+    fn error(reason: String) -> Self {
+        ChildReport {
+            status: Status::Error,
+            reason: Some(reason),
+            observations: Default::default(),
+            metrics: Vec::new(),
+        }
+    }
+}
+
+fn run_inline(test: &Test, scratch: &std::path::Path, scale: f64) -> ChildReport {
+    let mut ctx = Ctx::new(scratch.to_owned(), scale);
+    let (status, reason) = match (test.run)(&mut ctx) {
+        Ok(()) => (Status::Pass, None),
+        Err(Outcome::Fail(r)) => (Status::Fail, Some(r)),
+        Err(Outcome::Skip(r)) => (Status::Skip, Some(r)),
+        Err(Outcome::Error(r)) => (Status::Error, Some(r)),
+    };
+    ChildReport {
+        status,
+        reason,
+        observations: ctx.observations,
+        metrics: ctx.metrics,
+    }
+}
+
+fn run_forked(test: &Test, scratch: &std::path::Path, opts: &RunOptions) -> ChildReport {
+    let (rd, wr) = match rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC) {
+        Ok(p) => p,
+        Err(e) => return ChildReport::error(format!("pipe: {e}")),
+    };
+    let _ = std::io::stdout().flush();
+    match fork_into_own_group() {
+        Err(e) => ChildReport::error(format!("fork: {e}")),
+        Ok(Forked::Child) => {
+            drop(rd);
+            let report = run_inline(test, scratch, opts.scale);
+            let json = serde_json::to_vec(&report).expect("reports serialise");
+            let code = i32::from(crate::util::write_all(&wr, &json).is_err());
+            exit_child(code)
+        }
+        Ok(Forked::Parent(pid)) => {
+            drop(wr);
+            collect_child(pid, rd, opts.test_timeout)
+        }
+    }
+}
+
+fn collect_child(pid: rustix::process::Pid, rd: OwnedFd, limit: Duration) -> ChildReport {
+    use rustix::event::{PollFd, PollFlags, poll};
+    let deadline = Instant::now() + limit;
+    let mut buf = Vec::new();
+    let mut file = File::from(rd);
+    let mut timed_out = false;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            timed_out = true;
+            break;
+        }
+        let ts = rustix::time::Timespec {
+            tv_sec: left.as_secs() as i64,
+            tv_nsec: i64::from(left.subsec_nanos()),
+        };
+        let mut fds = [PollFd::new(&file, PollFlags::IN)];
+        match poll(&mut fds, Some(&ts)) {
+            Ok(0) => continue,
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return ChildReport::error(format!("poll on test process: {e}")),
+        }
+        let mut chunk = [0u8; 65536];
+        match file.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return ChildReport::error(format!("read from test process: {e}")),
+        }
+    }
+    if timed_out {
+        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+    }
+    let wait = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty());
+    // Reap anything else the test left in its group.
+    let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+    if timed_out {
+        return ChildReport {
+            status: Status::Timeout,
+            reason: Some(format!(
+                "no result after {}s; test process killed",
+                limit.as_secs()
+            )),
+            observations: Default::default(),
+            metrics: Vec::new(),
+        };
+    }
+    if let Ok(report) = serde_json::from_slice::<ChildReport>(&buf) {
+        return report;
+    }
+    let how = match wait {
+        Ok(Some((_, st))) => match st.terminating_signal() {
+            Some(sig) => format!("killed by signal {sig}"),
+            None => format!("exited with code {:?}", st.exit_status()),
+        },
+        Ok(None) => "vanished".to_owned(),
+        Err(e) => format!("could not be waited for: {e}"),
+    };
+    ChildReport::error(format!("test process {how} before reporting"))
+}

@@ -1,0 +1,1 @@
+//! Syscall wrappers for this area (see sys/mod.rs).
