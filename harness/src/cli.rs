@@ -1,0 +1,253 @@
+//! Command line: argument parsing only. Turns flags into a [`Plan`] and
+//! hands it to the stage that does the work.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::error::{Error, ExitCode, Result};
+use crate::plan::Plan;
+use crate::vm::AccelChoice;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  all tests passed or skipped
+  1  a test failed
+  2  bad usage, configuration or input
+  3  infrastructure failure (missing tool, VM did not boot, interrupted)
+  4  the guest kernel crashed or hung";
+
+/// Boot (patched) kernels in QEMU through virtme-ng and run kernel
+/// semantics tests for splice, tee, vmsplice, sendfile, io_uring and
+/// signals inside them.
+#[derive(Parser, Debug)]
+#[command(name = "kharness", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// Print only the results table and errors.
+    #[arg(long, short, global = true, env = "KHARNESS_QUIET")]
+    quiet: bool,
+    /// Per-test detail: every observation and metric.
+    #[arg(long, short, global = true)]
+    verbose: bool,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    Run(RunArgs),
+    List(ListArgs),
+    Doctor,
+}
+
+/// Boot each kernel, run the guest suite in it, and report one column per kernel.
+///
+/// With no --kernel, the newest prebuilt kernel under /boot is used. Every
+/// run writes a new directory under --out holding the plan, each kernel's
+/// identity, console logs, the guest's records and results.json.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  kharness run
+  kharness run --kernel /boot/vmlinuz-6.1.0-56-amd64 --kernel 6.12.107+deb12-amd64
+  kharness run --kernel ~/linux/arch/x86/boot/bzImage --filter 'splice.*' --filter io_uring
+  kharness run --accel tcg --timeout 20m --out /tmp/runs
+
+Exit codes: 0 ok, 1 test failures, 2 bad input, 3 infrastructure, 4 guest crashed or hung.")]
+struct RunArgs {
+    /// Kernel to boot: a bzImage path, or a release under /boot (e.g.
+    /// 6.12.107+deb12-amd64). Repeat for several kernels.
+    #[arg(long = "kernel", short = 'k', value_name = "PATH|RELEASE")]
+    kernels: Vec<String>,
+    /// Run only matching tests: a glob over ids ('splice.*'), an area
+    /// (io_uring) or tag:NAME. Repeatable; a test runs if any filter matches.
+    #[arg(long = "filter", short = 'f', value_name = "GLOB")]
+    filters: Vec<String>,
+    /// Accelerator: auto probes KVM once (cached) and falls back to TCG.
+    #[arg(long, value_enum, default_value = "auto", env = "KHARNESS_ACCEL")]
+    accel: AccelChoice,
+    /// Time limit for one VM, boot included (e.g. 90s, 15m).
+    #[arg(long, default_value = "20m", value_parser = parse_duration, env = "KHARNESS_TIMEOUT")]
+    timeout: Duration,
+    /// Directory under which each run gets a new directory.
+    #[arg(long, default_value = "kharness-runs", env = "KHARNESS_OUT")]
+    out: PathBuf,
+    /// Use this static kharness-guest binary instead of building one.
+    #[arg(long, env = "KHARNESS_GUEST")]
+    guest: Option<PathBuf>,
+    /// Guest memory, as vng takes it.
+    #[arg(long, default_value = "1G", env = "KHARNESS_MEMORY")]
+    memory: String,
+    /// Guest CPUs (vng's default when not given).
+    #[arg(long, env = "KHARNESS_CPUS")]
+    cpus: Option<u32>,
+    /// Repeat perf-tagged tests this many times in each boot.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    reps: u32,
+    /// Seconds one test may run inside the guest before it is killed.
+    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..))]
+    test_timeout: u64,
+    /// The virtme-ng program.
+    #[arg(long, default_value = "vng", env = "KHARNESS_VNG")]
+    vng: PathBuf,
+    /// Print the VM command lines and exit without booting.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+/// List the tests in the guest suite.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  kharness list
+  kharness list 'splice.*' tag:perf
+  kharness list --format md > guest-tests/CATALOGUE.md")]
+struct ListArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: ListFormat,
+    /// Use this kharness-guest binary instead of building one.
+    #[arg(long, env = "KHARNESS_GUEST")]
+    guest: Option<PathBuf>,
+    /// Globs over ids, area names, or tag:NAME.
+    filters: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ListFormat {
+    Text,
+    Json,
+    Md,
+}
+
+fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("{e} (try 90s, 15m, 1h)"))?;
+    if d.is_zero() {
+        return Err("must be longer than zero".into());
+    }
+    Ok(d)
+}
+
+/// Entry point of the `kharness` binary; returns the exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                ExitCode::Usage as i32
+            } else {
+                0
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    crate::vm::interrupt_flag();
+    match dispatch(cli) {
+        Ok(code) => code as i32,
+        Err(e) => {
+            eprintln!("kharness: error: {e}");
+            e.exit_code() as i32
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<ExitCode> {
+    let out = crate::run::Output {
+        quiet: cli.quiet,
+        verbose: cli.verbose,
+        dry_run: false,
+    };
+    match cli.cmd {
+        Cmd::Run(a) => {
+            let kernels = if a.kernels.is_empty() {
+                vec![crate::kernel::default_kernel()?]
+            } else {
+                a.kernels
+                    .iter()
+                    .map(|k| crate::kernel::resolve_spec(k))
+                    .collect::<Result<Vec<_>>>()?
+            };
+            let plan = Plan {
+                kernels,
+                filters: a.filters,
+                accel: a.accel,
+                timeout: a.timeout,
+                out: a.out,
+                guest: a.guest,
+                memory: a.memory,
+                cpus: a.cpus,
+                reps: a.reps,
+                test_timeout: a.test_timeout,
+                vng: a.vng,
+            };
+            crate::run::execute(
+                &plan,
+                &crate::run::Output {
+                    dry_run: a.dry_run,
+                    ..out
+                },
+            )
+        }
+        Cmd::List(a) => list(a, cli.quiet),
+        Cmd::Doctor => Ok(crate::doctor::doctor()),
+    }
+}
+
+fn list(a: ListArgs, quiet: bool) -> Result<ExitCode> {
+    let guest = crate::guest::locate(a.guest.as_deref(), quiet)?;
+    let tests = crate::guest::catalogue(&guest, &a.filters)?;
+    match a.format {
+        ListFormat::Json => {
+            for t in &tests {
+                println!(
+                    "{}",
+                    serde_json::to_string(t).expect("catalogue entries serialise")
+                );
+            }
+        }
+        ListFormat::Text => {
+            let w = tests.iter().map(|t| t.id.len()).max().unwrap_or(0);
+            for t in &tests {
+                println!("{:<w$}  {:<28}  {}", t.id, t.tags.join(","), t.about);
+            }
+            if !quiet {
+                eprintln!("{} tests", tests.len());
+            }
+        }
+        ListFormat::Md => print!("{}", catalogue_markdown(&tests)),
+    }
+    Ok(ExitCode::Ok)
+}
+
+/// The catalogue as a Markdown document (checked in as
+/// guest-tests/CATALOGUE.md).
+pub fn catalogue_markdown(tests: &[kharness_record::TestInfo]) -> String {
+    let mut s = String::from(
+        "# kharness guest test catalogue\n\nGenerated by `kharness list --format md`; do not edit by hand.\n\n",
+    );
+    let mut area = "";
+    for t in tests {
+        let a = t.id.split('.').next().unwrap_or("");
+        if a != area {
+            area = a;
+            s.push_str(&format!(
+                "\n## {a}\n\n| id | tags | what it checks | see |\n|---|---|---|---|\n"
+            ));
+        }
+        let esc = |x: &str| x.replace('|', "\\|");
+        s.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            t.id,
+            esc(&t.tags.join(", ")),
+            esc(&t.about),
+            esc(&t.see)
+        ));
+    }
+    s
+}
+
+impl From<clap::Error> for Error {
+    fn from(e: clap::Error) -> Self {
+        Error::Usage(e.to_string())
+    }
+}

@@ -1,0 +1,71 @@
+//! Exit codes and the top-level error every command returns.
+
+use std::path::PathBuf;
+
+/// The documented exit codes (README, `kharness --help`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ExitCode {
+    /// Everything passed (skips included).
+    Ok = 0,
+    /// A test failed or regressed.
+    TestsFailed = 1,
+    /// Bad usage, configuration or input.
+    Usage = 2,
+    /// Infrastructure failure: a tool is missing, a VM could not boot, a
+    /// build or a patch failed.
+    Infra = 3,
+    /// The guest kernel crashed or hung.
+    GuestCrashed = 4,
+}
+
+/// Errors that end a command, each mapped to an exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The user asked for something that cannot be: bad flag value, no such
+    /// kernel, a filter that matches nothing.
+    #[error("{0}")]
+    Usage(String),
+    /// An input file exists but is not what it should be.
+    #[error("{}: {why}", path.display())]
+    BadInput { path: PathBuf, why: String },
+    /// The output location cannot be written.
+    #[error("cannot write to {}: {source}; pass --out DIR with a writable directory", path.display())]
+    Output {
+        path: PathBuf,
+
+        source: std::io::Error,
+    },
+    /// A tool the run needs is missing or failed.
+    #[error("{0}")]
+    Infra(String),
+    /// An I/O error on the harness's own files.
+    #[error("{what} {}: {source}", path.display())]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+
+        source: std::io::Error,
+    },
+    /// The user interrupted the run (SIGINT/SIGTERM).
+    #[error("interrupted")]
+    Interrupted,
+}
+
+impl Error {
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Error::Usage(_) | Error::BadInput { .. } | Error::Output { .. } => ExitCode::Usage,
+            Error::Infra(_) | Error::Io { .. } | Error::Interrupted => ExitCode::Infra,
+        }
+    }
+
+    pub fn io(what: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            what,
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,246 @@
+//! The guest binary on the host side: find it (building it from this
+//! workspace when the sources are here), check it is static, and read its
+//! catalogue.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use kharness_record::TestInfo;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The target the guest is built for: glibc with `+crt-static`, the one
+/// static option on machines without the musl target.
+pub const GUEST_TARGET: &str = "x86_64-unknown-linux-gnu";
+pub const GUEST_RUSTFLAGS: &str = "-C target-feature=+crt-static";
+
+/// The guest binary a run uses.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GuestBinary {
+    pub path: PathBuf,
+    pub sha256: String,
+    /// How it was built, when kharness built it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_command: Option<String>,
+}
+
+/// The workspace this binary was built from, if its sources are still there.
+pub fn workspace_dir() -> Option<PathBuf> {
+    let ws = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?.to_owned();
+    (ws.join("Cargo.toml").is_file() && ws.join("guest-tests/Cargo.toml").is_file()).then_some(ws)
+}
+
+/// The argv that builds the static guest, and the environment it needs.
+pub fn build_command() -> (Vec<String>, [(&'static str, &'static str); 1]) {
+    (
+        [
+            "cargo",
+            "build",
+            "--release",
+            "--locked",
+            "-p",
+            "kharness-guest",
+            "--target",
+            GUEST_TARGET,
+        ]
+        .map(String::from)
+        .to_vec(),
+        [("RUSTFLAGS", GUEST_RUSTFLAGS)],
+    )
+}
+
+/// Finds the guest binary: `explicit` if given; else builds it in this
+/// workspace (a no-op when fresh); else looks beside the running binary.
+pub fn locate(explicit: Option<&Path>, quiet: bool) -> Result<GuestBinary> {
+    if let Some(p) = explicit {
+        return describe(p, None);
+    }
+    if let Some(ws) = workspace_dir() {
+        if crate::vm::resolve_program("cargo").is_some() {
+            return build_in(&ws, quiet);
+        }
+    }
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::Infra(format!("cannot find own executable: {e}")))?;
+    let dir = exe.parent().unwrap_or(Path::new("."));
+    for cand in [
+        dir.join("kharness-guest"),
+        dir.join("..")
+            .join(GUEST_TARGET)
+            .join("release")
+            .join("kharness-guest"),
+    ] {
+        if cand.is_file() {
+            return describe(&cand, None);
+        }
+    }
+    Err(Error::Infra(format!(
+        "no kharness-guest binary found beside {}; build it with `RUSTFLAGS='{GUEST_RUSTFLAGS}' cargo build \
+         --release -p kharness-guest --target {GUEST_TARGET}` or pass --guest PATH",
+        exe.display()
+    )))
+}
+
+fn build_in(ws: &Path, quiet: bool) -> Result<GuestBinary> {
+    let (argv, env) = build_command();
+    if !quiet {
+        eprintln!("kharness: building the guest binary (static, {GUEST_TARGET})");
+    }
+    let log = tempfile::NamedTempFile::new()
+        .map_err(|e| Error::io("failed to create", std::env::temp_dir(), e))?;
+    let stderr = log
+        .reopen()
+        .map_err(|e| Error::io("failed to open", log.path(), e))?;
+    let status = Command::new(&argv[0])
+        .args(&argv[1..])
+        .envs(env)
+        .current_dir(ws)
+        .stdout(std::process::Stdio::null())
+        .stderr(stderr)
+        .status()
+        .map_err(|e| Error::Infra(format!("failed to run cargo: {e}")))?;
+    if !status.success() {
+        let text = std::fs::read_to_string(log.path()).unwrap_or_default();
+        return Err(Error::Infra(format!(
+            "building the guest failed ({status}): {}\n{}",
+            crate::vm::sh_join(&argv),
+            tail(&text, 20)
+        )));
+    }
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| ws.join("target"));
+    let path = target_dir
+        .join(GUEST_TARGET)
+        .join("release")
+        .join("kharness-guest");
+    let cmd = format!(
+        "RUSTFLAGS='{GUEST_RUSTFLAGS}' {}",
+        crate::vm::sh_join(&argv)
+    );
+    describe(&path, Some(cmd))
+}
+
+fn describe(path: &Path, build_command: Option<String>) -> Result<GuestBinary> {
+    let bad = |why: String| Error::BadInput {
+        path: path.to_owned(),
+        why,
+    };
+    let mut f =
+        std::fs::File::open(path).map_err(|e| bad(format!("cannot open guest binary: {e}")))?;
+    let mut head = Vec::new();
+    (&mut f)
+        .take(64 * 1024)
+        .read_to_end(&mut head)
+        .map_err(|e| bad(format!("cannot read: {e}")))?;
+    match elf_interp(&head) {
+        Err(why) => return Err(bad(format!("not a usable guest binary: {why}"))),
+        Ok(Some(interp)) => {
+            return Err(bad(format!(
+                "guest binary is dynamically linked (interpreter {interp}); build it with RUSTFLAGS='{GUEST_RUSTFLAGS}'"
+            )));
+        }
+        Ok(None) => {}
+    }
+    let mut f = std::fs::File::open(path).map_err(|e| bad(format!("cannot open: {e}")))?;
+    let sha256 =
+        crate::kernel::sha256_reader(&mut f).map_err(|e| bad(format!("cannot read: {e}")))?;
+    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+    Ok(GuestBinary {
+        path,
+        sha256,
+        build_command,
+    })
+}
+
+/// The PT_INTERP of a 64-bit little-endian ELF, `None` for a static binary.
+fn elf_interp(head: &[u8]) -> std::result::Result<Option<String>, String> {
+    if head.len() < 64 || &head[..4] != b"\x7fELF" {
+        return Err("not an ELF file".into());
+    }
+    if head[4] != 2 || head[5] != 1 {
+        return Err("not a 64-bit little-endian ELF".into());
+    }
+    let u16_at = |o: usize| u16::from_le_bytes([head[o], head[o + 1]]) as usize;
+    let u64_at = |o: usize| -> usize {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&head[o..o + 8]);
+        u64::from_le_bytes(b) as usize
+    };
+    let (phoff, phentsize, phnum) = (u64_at(0x20), u16_at(0x36), u16_at(0x38));
+    for i in 0..phnum {
+        let o = phoff + i * phentsize;
+        if o + 0x28 > head.len() {
+            return Err("program headers lie beyond the first 64 KiB".into());
+        }
+        let p_type = u32::from_le_bytes([head[o], head[o + 1], head[o + 2], head[o + 3]]);
+        if p_type == 3 {
+            let (off, size) = (u64_at(o + 8), u64_at(o + 0x20));
+            let s = head.get(off..off + size).unwrap_or_default();
+            return Ok(Some(
+                String::from_utf8_lossy(s).trim_end_matches('\0').to_owned(),
+            ));
+        }
+    }
+    Ok(None)
+}
+
+/// The tests `filters` select, asked of the guest binary itself (run
+/// natively: listing touches no kernel feature). No match is a usage error.
+pub fn catalogue(guest: &GuestBinary, filters: &[String]) -> Result<Vec<TestInfo>> {
+    let out = Command::new(&guest.path)
+        .arg("list")
+        .arg("--json")
+        .arg("--")
+        .args(filters)
+        .output()
+        .map_err(|e| Error::Infra(format!("failed to run {} list: {e}", guest.path.display())))?;
+    if out.status.code() == Some(2) {
+        return Err(Error::Usage(format!(
+            "no test matches filter {}; `kharness list` shows the catalogue",
+            filters
+                .iter()
+                .map(|f| format!("'{f}'"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        )));
+    }
+    if !out.status.success() {
+        return Err(Error::Infra(format!(
+            "{} list failed ({}): {}",
+            guest.path.display(),
+            out.status,
+            tail(&String::from_utf8_lossy(&out.stderr), 5)
+        )));
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            serde_json::from_str(l).map_err(|e| {
+                Error::Infra(format!("guest catalogue line is not valid JSON ({e}): {l}"))
+            })
+        })
+        .collect()
+}
+
+/// The last `n` lines of `s`.
+pub fn tail(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn elf_interp_of_real_binaries() {
+        let sh = std::fs::read("/bin/sh").unwrap();
+        let interp = elf_interp(&sh[..sh.len().min(65536)]).unwrap();
+        assert!(interp.unwrap().contains("ld-linux"));
+        assert!(elf_interp(b"#!/bin/sh\n").is_err());
+    }
+}

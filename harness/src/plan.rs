@@ -1,0 +1,47 @@
+//! A plan: everything a run will do, resolved from flags before anything
+//! boots, and stored in the run directory as `plan.json`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::vm::AccelChoice;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Plan {
+    /// Kernel images, in the order given (one result column each).
+    pub kernels: Vec<PathBuf>,
+    /// Test filters (globs, area names, `tag:NAME`); empty means all.
+    pub filters: Vec<String>,
+    pub accel: AccelChoice,
+    /// Host-side limit for one VM, boot included.
+    #[serde(with = "humantime_serde_secs")]
+    pub timeout: Duration,
+    /// Parent of run directories.
+    pub out: PathBuf,
+    /// Guest binary override.
+    pub guest: Option<PathBuf>,
+    pub memory: String,
+    pub cpus: Option<u32>,
+    /// Repetitions of perf-tagged tests inside one boot.
+    pub reps: u32,
+    /// Seconds one test may take inside the guest.
+    pub test_timeout: u64,
+    /// The vng program.
+    pub vng: PathBuf,
+}
+
+mod humantime_serde_secs {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let s = String::deserialize(d)?;
+        humantime::parse_duration(&s).map_err(serde::de::Error::custom)
+    }
+}

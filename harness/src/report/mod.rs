@@ -1,0 +1,5 @@
+//! Renderers of a run's results.
+
+mod terminal;
+
+pub use terminal::terminal;

@@ -1,0 +1,342 @@
+//! The terminal summary: one column per kernel, problems first, then the
+//! observations, with those that differ between kernels marked.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
+
+use kharness_record::{Status, TestInfo, Value};
+
+use crate::results::{KernelOutcome, RunResults};
+
+const CELL_MAX: usize = 36;
+
+/// Renders the summary table of a run.
+pub fn terminal(res: &RunResults, catalogue: &[TestInfo], verbose: bool) -> String {
+    let mut s = String::new();
+    let cols: Vec<String> = res
+        .kernels
+        .iter()
+        .map(|k| k.identity.release.clone())
+        .collect();
+    let _ = writeln!(
+        s,
+        "\nkharness {}: {} kernel(s), {} test(s), accelerator {}",
+        res.tool_version,
+        cols.len(),
+        catalogue.len(),
+        res.accel.accel.as_str()
+    );
+
+    // Test ids in catalogue order, then any the guest reported beyond it.
+    let mut ids: Vec<String> = catalogue.iter().map(|t| t.id.clone()).collect();
+    for k in &res.kernels {
+        for r in &k.records {
+            if !ids.contains(&r.id) {
+                ids.push(r.id.clone());
+            }
+        }
+    }
+    let status_of = |k: usize, id: &str| -> Option<Status> {
+        // With repetitions, the worst status of any rep stands.
+        res.kernels[k]
+            .records
+            .iter()
+            .filter(|r| r.id == id)
+            .map(|r| r.status)
+            .min_by_key(|st| Status::ALL.iter().position(|x| x == st))
+    };
+    let bad_first = |id: &String| {
+        let bad = (0..cols.len()).any(|k| status_of(k, id).is_some_and(|st| st.is_bad()));
+        !bad
+    };
+    let mut ordered = ids.clone();
+    ordered.sort_by_key(bad_first);
+
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for id in &ordered {
+        let mut row = vec![id.clone()];
+        let sts: Vec<Option<Status>> = (0..cols.len()).map(|k| status_of(k, id)).collect();
+        for st in &sts {
+            row.push(st.map_or("-".to_owned(), |s| s.as_str().to_owned()));
+        }
+        let differs = sts.windows(2).any(|w| w[0] != w[1]);
+        if differs {
+            row[0] = format!("{} *", row[0]);
+        }
+        rows.push(row);
+    }
+    let mut header = vec!["TEST".to_owned()];
+    header.extend(cols.iter().cloned());
+    s.push('\n');
+    s.push_str(&table(&header, &rows));
+
+    // Why tests did not pass.
+    let mut notes = String::new();
+    for (k, kr) in res.kernels.iter().enumerate() {
+        for r in &kr.records {
+            if r.status != Status::Pass {
+                if let Some(reason) = &r.reason {
+                    let who = if cols.len() > 1 {
+                        format!("[{}] ", cols[k])
+                    } else {
+                        String::new()
+                    };
+                    let _ = writeln!(notes, "  {who}{} {}: {}", r.id, r.status, one_line(reason));
+                }
+            }
+        }
+    }
+    if !notes.is_empty() {
+        s.push_str("\nWhy tests did not pass:\n");
+        s.push_str(&notes);
+    }
+
+    observations(&mut s, res, &cols, verbose);
+    if verbose {
+        metrics(&mut s, res, &cols);
+    }
+
+    s.push('\n');
+    for kr in &res.kernels {
+        let bad = kr.records.iter().filter(|r| r.status.is_bad()).count();
+        let _ = writeln!(
+            s,
+            "{}: {} passed, {} failed, {} skipped; {} in {:.1}s",
+            kr.identity.release,
+            kr.count(Status::Pass),
+            bad,
+            kr.count(Status::Skip),
+            kr.outcome.as_str(),
+            kr.wall_s
+        );
+        if kr.outcome != KernelOutcome::Completed {
+            if let Some(d) = &kr.detail {
+                for line in d.lines() {
+                    let _ = writeln!(s, "    {line}");
+                }
+            }
+            let _ = writeln!(s, "    console: {}", kr.console_log);
+        }
+        for f in kr.console_findings.iter().filter(|f| !f.fatal) {
+            let _ = writeln!(
+                s,
+                "    kernel {} on console: {}",
+                f.kind,
+                one_line(f.excerpt.lines().next().unwrap_or(""))
+            );
+        }
+    }
+    if res.interrupted {
+        s.push_str("run interrupted: results above are partial\n");
+    }
+    s
+}
+
+fn observations(s: &mut String, res: &RunResults, cols: &[String], verbose: bool) {
+    // (test id, observation name) -> value per kernel (first rep).
+    let mut obs: BTreeMap<(String, String), Vec<Option<Value>>> = BTreeMap::new();
+    for (k, kr) in res.kernels.iter().enumerate() {
+        for r in kr.records.iter().filter(|r| r.rep == 0) {
+            for (name, v) in &r.observations {
+                let e = obs
+                    .entry((r.id.clone(), name.clone()))
+                    .or_insert_with(|| vec![None; cols.len()]);
+                e[k] = Some(v.clone());
+            }
+        }
+    }
+    if obs.is_empty() {
+        return;
+    }
+    let differs = |vals: &[Option<Value>]| vals.windows(2).any(|w| w[0] != w[1]);
+    let mut rows = Vec::new();
+    let mut diff_rows = Vec::new();
+    for ((id, name), vals) in &obs {
+        let d = cols.len() > 1 && differs(vals);
+        let mut row = vec![format!("{id}: {name}{}", if d { " *" } else { "" })];
+        row.extend(vals.iter().map(|v| v.as_ref().map_or("-".to_owned(), cell)));
+        if d {
+            diff_rows.push(row.clone());
+            if let Some(text) = list_difference(cols, vals) {
+                diff_rows.push(vec![format!("    {text}")]);
+            }
+        }
+        rows.push(row);
+    }
+    let mut header = vec!["OBSERVATION".to_owned()];
+    header.extend(cols.iter().cloned());
+    if cols.len() > 1 {
+        if diff_rows.is_empty() {
+            s.push_str("\nNo observation differs between the kernels.\n");
+        } else {
+            let _ = writeln!(
+                s,
+                "\nObservations that differ between kernels ({}):",
+                diff_rows.iter().filter(|r| r.len() > 1).count()
+            );
+            s.push_str(&table(&header, &diff_rows));
+        }
+        if verbose {
+            s.push_str("\nAll observations:\n");
+            s.push_str(&table(&header, &rows));
+        }
+    } else {
+        s.push_str("\nObservations:\n");
+        s.push_str(&table(&header, &rows));
+    }
+}
+
+fn metrics(s: &mut String, res: &RunResults, cols: &[String]) {
+    let mut m: BTreeMap<(String, String), Vec<Vec<f64>>> = BTreeMap::new();
+    let mut units: BTreeMap<(String, String), String> = BTreeMap::new();
+    for (k, kr) in res.kernels.iter().enumerate() {
+        for r in &kr.records {
+            for x in &r.metrics {
+                let key = (r.id.clone(), x.name.clone());
+                m.entry(key.clone())
+                    .or_insert_with(|| vec![Vec::new(); cols.len()])[k]
+                    .push(x.value);
+                units.insert(key, x.unit.clone());
+            }
+        }
+    }
+    if m.is_empty() {
+        return;
+    }
+    let mut rows = Vec::new();
+    for (key, per) in &m {
+        let mut row = vec![format!("{}: {} ({})", key.0, key.1, units[key])];
+        for v in per {
+            row.push(match v.len() {
+                0 => "-".to_owned(),
+                1 => format_num(v[0]),
+                n => {
+                    let mut sorted = v.clone();
+                    sorted.sort_by(f64::total_cmp);
+                    format!("{} (median of {n})", format_num(sorted[n / 2]))
+                }
+            });
+        }
+        rows.push(row);
+    }
+    let mut header = vec!["METRIC".to_owned()];
+    header.extend(cols.iter().cloned());
+    s.push_str("\nMetrics:\n");
+    s.push_str(&table(&header, &rows));
+}
+
+fn format_num(v: f64) -> String {
+    if v.abs() >= 100.0 || v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+/// For list observations, what each kernel has that the first lacks.
+fn list_difference(cols: &[String], vals: &[Option<Value>]) -> Option<String> {
+    let sets: Vec<Option<BTreeSet<&String>>> = vals
+        .iter()
+        .map(|v| match v {
+            Some(Value::List(l)) => Some(l.iter().collect()),
+            _ => None,
+        })
+        .collect();
+    let base = sets.first()?.as_ref()?;
+    let mut parts = Vec::new();
+    for (k, set) in sets.iter().enumerate().skip(1) {
+        let set = set.as_ref()?;
+        let added: Vec<&str> = set.difference(base).map(|s| s.as_str()).collect();
+        let removed: Vec<&str> = base.difference(set).map(|s| s.as_str()).collect();
+        if !added.is_empty() {
+            parts.push(format!("{} adds {}", cols[k], added.join(",")));
+        }
+        if !removed.is_empty() {
+            parts.push(format!("{} lacks {}", cols[k], removed.join(",")));
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
+fn cell(v: &Value) -> String {
+    let s = match v {
+        Value::List(l) if v.to_string().chars().count() > CELL_MAX => {
+            format!("[{} items]", l.len())
+        }
+        other => other.to_string(),
+    };
+    if s.chars().count() > CELL_MAX {
+        let cut: String = s.chars().take(CELL_MAX - 1).collect();
+        format!("{cut}…")
+    } else {
+        s
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Left-aligned columns separated by two spaces; a row with one cell spans.
+fn table(header: &[String], rows: &[Vec<String>]) -> String {
+    let n = header.len();
+    let mut width = vec![0usize; n];
+    for r in std::iter::once(header).chain(rows.iter().map(|r| r.as_slice())) {
+        if r.len() == 1 && n > 1 {
+            continue;
+        }
+        for (i, c) in r.iter().enumerate().take(n) {
+            width[i] = width[i].max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for r in std::iter::once(header).chain(rows.iter().map(|r| r.as_slice())) {
+        let mut line = String::new();
+        for (i, c) in r.iter().enumerate() {
+            if i + 1 == r.len() {
+                line.push_str(c);
+            } else {
+                let pad = width[i].saturating_sub(c.chars().count());
+                line.push_str(c);
+                line.push_str(&" ".repeat(pad + 2));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_aligns_columns() {
+        let t = table(
+            &["A".into(), "BB".into()],
+            &[
+                vec!["long name".into(), "x".into()],
+                vec!["spanning row that is long".into()],
+            ],
+        );
+        assert_eq!(
+            t,
+            "A          BB\nlong name  x\nspanning row that is long\n"
+        );
+    }
+
+    #[test]
+    fn list_differences_name_what_changed() {
+        let cols = ["6.1".to_owned(), "6.12".to_owned()];
+        let vals = [
+            Some(Value::List(vec!["NOP".into(), "SEND_ZC".into()])),
+            Some(Value::List(vec![
+                "NOP".into(),
+                "SEND_ZC".into(),
+                "BIND".into(),
+            ])),
+        ];
+        assert_eq!(list_difference(&cols, &vals).unwrap(), "6.12 adds BIND");
+    }
+}

@@ -1,0 +1,7 @@
+//! The result model of a run and the run directory that stores it.
+
+mod model;
+mod store;
+
+pub use model::{KernelOutcome, KernelRun, RESULTS_SCHEMA, RunResults};
+pub use store::{RunDir, write_atomic, write_json};

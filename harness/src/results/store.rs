@@ -1,0 +1,132 @@
+//! Run directories: created fresh for every run (never overwritten), files
+//! written atomically so a crash or Ctrl-C never leaves half a file.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+/// A run directory `OUT/<run id>`.
+#[derive(Debug, Clone)]
+pub struct RunDir {
+    pub id: String,
+    pub path: PathBuf,
+}
+
+impl RunDir {
+    /// Creates a new run directory under `out`, named after the UTC start
+    /// time; a suffix keeps two runs in the same second apart.
+    pub fn create(out: &Path, started: std::time::SystemTime) -> Result<RunDir> {
+        std::fs::create_dir_all(out).map_err(|source| Error::Output {
+            path: out.to_owned(),
+            source,
+        })?;
+        let stamp = humantime::format_rfc3339_seconds(started)
+            .to_string()
+            .replace([':', '-'], "");
+        for n in 0..1000 {
+            let id = if n == 0 {
+                stamp.clone()
+            } else {
+                format!("{stamp}-{n}")
+            };
+            let path = out.join(&id);
+            match std::fs::create_dir(&path) {
+                Ok(()) => {
+                    update_latest(out, &id);
+                    return Ok(RunDir { id, path });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(source) => return Err(Error::Output { path, source }),
+            }
+        }
+        Err(Error::Usage(format!(
+            "{} already holds 1000 runs started at {stamp}",
+            out.display()
+        )))
+    }
+
+    pub fn join(&self, rel: impl AsRef<Path>) -> PathBuf {
+        self.path.join(rel)
+    }
+}
+
+/// Points `OUT/latest` at the newest run; best effort.
+fn update_latest(out: &Path, id: &str) {
+    let link = out.join("latest");
+    let tmp = out.join(format!(".latest-{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    if std::os::unix::fs::symlink(id, &tmp).is_ok() && std::fs::rename(&tmp, &link).is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory
+/// and a rename, syncing before the rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".kharness-tmp")
+        .tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Serialises `value` as pretty JSON into `path`, atomically.
+pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(value).expect("result types serialise");
+    bytes.push(b'\n');
+    write_atomic(path, &bytes).map_err(|e| Error::io("failed to write", path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_dirs_are_never_reused() {
+        let out = tempfile::tempdir().unwrap();
+        let t = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000);
+        let a = RunDir::create(out.path(), t).unwrap();
+        let b = RunDir::create(out.path(), t).unwrap();
+        assert_ne!(a.path, b.path);
+        assert_eq!(a.id, "20270115T080000Z");
+        assert_eq!(b.id, "20270115T080000Z-1");
+        assert_eq!(
+            std::fs::read_link(out.path().join("latest")).unwrap(),
+            Path::new(&b.id)
+        );
+    }
+
+    #[test]
+    fn atomic_write_replaces_whole_files() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("x.json");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        assert_eq!(
+            std::fs::read_dir(d.path()).unwrap().count(),
+            1,
+            "no temp file left behind"
+        );
+    }
+
+    #[test]
+    fn unwritable_out_is_a_usage_error() {
+        let e = RunDir::create(
+            Path::new("/proc/kharness-cannot-exist"),
+            std::time::SystemTime::now(),
+        )
+        .unwrap_err();
+        assert_eq!(e.exit_code(), crate::error::ExitCode::Usage);
+        assert!(e.to_string().contains("pass --out DIR"), "{e}");
+    }
+}

@@ -1,0 +1,476 @@
+//! `kharness run`: boot each kernel of a plan, run the guest suite in it,
+//! and collect what came back into the run directory.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use kharness_record::{Event, Status, TestInfo, TestRecord};
+
+use crate::error::{Error, ExitCode, Result};
+use crate::guest::{self, GuestBinary};
+use crate::kernel::{self, KernelIdentity};
+use crate::plan::Plan;
+use crate::results::{KernelOutcome, KernelRun, RunDir, RunResults, write_json};
+use crate::vm::{self, Accel, AccelVerdict, Vng};
+
+/// Where the results file lives inside the guest-writable directory.
+const RECORDS: &str = "records.jsonl";
+
+/// Options that change how a run talks, not what it does.
+#[derive(Debug, Clone, Default)]
+pub struct Output {
+    pub quiet: bool,
+    pub verbose: bool,
+    pub dry_run: bool,
+}
+
+/// Runs a plan end to end; returns the exit code.
+pub fn execute(plan: &Plan, out: &Output) -> Result<ExitCode> {
+    let identities = plan
+        .kernels
+        .iter()
+        .map(|k| kernel::identify(k))
+        .collect::<Result<Vec<_>>>()?;
+    let guest = guest::locate(plan.guest.as_deref(), out.quiet)?;
+    let catalogue = guest::catalogue(&guest, &plan.filters)?;
+    if vm::resolve_program(&plan.vng.to_string_lossy()).is_none() && !plan.vng.is_file() {
+        return Err(Error::Infra(format!(
+            "{} not found: install virtme-ng with `pip install virtme-ng` (see `kharness doctor`)",
+            plan.vng.display()
+        )));
+    }
+    if out.dry_run {
+        for id in &identities {
+            let rw = PathBuf::from("/tmp/kharness-dry-run");
+            println!("{}", vng_for(plan, id, &guest, &rw, Accel::Tcg).display());
+        }
+        return Ok(ExitCode::Ok);
+    }
+    let started = SystemTime::now();
+    let run_dir = RunDir::create(&plan.out, started)?;
+    let verdict = vm::resolve_accel(plan.accel, &identities[0].path, cache_dir().as_deref());
+    if !out.quiet {
+        let how = if verdict.cached {
+            " (cached verdict)"
+        } else {
+            ""
+        };
+        eprintln!(
+            "kharness: accelerator {}: {}{how}",
+            verdict.accel.as_str(),
+            verdict.reason
+        );
+        eprintln!("kharness: run directory {}", run_dir.path.display());
+    }
+    write_json(&run_dir.join("plan.json"), plan)?;
+    let mut results = RunResults {
+        schema: crate::results::RESULTS_SCHEMA,
+        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+        run_id: run_dir.id.clone(),
+        started: humantime::format_rfc3339_seconds(started).to_string(),
+        finished: None,
+        interrupted: false,
+        accel: verdict.clone(),
+        guest: guest.clone(),
+        filters: plan.filters.clone(),
+        kernels: Vec::new(),
+    };
+    for (i, id) in identities.iter().enumerate() {
+        if vm::interrupted() {
+            break;
+        }
+        let kr = boot_one(plan, out, &run_dir, i, id, &guest, &catalogue, &verdict)?;
+        results.kernels.push(kr);
+        // Partial results survive a later crash of the harness itself.
+        write_json(&run_dir.join("results.json"), &results)?;
+    }
+    results.interrupted = vm::interrupted();
+    results.finished = Some(humantime::format_rfc3339_seconds(SystemTime::now()).to_string());
+    write_json(&run_dir.join("results.json"), &results)?;
+    let table = crate::report::terminal(&results, &catalogue, out.verbose);
+    crate::results::write_atomic(&run_dir.join("summary.txt"), table.as_bytes())
+        .map_err(|e| Error::io("failed to write", run_dir.join("summary.txt"), e))?;
+    print!("{table}");
+    println!("run directory: {}", run_dir.path.display());
+    if results.interrupted {
+        return Err(Error::Interrupted);
+    }
+    Ok(results.exit_code())
+}
+
+/// `$KHARNESS_CACHE_DIR`, else `$XDG_CACHE_HOME/kharness`, else `~/.cache/kharness`.
+pub fn cache_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("KHARNESS_CACHE_DIR") {
+        return Some(d.into());
+    }
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
+        return Some(PathBuf::from(d).join("kharness"));
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/kharness"))
+}
+
+fn vng_for(plan: &Plan, id: &KernelIdentity, guest: &GuestBinary, rw: &Path, accel: Accel) -> Vng {
+    let mut exec = vec![
+        guest.path.to_string_lossy().into_owned(),
+        "run".to_owned(),
+        "--results".to_owned(),
+        rw.join(RECORDS).to_string_lossy().into_owned(),
+        "--reps".to_owned(),
+        plan.reps.to_string(),
+        "--test-timeout".to_owned(),
+        plan.test_timeout.to_string(),
+        "--".to_owned(),
+    ];
+    exec.extend(plan.filters.iter().cloned());
+    Vng {
+        program: plan.vng.clone(),
+        kernel: id.path.clone(),
+        accel,
+        rwdir: rw.to_owned(),
+        memory: plan.memory.clone(),
+        cpus: plan.cpus,
+        exec,
+    }
+}
+
+/// A name safe for a directory: the release with odd characters replaced.
+fn slug(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._+-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn boot_one(
+    plan: &Plan,
+    out: &Output,
+    run_dir: &RunDir,
+    index: usize,
+    id: &KernelIdentity,
+    guest: &GuestBinary,
+    catalogue: &[TestInfo],
+    verdict: &AccelVerdict,
+) -> Result<KernelRun> {
+    let rel = format!("kernels/{}-{}", index + 1, slug(&id.release));
+    let dir = run_dir.join(&rel);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io("failed to create", &dir, e))?;
+    write_json(&dir.join("kernel.json"), id)?;
+    // vng splits --rwdir at '=' and QEMU at ',': a run directory with such
+    // characters gets a plain temporary twin whose records are copied back.
+    let guest_rw_dir = dir.join("rw");
+    std::fs::create_dir_all(&guest_rw_dir)
+        .map_err(|e| Error::io("failed to create", &guest_rw_dir, e))?;
+    let canonical_rw = std::fs::canonicalize(&guest_rw_dir).unwrap_or(guest_rw_dir.clone());
+    let twin = if vm::is_vng_safe_path(&canonical_rw) {
+        None
+    } else {
+        Some(
+            tempfile::Builder::new()
+                .prefix("kharness-rw")
+                .tempdir_in("/tmp")
+                .map_err(|e| Error::io("failed to create a directory in", "/tmp", e))?,
+        )
+    };
+    let rw = twin
+        .as_ref()
+        .map(|t| t.path().to_owned())
+        .unwrap_or(canonical_rw);
+    let vng = vng_for(plan, id, guest, &rw, verdict.accel);
+    let console_rel = format!("{rel}/console.log");
+    let guest_rel = format!("{rel}/guest.log");
+    crate::results::write_atomic(
+        &dir.join("command.sh"),
+        format!("{}\n", vng.display()).as_bytes(),
+    )
+    .map_err(|e| Error::io("failed to write", dir.join("command.sh"), e))?;
+    if !out.quiet {
+        eprintln!(
+            "kharness: [{}/{}] booting {} ({} tests, {})",
+            index + 1,
+            plan.kernels.len(),
+            id.release,
+            catalogue.len(),
+            verdict.accel.as_str()
+        );
+    }
+    let records_path = rw.join(RECORDS);
+    let mut progress = Progress::new(catalogue.len(), out.quiet);
+    let sup = vm::supervise(
+        &mut vng.command(),
+        &run_dir.join(&guest_rel),
+        &run_dir.join(&console_rel),
+        plan.timeout,
+        || progress.poll(&records_path),
+    )
+    .map_err(|e| Error::Infra(format!("failed to start {}: {e}", vng.display())))?;
+    let text = std::fs::read_to_string(&records_path).unwrap_or_default();
+    if twin.is_some() {
+        let _ = crate::results::write_atomic(&guest_rw_dir.join(RECORDS), text.as_bytes());
+    }
+    let console =
+        String::from_utf8_lossy(&std::fs::read(run_dir.join(&console_rel)).unwrap_or_default())
+            .into_owned();
+    let findings = vm::console::scan(&console);
+    let (events, bad_lines) = kharness_record::parse_events(&text);
+    let mut kr = KernelRun {
+        identity: id.clone(),
+        outcome: KernelOutcome::Completed,
+        detail: None,
+        vm_exit: sup.status.code(),
+        wall_s: sup.elapsed.as_secs_f64(),
+        command: vng.display(),
+        console_log: console_rel,
+        guest_log: guest_rel,
+        console_findings: findings.clone(),
+        records: Vec::new(),
+    };
+    let suite_seen = events.iter().any(|e| matches!(e, Event::Suite { .. }));
+    let done = events.iter().any(|e| matches!(e, Event::Done { .. }));
+    let fatal = findings.iter().find(|f| f.fatal);
+    let (outcome, detail) = if sup.interrupted {
+        (
+            KernelOutcome::Interrupted,
+            Some("interrupted by the user".to_owned()),
+        )
+    } else if sup.timed_out {
+        (
+            KernelOutcome::Hung,
+            Some(format!(
+                "no end after {}; VM stopped",
+                humantime::format_duration(plan.timeout)
+            )),
+        )
+    } else if let Some(f) = fatal {
+        (
+            KernelOutcome::Crashed,
+            Some(format!("kernel {}: {}", f.kind, first_line(&f.excerpt))),
+        )
+    } else if sup.status.code() == Some(255) || (suite_seen && !done) {
+        (
+            KernelOutcome::Crashed,
+            Some(format!(
+                "guest died (vm exit {:?}); see {}",
+                sup.status.code(),
+                kr.console_log
+            )),
+        )
+    } else if !suite_seen {
+        let tail = guest::tail(&console, 8);
+        (
+            KernelOutcome::BootFailed,
+            Some(format!(
+                "the suite never started (vm exit {}); console tail:\n{tail}",
+                sup.status
+            )),
+        )
+    } else {
+        (KernelOutcome::Completed, None)
+    };
+    kr.outcome = outcome;
+    kr.detail = detail;
+    kr.records = collect_records(&events, catalogue, outcome);
+    if !bad_lines.is_empty() && !out.quiet {
+        eprintln!(
+            "kharness: {} unreadable line(s) in the guest's results (torn last write?)",
+            bad_lines.len()
+        );
+    }
+    if !out.quiet {
+        let worst = if outcome == KernelOutcome::Completed {
+            format!(
+                "{} passed, {} failed, {} skipped",
+                kr.count(Status::Pass),
+                kr.records.iter().filter(|r| r.status.is_bad()).count(),
+                kr.count(Status::Skip)
+            )
+        } else {
+            outcome.as_str().to_owned()
+        };
+        eprintln!(
+            "kharness: [{}/{}] {} done in {:.1}s: {worst}",
+            index + 1,
+            plan.kernels.len(),
+            id.release,
+            kr.wall_s
+        );
+    }
+    Ok(kr)
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or("")
+}
+
+/// Turns the guest's events into one record per catalogue test (and rep):
+/// a test that started but never reported is charged with the VM's fate;
+/// one that never started says so.
+fn collect_records(
+    events: &[Event],
+    catalogue: &[TestInfo],
+    outcome: KernelOutcome,
+) -> Vec<TestRecord> {
+    let mut results: Vec<TestRecord> = Vec::new();
+    let mut open: Option<String> = None;
+    for ev in events {
+        match ev {
+            Event::Start { id } => open = Some(id.clone()),
+            Event::Result(r) => {
+                open = None;
+                results.push(r.clone());
+            }
+            _ => {}
+        }
+    }
+    let seen: HashMap<&str, ()> = results.iter().map(|r| (r.id.as_str(), ())).collect();
+    let mut extra = Vec::new();
+    if let Some(id) = &open {
+        let status = match outcome {
+            KernelOutcome::Hung => Status::Timeout,
+            KernelOutcome::Interrupted => Status::Error,
+            _ => Status::Crashed,
+        };
+        extra.push(TestRecord {
+            id: id.clone(),
+            status,
+            reason: Some(format!(
+                "running when the guest ended: {}",
+                outcome.as_str()
+            )),
+            duration_us: 0,
+            rep: 0,
+            observations: Default::default(),
+            metrics: Vec::new(),
+        });
+    }
+    for t in catalogue {
+        if seen.contains_key(t.id.as_str()) || open.as_deref() == Some(t.id.as_str()) {
+            continue;
+        }
+        extra.push(TestRecord {
+            id: t.id.clone(),
+            status: Status::Error,
+            reason: Some(format!(
+                "not run: the guest stopped first ({})",
+                outcome.as_str()
+            )),
+            duration_us: 0,
+            rep: 0,
+            observations: Default::default(),
+            metrics: Vec::new(),
+        });
+    }
+    results.extend(extra);
+    results
+}
+
+/// Prints each test's result as its record arrives.
+struct Progress {
+    total: usize,
+    seen_bytes: usize,
+    done: usize,
+    quiet: bool,
+}
+
+impl Progress {
+    fn new(total: usize, quiet: bool) -> Self {
+        Progress {
+            total,
+            seen_bytes: 0,
+            done: 0,
+            quiet,
+        }
+    }
+
+    fn poll(&mut self, records: &Path) {
+        let Ok(text) = std::fs::read_to_string(records) else {
+            return;
+        };
+        // Only complete lines: the guest may be mid-write.
+        let end = text.rfind('\n').map_or(0, |i| i + 1);
+        if end <= self.seen_bytes {
+            return;
+        }
+        let (events, _) = kharness_record::parse_events(&text[self.seen_bytes..end]);
+        self.seen_bytes = end;
+        for ev in events {
+            if let Event::Result(r) = ev {
+                self.done += 1;
+                if !self.quiet {
+                    let why = r
+                        .reason
+                        .as_deref()
+                        .map(|s| format!(" ({s})"))
+                        .unwrap_or_default();
+                    eprintln!(
+                        "  {:>3}/{:<3} {:<8} {}{why}",
+                        self.done,
+                        self.total,
+                        r.status.as_str(),
+                        r.id
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(id: &str) -> TestInfo {
+        TestInfo {
+            id: id.into(),
+            tags: vec![],
+            about: "x".into(),
+            see: String::new(),
+        }
+    }
+
+    fn result(id: &str) -> Event {
+        Event::Result(TestRecord {
+            id: id.into(),
+            status: Status::Pass,
+            reason: None,
+            duration_us: 1,
+            rep: 0,
+            observations: Default::default(),
+            metrics: vec![],
+        })
+    }
+
+    #[test]
+    fn crash_charges_the_running_test_and_keeps_the_rest() {
+        let cat = [info("a.one"), info("a.two"), info("a.three")];
+        let evs = [
+            Event::Start { id: "a.one".into() },
+            result("a.one"),
+            Event::Start { id: "a.two".into() },
+        ];
+        let recs = collect_records(&evs, &cat, KernelOutcome::Crashed);
+        let st: Vec<(&str, Status)> = recs.iter().map(|r| (r.id.as_str(), r.status)).collect();
+        assert_eq!(
+            st,
+            [
+                ("a.one", Status::Pass),
+                ("a.two", Status::Crashed),
+                ("a.three", Status::Error)
+            ]
+        );
+        let hung = collect_records(&evs, &cat, KernelOutcome::Hung);
+        assert_eq!(hung[1].status, Status::Timeout);
+    }
+
+    #[test]
+    fn slugs_are_plain() {
+        assert_eq!(slug("6.12.107+deb12-amd64"), "6.12.107+deb12-amd64");
+        assert_eq!(slug("a b/c"), "a_b_c");
+    }
+}

@@ -1,0 +1,109 @@
+//! The one place that knows virtme-ng's flags.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::Command;
+
+use super::accel::Accel;
+use super::quote::{sh_join, sh_quote};
+
+/// A `vng --run` invocation.
+#[derive(Debug, Clone)]
+pub struct Vng {
+    /// The vng program (`vng` on PATH unless overridden).
+    pub program: PathBuf,
+    pub kernel: PathBuf,
+    pub accel: Accel,
+    /// Host directory the guest may write (same path inside the guest).
+    pub rwdir: PathBuf,
+    pub memory: String,
+    pub cpus: Option<u32>,
+    /// The guest command as argv; quoted into vng's `--exec` string.
+    pub exec: Vec<String>,
+}
+
+impl Vng {
+    /// The argv, program first. Passed to the OS as is: no host shell.
+    pub fn argv(&self) -> Vec<OsString> {
+        let mut v: Vec<OsString> = vec![
+            self.program.clone().into(),
+            "--run".into(),
+            self.kernel.clone().into(),
+        ];
+        if self.accel == Accel::Tcg {
+            v.push("--disable-kvm".into());
+        }
+        // Kernel messages on the console log, so crashes can be found there.
+        v.push("--verbose".into());
+        v.push("--memory".into());
+        v.push(self.memory.clone().into());
+        if let Some(n) = self.cpus {
+            v.push("--cpus".into());
+            v.push(n.to_string().into());
+        }
+        v.push("--rwdir".into());
+        v.push(self.rwdir.clone().into());
+        v.push("--exec".into());
+        v.push(self.exec_string().into());
+        v
+    }
+
+    /// The shell string vng hands to the guest's `sh -c`: every word quoted.
+    pub fn exec_string(&self) -> String {
+        sh_join(&self.exec)
+    }
+
+    pub fn command(&self) -> Command {
+        let argv = self.argv();
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..]);
+        cmd
+    }
+
+    /// The command as a person would type it (for `--dry-run` and recipes).
+    pub fn display(&self) -> String {
+        self.argv()
+            .iter()
+            .map(|a| sh_quote(&a.to_string_lossy()).into_owned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(accel: Accel) -> Vng {
+        Vng {
+            program: "vng".into(),
+            kernel: "/boot/vmlinuz-6.12".into(),
+            accel,
+            rwdir: "/tmp/run/k1".into(),
+            memory: "1G".into(),
+            cpus: Some(2),
+            exec: vec!["/opt/kharness guest".into(), "run".into(), "*zero*".into()],
+        }
+    }
+
+    #[test]
+    fn tcg_disables_kvm_and_quotes_exec() {
+        let v = sample(Accel::Tcg);
+        let argv: Vec<String> = v
+            .argv()
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            argv[..4],
+            ["vng", "--run", "/boot/vmlinuz-6.12", "--disable-kvm"]
+        );
+        assert_eq!(argv.last().unwrap(), "'/opt/kharness guest' run '*zero*'");
+        assert!(
+            !sample(Accel::Kvm)
+                .argv()
+                .iter()
+                .any(|a| a == "--disable-kvm")
+        );
+    }
+}
