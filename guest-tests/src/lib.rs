@@ -17,6 +17,7 @@ pub mod util;
 
 pub mod io_uring;
 pub mod perf;
+pub mod selftest;
 pub mod sendfile;
 pub mod signals;
 pub mod splice;

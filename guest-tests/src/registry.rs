@@ -15,6 +15,7 @@ pub fn all() -> Vec<&'static Test> {
         crate::zerocopy::TESTS,
         crate::signals::TESTS,
         crate::perf::TESTS,
+        crate::selftest::TESTS,
     ]
     .into_iter()
     .flatten()
@@ -24,11 +25,17 @@ pub fn all() -> Vec<&'static Test> {
 /// The tests any filter selects (all of them when there is no filter).
 ///
 /// A filter is a glob over the id (`splice.*`, `*zero*`), an area name
-/// (`io_uring`), or `tag:NAME`.
+/// (`io_uring`), or `tag:NAME`. Tests tagged `destructive` (they crash or
+/// hang the guest on purpose) run only when a filter names their exact id.
 pub fn select(filters: &[String]) -> Vec<&'static Test> {
     all()
         .into_iter()
-        .filter(|t| filters.is_empty() || filters.iter().any(|f| matches(f, t)))
+        .filter(|t| {
+            if t.has_tag("destructive") {
+                return filters.iter().any(|f| f == t.id);
+            }
+            filters.is_empty() || filters.iter().any(|f| matches(f, t))
+        })
         .collect()
 }
 
@@ -117,6 +124,13 @@ mod tests {
         assert!(!splice.is_empty());
         assert!(splice.iter().all(|t| t.id.starts_with("splice.")));
         assert!(select(&["no.such.test".into()]).is_empty());
-        assert_eq!(select(&[]).len(), all().len());
+        let destructive = all().iter().filter(|t| t.has_tag("destructive")).count();
+        assert!(destructive > 0);
+        assert_eq!(select(&[]).len(), all().len() - destructive);
+        assert!(
+            select(&["selftest".into()]).is_empty(),
+            "an area filter must not pick destructive tests"
+        );
+        assert_eq!(select(&["selftest.hang".into()]).len(), 1);
     }
 }

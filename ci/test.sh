@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The project's test command: README's second command, and what .ci/run
+# calls. Installs what is missing (ci/setup.sh), checks style and lints,
+# runs the guest suite natively, then every test including those that boot
+# real kernels in QEMU through virtme-ng.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*" >&2; }
+
+step "setup"
+ci/setup.sh
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets --locked --quiet -- -D warnings
+
+step "guest suite, natively on the host kernel ($(uname -r))"
+target/x86_64-unknown-linux-gnu/release/kharness-guest run
+
+step "cargo test (unit, CLI, and VM tests)"
+# VM tests boot one kernel at a time: two cores cannot run QEMU in parallel
+# usefully, and the orphan checks want a quiet machine.
+cargo test --workspace --locked -- --include-ignored --test-threads=1

@@ -1,0 +1,193 @@
+//! End-to-end tests that boot real kernels in QEMU through virtme-ng.
+//! They take minutes under TCG, so a quick `cargo test` skips them;
+//! ci/test.sh runs them with `--include-ignored`.
+
+mod common;
+
+use common::{kharness, latest_run, results_json};
+
+const K61: &str = "/boot/vmlinuz-6.1.0-56-amd64";
+const K612: &str = "/boot/vmlinuz-6.12.107+deb12-amd64";
+
+fn status_of(res: &serde_json::Value, kernel: usize, id: &str) -> String {
+    res["kernels"][kernel]["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == id)
+        .unwrap_or_else(|| panic!("no record for {id}"))["status"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn observation(res: &serde_json::Value, kernel: usize, id: &str, name: &str) -> serde_json::Value {
+    res["kernels"][kernel]["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == id)
+        .unwrap_or_else(|| panic!("no record for {id}"))["observations"][name]
+        .clone()
+}
+
+#[test]
+#[ignore = "boots a VM; ci/test.sh runs it"]
+fn default_kernel_runs_the_suite_and_writes_a_run_directory() {
+    let out = tempfile::tempdir().unwrap();
+    let o = out.path().to_str().unwrap();
+    let r = kharness(&["run", "--out", o, "--filter", "tag:smoke"]);
+    r.expect_code(0);
+    let run = latest_run(out.path());
+    for f in ["plan.json", "results.json", "summary.txt"] {
+        assert!(run.join(f).is_file(), "{f} missing in {}", run.display());
+    }
+    let res = results_json(&run);
+    assert_eq!(res["schema"], 1);
+    let k = &res["kernels"][0];
+    assert_eq!(k["outcome"], "completed");
+    assert_eq!(k["identity"]["sha256"].as_str().unwrap().len(), 64);
+    let recs = k["records"].as_array().unwrap();
+    assert!(recs.len() >= 3, "{recs:?}");
+    assert!(recs.iter().all(|r| r["status"] == "pass"), "{recs:?}");
+    let console = run.join(k["console_log"].as_str().unwrap());
+    let text = std::fs::read_to_string(console).unwrap();
+    assert!(
+        text.contains("Linux version"),
+        "console log holds the kernel's messages"
+    );
+    assert!(
+        r.stdout().contains("splice.file_pipe_file_roundtrip"),
+        "{}",
+        r.stdout()
+    );
+}
+
+#[test]
+#[ignore = "boots two VMs; ci/test.sh runs it"]
+fn two_kernels_show_two_columns_and_their_dev_zero_difference() {
+    let out = tempfile::tempdir().unwrap();
+    let o = out.path().to_str().unwrap();
+    let r = kharness(&[
+        "run",
+        "--out",
+        o,
+        "--kernel",
+        K61,
+        "--kernel",
+        K612,
+        "--filter",
+        "splice.from_dev_zero",
+        "--filter",
+        "io_uring.probe",
+    ]);
+    r.expect_code(0);
+    let s = r.stdout();
+    let header = s.lines().find(|l| l.starts_with("TEST")).unwrap();
+    assert!(
+        header.contains("6.1.0-56-amd64") && header.contains("6.12.107+deb12-amd64"),
+        "{s}"
+    );
+    assert!(
+        s.contains("splice.from_dev_zero: splice_result *"),
+        "difference is marked:\n{s}"
+    );
+    let res = results_json(&latest_run(out.path()));
+    // Facts of these kernels: 6.1 has no splice_read for /dev/zero; 6.12 does.
+    assert_eq!(
+        observation(&res, 0, "splice.from_dev_zero", "splice_result"),
+        "EINVAL"
+    );
+    assert_eq!(
+        observation(&res, 1, "splice.from_dev_zero", "splice_result"),
+        4096
+    );
+    assert_eq!(
+        observation(&res, 0, "io_uring.probe", "last_supported_op"),
+        "SENDMSG_ZC"
+    );
+    assert_eq!(
+        observation(&res, 1, "io_uring.probe", "last_supported_op"),
+        "LISTEN"
+    );
+}
+
+#[test]
+#[ignore = "boots a VM that panics; ci/test.sh runs it"]
+fn a_guest_crash_is_reported_as_crash_and_earlier_results_are_kept() {
+    let out = tempfile::tempdir().unwrap();
+    let o = out.path().to_str().unwrap();
+    let r = kharness(&[
+        "run",
+        "--out",
+        o,
+        "--kernel",
+        K612,
+        "--filter",
+        "tee.duplicate_content",
+        "--filter",
+        "selftest.sysrq_crash",
+    ]);
+    r.expect_code(4);
+    let res = results_json(&latest_run(out.path()));
+    assert_eq!(res["kernels"][0]["outcome"], "crashed");
+    assert_eq!(status_of(&res, 0, "tee.duplicate_content"), "pass");
+    assert_eq!(status_of(&res, 0, "selftest.sysrq_crash"), "crashed");
+    assert!(r.stdout().contains("guest crashed"), "{}", r.stdout());
+}
+
+#[test]
+#[ignore = "boots a VM with a hanging test; ci/test.sh runs it"]
+fn a_hung_test_times_out_inside_the_guest_and_the_suite_goes_on() {
+    let out = tempfile::tempdir().unwrap();
+    let o = out.path().to_str().unwrap();
+    let r = kharness(&[
+        "run",
+        "--out",
+        o,
+        "--kernel",
+        K612,
+        "--test-timeout",
+        "3",
+        "--filter",
+        "selftest.hang",
+        "--filter",
+        "tee.duplicate_content",
+    ]);
+    r.expect_code(1);
+    let res = results_json(&latest_run(out.path()));
+    assert_eq!(res["kernels"][0]["outcome"], "completed");
+    assert_eq!(status_of(&res, 0, "selftest.hang"), "timeout");
+    assert_eq!(status_of(&res, 0, "tee.duplicate_content"), "pass");
+}
+
+#[test]
+#[ignore = "boots a VM and stops it; ci/test.sh runs it"]
+fn a_vm_over_its_time_limit_is_stopped_and_reported_hung() {
+    let out = tempfile::tempdir().unwrap();
+    let o = out.path().to_str().unwrap();
+    let r = kharness(&[
+        "run",
+        "--out",
+        o,
+        "--kernel",
+        K612,
+        "--timeout",
+        "8s",
+        "--filter",
+        "tee.*",
+    ]);
+    r.expect_code(4);
+    let res = results_json(&latest_run(out.path()));
+    assert_eq!(res["kernels"][0]["outcome"], "hung");
+    // Nothing of the VM may survive the stop.
+    let ps = std::process::Command::new("pgrep")
+        .args(["-f", "qemu-system-x86_64.*vmlinuz-6.12.107"])
+        .output()
+        .unwrap();
+    assert!(
+        ps.stdout.is_empty(),
+        "QEMU left behind: {}",
+        String::from_utf8_lossy(&ps.stdout)
+    );
+}
