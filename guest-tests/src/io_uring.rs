@@ -974,6 +974,8 @@ fn zc_setup(op: u8) -> Result<(IoUring, std::net::TcpStream, std::net::TcpStream
     Ok((ring, client, server))
 }
 
+// See: shared/seeds/004 (io_uring's split result/notification CQEs as the
+// model for zero-copy completion).
 fn send_zc_notif(ctx: &mut Ctx) -> TestResult {
     let (mut ring, client, server) = zc_setup(opcode::SendZc::CODE)?;
     let data = pattern(16 * 1024, 0x0c);
@@ -1066,6 +1068,8 @@ fn sendmsg_zc_report_usage(ctx: &mut Ctx) -> TestResult {
     })
 }
 
+// See: shared/seeds/000 (splice_from_pipe_next() waits interruptibly; io-wq
+// cancels a running request by signalling its worker).
 fn cancel_blocked_splice(ctx: &mut Ctx) -> TestResult {
     let mut ring = ring_with(&[opcode::Splice::CODE, opcode::AsyncCancel::CODE])?;
     let dst = write_file(&ctx.scratch().join("dst"), b"")?;
@@ -1213,10 +1217,12 @@ fn seed003_splice_buf(ctx: &mut Ctx, op: u8, name: &str) -> TestResult {
     Ok(())
 }
 
+// See: shared/seeds/003, '[PATCH 3/4] io_uring: add IORING_OP_READ[WRITE]_SPLICE_BUF'.
 fn seed003_read_splice_buf(ctx: &mut Ctx) -> TestResult {
     seed003_splice_buf(ctx, PROPOSED_READ_SPLICE_BUF, "READ_SPLICE_BUF")
 }
 
+// See: shared/seeds/003, '[PATCH 3/4] io_uring: add IORING_OP_READ[WRITE]_SPLICE_BUF'.
 fn seed003_write_splice_buf(ctx: &mut Ctx) -> TestResult {
     seed003_splice_buf(ctx, PROPOSED_WRITE_SPLICE_BUF, "WRITE_SPLICE_BUF")
 }

@@ -120,6 +120,8 @@ fn collect_notifications(client: &TcpStream, n: u32) -> Result<Vec<ExtErr>, Outc
     Ok(out)
 }
 
+// See: shared/seeds/004 (the MSG_ZEROCOPY error-queue notifications sendfile2
+// would reuse).
 fn msg_zerocopy_ranges(ctx: &mut Ctx) -> TestResult {
     let (client, server) = zc_pair()?;
     let n = 8u32;
