@@ -1,5 +1,1111 @@
-//! signals tests (see the catalogue in guest-tests/README.md).
+//! Signals against the splice family: blocking splice/tee/vmsplice
+//! interrupted by a handled signal with and without `SA_RESTART`, short
+//! counts when data already moved, SIGKILL of tasks looping in splice and
+//! sendfile, the seed 000 `signal_pending()` vs `fatal_signal_pending()`
+//! question in `splice_from_pipe_next()`, and io_uring splice with a
+//! signal or task_work pending (seed 003's NAKed `ignore_sig`).
 
-use crate::framework::Test;
+use std::fs::File;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
-pub const TESTS: &[Test] = &[];
+use rustix::fs::OFlags;
+use rustix::io::Errno;
+use rustix::pipe::{PipeFlags, SpliceFlags, pipe, pipe_with, splice, tee};
+use rustix::process::{Pid, Signal, WaitOptions};
+
+use crate::framework::{Ctx, OrOutcome, Outcome, Test, TestResult};
+use crate::sys::signal::{
+    FdOnlyOp, fork_child, handled_count, install_counting_handler, push_fd_only, signal_thread,
+    vmsplice_bytes,
+};
+use crate::util::{errno_name, pattern, read_file, read_up_to, write_all, write_file};
+use crate::{check, check_eq, skip};
+
+pub const TESTS: &[Test] = &[
+    Test {
+        id: "signals.splice_empty_pipe_eintr",
+        tags: &["signals", "splice", "semantics"],
+        about: "a splice from an empty pipe to a file, blocked, is interrupted by a handled SIGUSR1 without SA_RESTART: records EINTR vs restart; returns promptly and loses no data",
+        see: "",
+        run: splice_empty_pipe_eintr,
+    },
+    Test {
+        id: "signals.splice_empty_pipe_sa_restart",
+        tags: &["signals", "splice", "semantics"],
+        about: "a splice from an empty pipe to a file, blocked, gets a SIGUSR1 whose handler has SA_RESTART: records whether the call restarts; no data is lost or duplicated",
+        see: "",
+        run: splice_empty_pipe_sa_restart,
+    },
+    Test {
+        id: "signals.splice_full_pipe_eintr",
+        tags: &["signals", "splice", "semantics"],
+        about: "a file->pipe splice blocked on a full pipe is interrupted by a handled SIGUSR1 without SA_RESTART: records the outcome; the pipe holds exactly what was moved",
+        see: "",
+        run: splice_full_pipe_eintr,
+    },
+    Test {
+        id: "signals.splice_full_pipe_sa_restart",
+        tags: &["signals", "splice", "semantics"],
+        about: "a file->pipe splice blocked on a full pipe gets a SA_RESTART SIGUSR1: records whether it restarts; the pipe holds exactly what was moved",
+        see: "",
+        run: splice_full_pipe_sa_restart,
+    },
+    Test {
+        id: "signals.tee_empty_pipe_eintr",
+        tags: &["signals", "tee", "semantics"],
+        about: "a tee from an empty pipe, blocked, is interrupted by a handled SIGUSR1 without SA_RESTART: records the outcome; neither pipe gains or loses data",
+        see: "",
+        run: tee_empty_pipe_eintr,
+    },
+    Test {
+        id: "signals.tee_empty_pipe_sa_restart",
+        tags: &["signals", "tee", "semantics"],
+        about: "a tee from an empty pipe, blocked, gets a SA_RESTART SIGUSR1: records whether it restarts; the copy matches and the source keeps its data",
+        see: "",
+        run: tee_empty_pipe_sa_restart,
+    },
+    Test {
+        id: "signals.vmsplice_full_pipe_eintr",
+        tags: &["signals", "vmsplice", "semantics"],
+        about: "a vmsplice into a full pipe is interrupted by a handled SIGUSR1 without SA_RESTART: records the outcome; the pipe holds exactly what was moved",
+        see: "",
+        run: vmsplice_full_pipe_eintr,
+    },
+    Test {
+        id: "signals.vmsplice_full_pipe_sa_restart",
+        tags: &["signals", "vmsplice", "semantics"],
+        about: "a vmsplice into a full pipe gets a SA_RESTART SIGUSR1: records whether it restarts; the pipe holds exactly what was moved",
+        see: "",
+        run: vmsplice_full_pipe_sa_restart,
+    },
+    Test {
+        id: "signals.splice_partial_count",
+        tags: &["signals", "splice", "semantics"],
+        about: "splices asking for more than the destination pipe can take return a short count instead of blocking (pipe->pipe and file->pipe); records the counts; nothing is lost",
+        see: "",
+        run: splice_partial_count,
+    },
+    Test {
+        id: "signals.splice_to_socket_short_count",
+        tags: &["signals", "splice", "net", "semantics"],
+        about: "a pipe->socket splice that moved some bytes and then blocked on a full socket gets a handled SIGUSR1: records short count vs EINTR; received + left in pipe == what was written",
+        see: "",
+        run: splice_to_socket_short_count,
+    },
+    Test {
+        id: "signals.splice_sigkill_zero_to_null",
+        tags: &["signals", "splice", "kill"],
+        about: "SIGKILL ends a child looping splice(zero source -> pipe -> /dev/null) within 5 s; reports the kill-to-reap latency",
+        see: "shared/seeds/000 (splice sources that always succeed must stay killable)",
+        run: splice_sigkill_zero_to_null,
+    },
+    Test {
+        id: "signals.sendfile_sigkill_loop",
+        tags: &["signals", "sendfile", "kill"],
+        about: "SIGKILL ends a child looping 1 GiB sendfile(zero source -> /dev/null) within 5 s; reports the kill-to-reap latency",
+        see: "commit c725bfce7968 (vfs: Make sendfile(2) killable even better)",
+        run: sendfile_sigkill_loop,
+    },
+    Test {
+        id: "signals.sendfile_handled_signal",
+        tags: &["signals", "sendfile", "semantics", "seed000"],
+        about: "observes whether a handled (non-fatal) SIGUSR1 cuts a long sendfile(zero source -> /dev/null) short, i.e. whether splice_from_pipe_next() tests signal_pending() or fatal_signal_pending()",
+        see: "shared/seeds/000 (Linus: make the first signal_pending() check fatal_signal_pending())",
+        run: sendfile_handled_signal,
+    },
+    Test {
+        id: "signals.seed000_splice_from_slow_writer",
+        tags: &["signals", "splice", "semantics", "seed000"],
+        about: "splices from a pipe whose writer is slow into a file: records the short count per call and the result of a call hit by a handled SIGUSR1 while waiting; every byte arrives once",
+        see: "shared/seeds/000 (signal handling in splice_from_pipe_next())",
+        run: seed000_splice_from_slow_writer,
+    },
+    Test {
+        id: "signals.io_uring_splice_signal",
+        tags: &["signals", "io_uring", "splice", "semantics", "seed003"],
+        about: "an IORING_OP_SPLICE blocked on an empty pipe while the task takes a handled SIGUSR1: records whether its CQE comes back -EINTR; the ring stays usable and no data is lost",
+        see: "shared/seeds/003 (NAKed ignore_sig patch)",
+        run: io_uring_splice_signal,
+    },
+    Test {
+        id: "signals.io_uring_task_work_during_splice",
+        tags: &["signals", "io_uring", "splice", "semantics", "seed003"],
+        about: "a blocking splice(2) while io_uring queues task_work to the task (a poll completes): the splice neither fails nor loses data; records the poll CQE",
+        see: "shared/seeds/000 and 003 (task_work makes signal_pending() true in splice_from_pipe_next())",
+        run: io_uring_task_work_during_splice,
+    },
+];
+
+/// The signal the interruption tests send; its handler only counts.
+const SIG: libc::c_int = libc::SIGUSR1;
+/// Generous bound for a blocking call to come back after its interruption
+/// or unblocking, even under TCG.
+const RETURN_BOUND: Duration = Duration::from_secs(10);
+/// Bound for a SIGKILLed child to be reaped.
+const KILL_BOUND: Duration = Duration::from_secs(5);
+
+/// The calling thread's scheduler state letter from /proc, if readable.
+fn thread_state(tid: Pid) -> Option<char> {
+    let stat =
+        std::fs::read_to_string(format!("/proc/self/task/{}/stat", tid.as_raw_pid())).ok()?;
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+/// The syscall a thread is blocked in, from /proc (None while it runs or if
+/// /proc does not tell).
+fn blocked_syscall(tid: Pid) -> Option<libc::c_long> {
+    let s =
+        std::fs::read_to_string(format!("/proc/self/task/{}/syscall", tid.as_raw_pid())).ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
+/// Waits until thread `tid` sleeps inside syscall `nr`, or `stop` is set, or
+/// `limit` passes. Returns whether it was seen blocked there. Without a
+/// usable /proc it waits a fixed 200 ms and reports `false`.
+fn wait_blocked_in(tid: Pid, nr: libc::c_long, stop: &AtomicBool, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    if thread_state(tid).is_none() {
+        std::thread::sleep(Duration::from_millis(200));
+        return false;
+    }
+    while Instant::now() < deadline && !stop.load(Ordering::SeqCst) {
+        if blocked_syscall(tid) == Some(nr) && thread_state(tid) == Some('S') {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    false
+}
+
+/// What happened around one interrupted call.
+struct Interruption {
+    /// The target was seen blocked in the syscall before the signal.
+    blocked_before: bool,
+    /// The signal was sent (the call had not returned by then).
+    sent: bool,
+    /// The handler ran before the call returned.
+    handled_during_call: bool,
+    /// The call was seen blocked in the syscall again after the handler ran.
+    reblocked: bool,
+    elapsed: Duration,
+}
+
+/// Runs `call` on this thread while a helper waits for it to block in
+/// syscall `nr`, sends it SIGUSR1, waits for the handler to run and (if the
+/// call was restarted) to block again, then runs `unblock`, which must make
+/// the call able to finish. `unblock` gets a flag that is set once `call`
+/// has returned.
+fn run_interrupted<T, U: Send>(
+    nr: libc::c_long,
+    call: impl FnOnce() -> T,
+    unblock: impl FnOnce(&AtomicBool) -> U + Send,
+) -> (T, U, Interruption) {
+    let me = rustix::thread::gettid();
+    let returned = AtomicBool::new(false);
+    let handled_before = handled_count();
+    std::thread::scope(|s| {
+        let helper = s.spawn(|| {
+            let blocked_before = wait_blocked_in(me, nr, &returned, Duration::from_secs(5));
+            let mut sent = false;
+            let mut reblocked = false;
+            if !returned.load(Ordering::SeqCst) {
+                // Let it settle in the wait queue before poking it.
+                std::thread::sleep(Duration::from_millis(10));
+                sent = signal_thread(me, SIG).is_ok();
+                let deadline = Instant::now() + Duration::from_secs(5);
+                while handled_count() == handled_before && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                // A restarted call goes back to sleep; an interrupted one
+                // returns and sets `returned`, which ends this wait early.
+                reblocked = wait_blocked_in(me, nr, &returned, Duration::from_millis(500))
+                    && !returned.load(Ordering::SeqCst);
+            }
+            let u = unblock(&returned);
+            (u, blocked_before, sent, reblocked)
+        });
+        let start = Instant::now();
+        let t = call();
+        let elapsed = start.elapsed();
+        let handled_during_call = handled_count() > handled_before;
+        returned.store(true, Ordering::SeqCst);
+        let (u, blocked_before, sent, reblocked) = helper.join().expect("helper thread panicked");
+        (
+            t,
+            u,
+            Interruption {
+                blocked_before,
+                sent,
+                handled_during_call,
+                reblocked,
+                elapsed,
+            },
+        )
+    })
+}
+
+/// Records how an interrupted call ended and checks the parts every kernel
+/// guarantees: the call came back in time, the signal was really handled
+/// while it was blocked, and a failure is EINTR. Returns the byte count
+/// (0 for EINTR).
+fn judge(
+    ctx: &mut Ctx,
+    res: &rustix::io::Result<usize>,
+    how: &Interruption,
+) -> Result<usize, Outcome> {
+    ctx.metric("call_time", how.elapsed.as_secs_f64() * 1e3, "ms");
+    check!(
+        how.elapsed < RETURN_BOUND,
+        "the call took {:?} to come back",
+        how.elapsed
+    );
+    if !how.sent || !how.handled_during_call {
+        return Err(Outcome::Error(format!(
+            "the call did not stay blocked until the signal (result {res:?}, seen blocked: {}, signal sent: {}, handled: {})",
+            how.blocked_before, how.sent, how.handled_during_call
+        )));
+    }
+    let outcome = match res {
+        Ok(_) => "restarted".to_owned(),
+        Err(Errno::INTR) => "EINTR".to_owned(),
+        Err(e) => errno_name(*e),
+    };
+    ctx.observe("outcome", outcome);
+    ctx.observe("seen_blocked_again_after_handler", how.reblocked);
+    match res {
+        Ok(n) => {
+            ctx.metric("bytes", *n as f64, "bytes");
+            Ok(*n)
+        }
+        Err(Errno::INTR) => Ok(0),
+        Err(e) => Err(Outcome::Fail(format!(
+            "interrupted call failed with {} instead of EINTR or a count",
+            errno_name(*e)
+        ))),
+    }
+}
+
+/// Reads whatever a pipe or socket holds right now, without blocking.
+fn drain_now(fd: impl AsFd) -> rustix::io::Result<Vec<u8>> {
+    let old = rustix::fs::fcntl_getfl(&fd)?;
+    rustix::fs::fcntl_setfl(&fd, old | OFlags::NONBLOCK)?;
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    let res = loop {
+        match rustix::io::read(&fd, &mut buf) {
+            Ok(0) => break Ok(()),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(Errno::AGAIN) => break Ok(()),
+            Err(Errno::INTR) => {}
+            Err(e) => break Err(e),
+        }
+    };
+    rustix::fs::fcntl_setfl(&fd, old)?;
+    res.map(|()| out)
+}
+
+/// Fills a pipe to capacity with page-sized writes (one buffer each), so a
+/// further splice or vmsplice has no slot left; returns what was written.
+fn fill_pipe(w: impl AsFd, seed: u8) -> Result<Vec<u8>, Outcome> {
+    let cap = rustix::pipe::fcntl_getpipe_size(&w).or_error("F_GETPIPE_SZ")?;
+    let page = crate::util::page_size();
+    let data = pattern(cap, seed);
+    for chunk in data.chunks(page) {
+        write_all(&w, chunk).or_error("fill pipe")?;
+    }
+    Ok(data)
+}
+
+fn install(restart: bool) -> Result<crate::sys::signal::HandlerGuard, Outcome> {
+    install_counting_handler(SIG, restart).or_error("sigaction(SIGUSR1)")
+}
+
+fn splice_empty_pipe_eintr(ctx: &mut Ctx) -> TestResult {
+    splice_empty_pipe(ctx, false)
+}
+
+fn splice_empty_pipe_sa_restart(ctx: &mut Ctx) -> TestResult {
+    splice_empty_pipe(ctx, true)
+}
+
+fn splice_empty_pipe(ctx: &mut Ctx, restart: bool) -> TestResult {
+    let _handler = install(restart)?;
+    let data = pattern(4096, 0x11);
+    let path = ctx.scratch().join("dst");
+    let dst = write_file(&path, b"")?;
+    let (r, w) = pipe()?;
+    let mut off = 0u64;
+    let (res, (), how) = run_interrupted(
+        libc::SYS_splice,
+        || {
+            splice(
+                &r,
+                None,
+                &dst,
+                Some(&mut off),
+                data.len(),
+                SpliceFlags::empty(),
+            )
+        },
+        |_| {
+            let _ = write_all(&w, &data);
+        },
+    );
+    let n = judge(ctx, &res, &how)?;
+    drop(w);
+    let left = read_up_to(&r, data.len() + 1).or_fail("read what the pipe kept")?;
+    let got = read_file(&path)?;
+    check_eq!(off, n as u64, "file offset after the splice");
+    check!(
+        got == data[..n] && left == data[n..],
+        "file got {} bytes and pipe kept {} bytes; together they are not the {} written",
+        got.len(),
+        left.len(),
+        data.len()
+    );
+    Ok(())
+}
+
+fn splice_full_pipe_eintr(ctx: &mut Ctx) -> TestResult {
+    splice_full_pipe(ctx, false)
+}
+
+fn splice_full_pipe_sa_restart(ctx: &mut Ctx) -> TestResult {
+    splice_full_pipe(ctx, true)
+}
+
+fn splice_full_pipe(ctx: &mut Ctx, restart: bool) -> TestResult {
+    let _handler = install(restart)?;
+    let src_data = pattern(16 * 1024, 0x22);
+    let src = write_file(&ctx.scratch().join("src"), &src_data)?;
+    let (r, w) = pipe()?;
+    let fill = fill_pipe(&w, 0x23)?;
+    let mut off = 0u64;
+    let (res, taken, how) = run_interrupted(
+        libc::SYS_splice,
+        || {
+            splice(
+                &src,
+                Some(&mut off),
+                &w,
+                None,
+                src_data.len(),
+                SpliceFlags::empty(),
+            )
+        },
+        |_| read_up_to(&r, fill.len()),
+    );
+    let n = judge(ctx, &res, &how)?;
+    let taken = taken.or_fail("read the fill back")?;
+    check!(taken == fill, "the bytes queued before the splice changed");
+    let left = drain_now(&r).or_fail("drain pipe")?;
+    check_eq!(off, n as u64, "source offset after the splice");
+    check!(
+        left == src_data[..n],
+        "pipe holds {} bytes after a splice that reported {n}",
+        left.len()
+    );
+    Ok(())
+}
+
+fn tee_empty_pipe_eintr(ctx: &mut Ctx) -> TestResult {
+    tee_empty_pipe(ctx, false)
+}
+
+fn tee_empty_pipe_sa_restart(ctx: &mut Ctx) -> TestResult {
+    tee_empty_pipe(ctx, true)
+}
+
+fn tee_empty_pipe(ctx: &mut Ctx, restart: bool) -> TestResult {
+    let _handler = install(restart)?;
+    let data = pattern(4096, 0x33);
+    let (r1, w1) = pipe()?;
+    let (r2, w2) = pipe()?;
+    let (res, (), how) = run_interrupted(
+        libc::SYS_tee,
+        || tee(&r1, &w2, data.len(), SpliceFlags::empty()),
+        |_| {
+            let _ = write_all(&w1, &data);
+        },
+    );
+    let n = judge(ctx, &res, &how)?;
+    drop(w1);
+    drop(w2);
+    let src_left = read_up_to(&r1, data.len() + 1).or_fail("read source pipe")?;
+    let copy = read_up_to(&r2, data.len() + 1).or_fail("read tee'd pipe")?;
+    check!(
+        src_left == data,
+        "source pipe holds {} bytes, not the {} written (tee must not consume)",
+        src_left.len(),
+        data.len()
+    );
+    check!(
+        copy == data[..n],
+        "tee'd pipe holds {} bytes after a tee that reported {n}",
+        copy.len()
+    );
+    Ok(())
+}
+
+fn vmsplice_full_pipe_eintr(ctx: &mut Ctx) -> TestResult {
+    vmsplice_full_pipe(ctx, false)
+}
+
+fn vmsplice_full_pipe_sa_restart(ctx: &mut Ctx) -> TestResult {
+    vmsplice_full_pipe(ctx, true)
+}
+
+fn vmsplice_full_pipe(ctx: &mut Ctx, restart: bool) -> TestResult {
+    let _handler = install(restart)?;
+    let buf = pattern(8192, 0x44);
+    let (r, w) = pipe()?;
+    let fill = fill_pipe(&w, 0x45)?;
+    let (res, taken, how) = run_interrupted(
+        libc::SYS_vmsplice,
+        || vmsplice_bytes(&w, &buf, SpliceFlags::empty()),
+        |_| read_up_to(&r, fill.len()),
+    );
+    let n = judge(ctx, &res, &how)?;
+    let taken = taken.or_fail("read the fill back")?;
+    check!(
+        taken == fill,
+        "the bytes queued before the vmsplice changed"
+    );
+    let left = drain_now(&r).or_fail("drain pipe")?;
+    check!(
+        left == buf[..n],
+        "pipe holds {} bytes after a vmsplice that reported {n}",
+        left.len()
+    );
+    Ok(())
+}
+
+fn splice_partial_count(ctx: &mut Ctx) -> TestResult {
+    let page = crate::util::page_size();
+    // pipe -> pipe: the source holds twice what the destination can take.
+    let (ar, aw) = pipe()?;
+    let (br, bw) = pipe()?;
+    let b_cap = rustix::pipe::fcntl_getpipe_size(&bw).or_error("F_GETPIPE_SZ")?;
+    rustix::pipe::fcntl_setpipe_size(&aw, 2 * b_cap).or_error("F_SETPIPE_SZ")?;
+    let data = pattern(2 * b_cap, 0x55);
+    for chunk in data.chunks(page) {
+        write_all(&aw, chunk).or_error("fill source pipe")?;
+    }
+    let n = splice(&ar, None, &bw, None, data.len(), SpliceFlags::empty())
+        .or_fail("pipe->pipe splice")?;
+    ctx.observe("pipe_to_pipe_count", n);
+    ctx.observe("pipe_to_pipe_dst_capacity", b_cap);
+    check!(
+        n > 0 && n < data.len(),
+        "pipe->pipe splice into a {b_cap}-byte pipe returned {n} for {} bytes asked",
+        data.len()
+    );
+    let again = splice(&ar, None, &bw, None, data.len(), SpliceFlags::NONBLOCK);
+    ctx.observe_result("pipe_to_pipe_again_nonblock", &again);
+    let again = again.unwrap_or(0);
+    let moved = drain_now(&br).or_fail("drain destination")?;
+    let left = drain_now(&ar).or_fail("drain source")?;
+    check_eq!(moved.len(), n + again, "bytes in the destination pipe");
+    check!(
+        moved == data[..moved.len()] && left == data[moved.len()..],
+        "pipe->pipe splice reordered, lost or duplicated bytes"
+    );
+
+    // file -> pipe: a request far larger than the pipe.
+    let fdata = pattern(4 * b_cap, 0x56);
+    let f = write_file(&ctx.scratch().join("src"), &fdata)?;
+    let (cr, cw) = pipe()?;
+    let mut off = 0u64;
+    let m = splice(
+        &f,
+        Some(&mut off),
+        &cw,
+        None,
+        fdata.len(),
+        SpliceFlags::empty(),
+    )
+    .or_fail("file->pipe splice")?;
+    ctx.observe("file_to_pipe_count", m);
+    check!(m > 0 && m < fdata.len(), "file->pipe splice returned {m}");
+    check_eq!(off, m as u64, "file offset after a short splice");
+    let got = drain_now(&cr).or_fail("drain file->pipe pipe")?;
+    check!(
+        got == fdata[..m],
+        "pipe holds other bytes than the file's first {m}"
+    );
+    Ok(())
+}
+
+fn splice_to_socket_short_count(ctx: &mut Ctx) -> TestResult {
+    let _handler = install(false)?;
+    let (tx, rx) = crate::util::unix_pair().or_error("socketpair")?;
+    rustix::net::sockopt::set_socket_send_buffer_size(&tx, 16 * 1024).or_error("SO_SNDBUF")?;
+    let (r, w) = pipe()?;
+    let cap = rustix::pipe::fcntl_setpipe_size(&w, 256 * 1024)
+        .or_else(|_| rustix::pipe::fcntl_getpipe_size(&w))
+        .or_error("pipe size")?;
+    let data = fill_pipe(&w, 0x66)?;
+    let (res, early, how) = run_interrupted(
+        libc::SYS_splice,
+        || splice(&r, None, &tx, None, cap, SpliceFlags::empty()),
+        |returned: &AtomicBool| {
+            // Only drain the receiver once the call is over: before that,
+            // draining would let the splice go on and blur the count.
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while !returned.load(Ordering::SeqCst) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if returned.load(Ordering::SeqCst) {
+                Ok(Vec::new())
+            } else {
+                drain_now(&rx)
+            }
+        },
+    );
+    ctx.metric("call_time", how.elapsed.as_secs_f64() * 1e3, "ms");
+    check!(
+        how.elapsed < RETURN_BOUND,
+        "splice took {:?} to return",
+        how.elapsed
+    );
+    if !how.sent || !how.handled_during_call {
+        return Err(Outcome::Error(format!(
+            "the splice did not block on the socket (result {res:?})"
+        )));
+    }
+    let early = early.or_fail("drain receiver")?;
+    let kind = match &res {
+        Ok(n) if *n == cap => "complete".to_owned(),
+        Ok(_) => "short_count".to_owned(),
+        Err(e) => errno_name(*e),
+    };
+    ctx.observe("outcome", kind);
+    let mut received = early;
+    received.extend(drain_now(&rx).or_fail("drain receiver")?);
+    let left = drain_now(&r).or_fail("drain pipe")?;
+    // The receiver never reads, so how much fits before the sender blocks
+    // depends only on the kernel's socket accounting, not on timing.
+    ctx.observe("bytes_before_signal", received.len());
+    match res {
+        Ok(n) => check_eq!(
+            received.len(),
+            n,
+            "bytes the receiver got vs the count splice returned"
+        ),
+        Err(Errno::INTR) => check!(
+            received.is_empty(),
+            "splice said EINTR but {} bytes reached the socket",
+            received.len()
+        ),
+        Err(e) => {
+            return Err(Outcome::Fail(format!(
+                "splice failed with {}",
+                errno_name(e)
+            )));
+        }
+    }
+    let mut all = received;
+    all.extend(left);
+    check!(
+        all == data,
+        "received bytes plus what the pipe kept ({}) differ from what was written ({})",
+        all.len(),
+        data.len()
+    );
+    Ok(())
+}
+
+/// An always-ready splice source: /dev/zero where it can be spliced from,
+/// else a large sparse file. Returns the file and its name for the record.
+fn zero_source(ctx: &Ctx, via_sendfile: bool) -> Result<(File, &'static str), Outcome> {
+    if let Ok(zero) = File::open("/dev/zero") {
+        let works = if via_sendfile {
+            let null = File::options().write(true).open("/dev/null")?;
+            rustix::fs::sendfile(&null, &zero, None, 4096).is_ok()
+        } else {
+            let (_r, w) = pipe()?;
+            splice(&zero, None, &w, None, 4096, SpliceFlags::NONBLOCK).is_ok()
+        };
+        if works {
+            return Ok((zero, "dev_zero"));
+        }
+    }
+    let f = write_file(&ctx.scratch().join("sparse"), b"")?;
+    f.set_len(1 << 32)?;
+    Ok((f, "sparse_file"))
+}
+
+/// Forks `body`, waits for its ready byte, lets it run a little, SIGKILLs
+/// it and measures until it is reaped.
+fn kill_latency(ctx: &mut Ctx, body: impl FnOnce(OwnedFd) -> i32) -> TestResult {
+    let (ready_r, ready_w) = pipe_with(PipeFlags::CLOEXEC)?;
+    let pid = fork_child(|| body(ready_w)).or_error("fork")?;
+    // The parent's copy of the write end went into the closure; the child
+    // has its own.
+    let mut fds = [rustix::event::PollFd::new(
+        &ready_r,
+        rustix::event::PollFlags::IN,
+    )];
+    let ts = rustix::time::Timespec {
+        tv_sec: 10,
+        tv_nsec: 0,
+    };
+    let ready = matches!(rustix::event::poll(&mut fds, Some(&ts)), Ok(n) if n > 0)
+        && matches!(rustix::io::read(&ready_r, &mut [0u8; 1]), Ok(1));
+    if !ready {
+        let _ = rustix::process::kill_process(pid, Signal::KILL);
+        let _ = rustix::process::waitpid(Some(pid), WaitOptions::empty());
+        return Err(Outcome::Error("the child never started its loop".into()));
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    let start = Instant::now();
+    rustix::process::kill_process(pid, Signal::KILL).or_error("kill")?;
+    let status = loop {
+        match rustix::process::waitpid(Some(pid), WaitOptions::NOHANG) {
+            Ok(Some((_, st))) => break Some(st),
+            Ok(None) if start.elapsed() < 2 * KILL_BOUND => {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            Ok(None) => break None,
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(e).or_error("waitpid"),
+        }
+    };
+    let latency = start.elapsed();
+    ctx.metric("kill_to_reap", latency.as_secs_f64() * 1e3, "ms");
+    let Some(status) = status else {
+        return Err(Outcome::Fail(format!(
+            "child still alive {latency:?} after SIGKILL"
+        )));
+    };
+    check_eq!(
+        status.terminating_signal(),
+        Some(Signal::KILL.as_raw()),
+        "child's terminating signal"
+    );
+    check!(
+        latency < KILL_BOUND,
+        "child took {latency:?} to die after SIGKILL"
+    );
+    Ok(())
+}
+
+fn splice_sigkill_zero_to_null(ctx: &mut Ctx) -> TestResult {
+    let (src, source) = zero_source(ctx, false)?;
+    ctx.observe("source", source);
+    let null = File::options().write(true).open("/dev/null")?;
+    let (r, w) = pipe()?;
+    let chunk = rustix::pipe::fcntl_setpipe_size(&w, 1 << 20)
+        .or_else(|_| rustix::pipe::fcntl_getpipe_size(&w))
+        .or_error("pipe size")?;
+    kill_latency(ctx, move |ready| {
+        let mut told = false;
+        loop {
+            let mut off = 0u64;
+            let off = if source == "dev_zero" {
+                None
+            } else {
+                Some(&mut off)
+            };
+            let Ok(n) = splice(&src, off, &w, None, chunk, SpliceFlags::empty()) else {
+                return 2;
+            };
+            if splice(&r, None, &null, None, n, SpliceFlags::empty()).is_err() {
+                return 3;
+            }
+            if !told {
+                told = rustix::io::write(&ready, b"r").is_ok();
+            }
+        }
+    })
+}
+
+fn sendfile_sigkill_loop(ctx: &mut Ctx) -> TestResult {
+    let (src, source) = zero_source(ctx, true)?;
+    ctx.observe("source", source);
+    let null = File::options().write(true).open("/dev/null")?;
+    kill_latency(ctx, move |ready| {
+        if rustix::io::write(&ready, b"r").is_err() {
+            return 2;
+        }
+        loop {
+            let mut off = 0u64;
+            let off = if source == "dev_zero" {
+                None
+            } else {
+                Some(&mut off)
+            };
+            if rustix::fs::sendfile(&null, &src, off, 1 << 30).is_err() {
+                return 3;
+            }
+        }
+    })
+}
+
+fn sendfile_handled_signal(ctx: &mut Ctx) -> TestResult {
+    let _handler = install(false)?;
+    let (src, source) = zero_source(ctx, true)?;
+    ctx.observe("source", source);
+    let null = File::options().write(true).open("/dev/null")?;
+    // Long enough that an uninterruptible transfer is still running when the
+    // first signals land, short enough to finish under TCG if it is one.
+    let len = 256 << 20;
+    let me = rustix::thread::gettid();
+    let returned = AtomicBool::new(false);
+    let before = handled_count();
+    let (res, elapsed, sent) = std::thread::scope(|s| {
+        let pelter = s.spawn(|| {
+            // Signals do not queue, so a steady stream guarantees one lands
+            // while the call runs, whenever it starts.
+            let mut sent = 0u32;
+            while !returned.load(Ordering::SeqCst) && sent < 20_000 {
+                std::thread::sleep(Duration::from_millis(2));
+                if signal_thread(me, SIG).is_ok() {
+                    sent += 1;
+                }
+            }
+            sent
+        });
+        let start = Instant::now();
+        let mut off = 0u64;
+        let off = if source == "dev_zero" {
+            None
+        } else {
+            Some(&mut off)
+        };
+        let res = rustix::fs::sendfile(&null, &src, off, len);
+        let elapsed = start.elapsed();
+        returned.store(true, Ordering::SeqCst);
+        (res, elapsed, pelter.join().expect("signal thread panicked"))
+    });
+    let handled = handled_count() - before;
+    ctx.metric("call_time", elapsed.as_secs_f64() * 1e3, "ms");
+    ctx.metric("signals_handled", handled as f64, "count");
+    check!(sent > 0, "no signal could be sent");
+    if handled == 0 {
+        return Err(Outcome::Error(
+            "sendfile returned before any signal was handled".into(),
+        ));
+    }
+    match res {
+        Ok(n) => {
+            ctx.metric("bytes_before_return", n as f64, "bytes");
+            check!(n > 0 && n <= len, "sendfile returned {n} for {len} asked");
+            ctx.observe("interrupted_by_handled_signal", n < len);
+        }
+        Err(Errno::INTR) => {
+            ctx.metric("bytes_before_return", 0.0, "bytes");
+            ctx.observe("interrupted_by_handled_signal", true);
+        }
+        Err(e) => {
+            return Err(Outcome::Fail(format!(
+                "sendfile failed with {}",
+                errno_name(e)
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn seed000_splice_from_slow_writer(ctx: &mut Ctx) -> TestResult {
+    // See: shared/seeds/000 — splice_from_pipe_next() returns what it has
+    // when the pipe runs dry, and tests signal_pending() while waiting.
+    let _handler = install(false)?;
+    const CHUNKS: usize = 6;
+    const SIGNAL_BEFORE: usize = 3;
+    let chunk = crate::util::page_size();
+    let data = pattern(CHUNKS * chunk, 0x77);
+    let path = ctx.scratch().join("dst");
+    let dst = write_file(&path, b"")?;
+    let (r, w) = pipe()?;
+    let me = rustix::thread::gettid();
+    let done = AtomicBool::new(false);
+    let before = handled_count();
+    let ask = 1 << 20;
+    let (results, seen_blocked) = std::thread::scope(|s| {
+        let writer = s.spawn(|| {
+            let mut seen = 0;
+            for (i, piece) in data.chunks(chunk).enumerate() {
+                // Write only while the reader waits, so each call sees
+                // exactly one chunk arrive.
+                if wait_blocked_in(me, libc::SYS_splice, &done, Duration::from_secs(5)) {
+                    seen += 1;
+                }
+                if i == SIGNAL_BEFORE {
+                    let _ = signal_thread(me, SIG);
+                    let deadline = Instant::now() + Duration::from_secs(5);
+                    while handled_count() == before && Instant::now() < deadline {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    let _ = wait_blocked_in(me, libc::SYS_splice, &done, Duration::from_secs(5));
+                }
+                if write_all(&w, piece).is_err() {
+                    break;
+                }
+            }
+            seen
+        });
+        let mut results = Vec::new();
+        let mut off = 0u64;
+        let deadline = Instant::now() + RETURN_BOUND;
+        let mut total = 0;
+        while total < data.len() && Instant::now() < deadline && results.len() < 4 * CHUNKS {
+            let res = splice(&r, None, &dst, Some(&mut off), ask, SpliceFlags::empty());
+            if let Ok(n) = res {
+                total += n;
+            }
+            results.push(res);
+        }
+        done.store(true, Ordering::SeqCst);
+        (results, writer.join().expect("writer thread panicked"))
+    });
+    let names: Vec<String> = results
+        .iter()
+        .map(|r| match r {
+            Ok(n) => n.to_string(),
+            Err(e) => errno_name(*e),
+        })
+        .collect();
+    ctx.observe("call_results", names.clone());
+    ctx.metric(
+        "writer_saw_reader_blocked",
+        f64::from(seen_blocked),
+        "count",
+    );
+    check!(
+        handled_count() > before,
+        "the signal was never handled (results {names:?})"
+    );
+    let got = read_file(&path)?;
+    check!(
+        got == data,
+        "file holds {} bytes, not the {} written in order",
+        got.len(),
+        data.len()
+    );
+    for r in &results {
+        if let Err(e) = r {
+            check!(*e == Errno::INTR, "splice failed with {}", errno_name(*e));
+        }
+    }
+    let first = results.first().cloned().unwrap_or(Ok(0));
+    ctx.observe_result("first_call_result", &first);
+    let intr = results.contains(&Err(Errno::INTR));
+    ctx.observe("handled_signal_while_waiting_gives_eintr", intr);
+    Ok(())
+}
+
+/// A ring that supports IORING_OP_SPLICE, or a skip.
+fn splice_ring() -> Result<io_uring::IoUring, Outcome> {
+    let ring = crate::io_uring::ring_or_skip(8)?;
+    let mut probe = io_uring::Probe::new();
+    if ring.submitter().register_probe(&mut probe).is_err() {
+        skip!("IORING_REGISTER_PROBE is not supported");
+    }
+    if !probe.is_supported(io_uring::opcode::Splice::CODE) {
+        skip!("io_uring lacks IORING_OP_SPLICE");
+    }
+    if !ring.params().is_feature_ext_arg() {
+        skip!("io_uring lacks IORING_FEAT_EXT_ARG (wait timeouts)");
+    }
+    Ok(ring)
+}
+
+/// Waits up to `limit` for one CQE; returns (user_data, result) or None.
+fn wait_cqe(ring: &mut io_uring::IoUring, limit: Duration) -> Result<Option<(u64, i32)>, Outcome> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(cqe) = ring.completion().next() {
+            return Ok(Some((cqe.user_data(), cqe.result())));
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(None);
+        }
+        let ts = io_uring::types::Timespec::from(left);
+        let args = io_uring::types::SubmitArgs::new().timespec(&ts);
+        match ring.submitter().submit_with_args(1, &args) {
+            Ok(_) => {}
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ETIME | libc::EINTR)) => {}
+            Err(e) => return Err(e).or_error("io_uring_enter"),
+        }
+    }
+}
+
+fn cqe_text(res: i32) -> String {
+    if res < 0 {
+        errno_name(Errno::from_raw_os_error(-res))
+    } else {
+        res.to_string()
+    }
+}
+
+fn io_uring_splice_signal(ctx: &mut Ctx) -> TestResult {
+    // See: shared/seeds/003 — the NAKed ignore_sig patch let io_uring's
+    // splice ignore signal_pending(); here the task itself takes a signal.
+    let mut ring = splice_ring()?;
+    let _handler = install(false)?;
+    let data = pattern(4096, 0x88);
+    let (r1, w1) = pipe()?;
+    let (r2, w2) = pipe()?;
+    push_fd_only(
+        &mut ring,
+        FdOnlyOp::Splice {
+            fd_in: r1.as_fd(),
+            off_in: -1,
+            fd_out: w2.as_fd(),
+            off_out: -1,
+            len: data.len() as u32,
+        },
+        1,
+        false,
+    )
+    .or_error("push splice")?;
+    ring.submit().or_error("submit splice")?;
+    let wait_limit = io_uring::types::Timespec::from(Duration::from_secs(5));
+    let (enter, (), how) = run_interrupted(
+        libc::SYS_io_uring_enter,
+        || {
+            let args = io_uring::types::SubmitArgs::new().timespec(&wait_limit);
+            ring.submitter().submit_with_args(1, &args)
+        },
+        |_| (),
+    );
+    ctx.metric("wait_time", how.elapsed.as_secs_f64() * 1e3, "ms");
+    let enter_text = match &enter {
+        Ok(_) => "completed".to_owned(),
+        Err(e) => match e.raw_os_error() {
+            Some(code) => errno_name(Errno::from_raw_os_error(code)),
+            None => e.to_string(),
+        },
+    };
+    ctx.observe("wait_result", enter_text);
+    if !how.sent || !how.handled_during_call {
+        return Err(Outcome::Error(
+            "io_uring_enter did not stay blocked until the signal".into(),
+        ));
+    }
+    // Give an interrupted splice time to post its completion.
+    let after_signal = wait_cqe(&mut ring, Duration::from_millis(300))?;
+    ctx.observe(
+        "splice_cqe_after_signal",
+        after_signal.map_or_else(|| "none".to_owned(), |(_, res)| cqe_text(res)),
+    );
+    write_all(&w1, &data).or_error("write source pipe")?;
+    let res = match after_signal {
+        Some((_, res)) => res,
+        None => {
+            let Some((ud, res)) = wait_cqe(&mut ring, RETURN_BOUND)? else {
+                return Err(Outcome::Fail(
+                    "the splice never completed after data arrived".into(),
+                ));
+            };
+            check_eq!(ud, 1, "user_data of the completion");
+            ctx.observe("splice_cqe_after_data", cqe_text(res));
+            res
+        }
+    };
+    let moved = usize::try_from(res).unwrap_or(0);
+    check!(
+        res >= 0 || res == -libc::EINTR || res == -libc::ECANCELED || res == -libc::EAGAIN,
+        "splice completed with unexpected {}",
+        cqe_text(res)
+    );
+    push_fd_only(&mut ring, FdOnlyOp::Nop, 2, false).or_fail("push NOP after the signal")?;
+    match wait_cqe(&mut ring, RETURN_BOUND)? {
+        Some((2, 0)) => {}
+        other => {
+            return Err(Outcome::Fail(format!(
+                "NOP after the signal gave {other:?}"
+            )));
+        }
+    }
+    drop(w1);
+    drop(w2);
+    let out = read_up_to(&r2, data.len() + 1).or_fail("read destination")?;
+    let left = read_up_to(&r1, data.len() + 1).or_fail("read source")?;
+    check!(
+        out == data[..moved] && left == data[moved..],
+        "destination got {} and source kept {} of {} bytes",
+        out.len(),
+        left.len(),
+        data.len()
+    );
+    Ok(())
+}
+
+fn io_uring_task_work_during_splice(ctx: &mut Ctx) -> TestResult {
+    // See: shared/seeds/000 — "the signal is often from task_work_add()
+    // called by io_uring": a completion queues task_work, which makes
+    // signal_pending() true while this task sleeps in splice.
+    let mut ring = splice_ring()?;
+    let data = pattern(4096, 0x99);
+    let (pr, pw) = pipe()?;
+    let (r, w) = pipe()?;
+    let path = ctx.scratch().join("dst");
+    let dst = write_file(&path, b"")?;
+    push_fd_only(
+        &mut ring,
+        FdOnlyOp::Poll {
+            fd: pr.as_fd(),
+            events: libc::POLLIN as u32,
+        },
+        7,
+        false,
+    )
+    .or_error("push poll")?;
+    ring.submit().or_error("submit poll")?;
+    let me = rustix::thread::gettid();
+    let returned = AtomicBool::new(false);
+    let before = handled_count();
+    let mut off = 0u64;
+    let (res, reblocked) = std::thread::scope(|s| {
+        let helper = s.spawn(|| {
+            wait_blocked_in(me, libc::SYS_splice, &returned, Duration::from_secs(5));
+            let _ = write_all(&pw, b"!");
+            // Give the task_work time to run and the splice to go back to
+            // sleep, then feed it.
+            std::thread::sleep(Duration::from_millis(20));
+            let reblocked =
+                wait_blocked_in(me, libc::SYS_splice, &returned, Duration::from_secs(1));
+            let _ = write_all(&w, &data);
+            reblocked
+        });
+        let res = splice(
+            &r,
+            None,
+            &dst,
+            Some(&mut off),
+            data.len(),
+            SpliceFlags::empty(),
+        );
+        returned.store(true, Ordering::SeqCst);
+        (res, helper.join().expect("helper thread panicked"))
+    });
+    check_eq!(
+        handled_count(),
+        before,
+        "signal handler runs (none expected)"
+    );
+    ctx.observe_result("splice_result", &res);
+    ctx.observe("splice_slept_again_after_task_work", reblocked);
+    let poll = wait_cqe(&mut ring, RETURN_BOUND)?;
+    match poll {
+        Some((7, res)) => ctx.observe("poll_cqe", cqe_text(res)),
+        other => return Err(Outcome::Fail(format!("poll completion: {other:?}"))),
+    }
+    let n = res.or_fail("splice while task_work was queued")?;
+    drop(w);
+    let left = read_up_to(&r, data.len() + 1).or_fail("read pipe")?;
+    let got = read_file(&path)?;
+    check!(
+        got == data[..n] && left == data[n..],
+        "file got {} and pipe kept {} of {} bytes",
+        got.len(),
+        left.len(),
+        data.len()
+    );
+    Ok(())
+}
