@@ -1,5 +1,651 @@
-//! perf tests (see the catalogue in guest-tests/README.md).
+//! Throughput and latency microbenchmarks of the splice family, with
+//! perf_event counters and /proc/vmstat deltas per test.
+//!
+//! Sizes scale with `ctx.scale`; at 1.0 each test moves 32 MiB, which keeps
+//! it well under two seconds under TCG.
 
-use crate::framework::Test;
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
 
-pub const TESTS: &[Test] = &[];
+use rustix::pipe::{SpliceFlags, pipe, splice, tee};
+
+use crate::framework::{Ctx, OrOutcome, Outcome, Test, TestResult};
+use crate::sys::perf::{Counter, CounterKind, uring_send};
+use crate::sys::signal::{FdOnlyOp, push_fd_only, vmsplice_bytes};
+use crate::util::{errno_name, pattern, read_file, write_all, write_file};
+use crate::{check, check_eq, skip};
+
+pub const TESTS: &[Test] = &[
+    Test {
+        id: "perf.splice_file_to_pipe",
+        tags: &["perf", "splice"],
+        about: "throughput of splicing a page-cache-resident file into a pipe, draining the pipe to /dev/null by splice",
+        see: "shared/seeds/000",
+        run: splice_file_to_pipe,
+    },
+    Test {
+        id: "perf.splice_vs_read_write",
+        tags: &["perf", "splice"],
+        about: "file copy throughput: splice file->pipe->file against a read/write loop, and their ratio; both copies must match the source",
+        see: "shared/seeds/000",
+        run: splice_vs_read_write,
+    },
+    Test {
+        id: "perf.tee_throughput",
+        tags: &["perf", "tee"],
+        about: "throughput of tee duplicating a 64 KiB pipe into a second pipe drained to /dev/null; the source pipe keeps its data",
+        see: "",
+        run: tee_throughput,
+    },
+    Test {
+        id: "perf.vmsplice_throughput",
+        tags: &["perf", "vmsplice"],
+        about: "throughput of vmsplice of a 64 KiB user buffer into a pipe drained to /dev/null, against write(2) into the same pipe",
+        see: "",
+        run: vmsplice_throughput,
+    },
+    Test {
+        id: "perf.sendfile_loopback",
+        tags: &["perf", "sendfile", "net"],
+        about: "throughput of sendfile from a page-cache-resident file to a loopback TCP socket; the receiver gets every byte",
+        see: "shared/seeds/004",
+        run: sendfile_loopback,
+    },
+    Test {
+        id: "perf.io_uring_splice_vs_sync",
+        tags: &["perf", "io_uring", "splice"],
+        about: "throughput of file->pipe->/dev/null through linked IORING_OP_SPLICE requests against the same loop of splice(2) calls",
+        see: "shared/seeds/003",
+        run: io_uring_splice_vs_sync,
+    },
+    Test {
+        id: "perf.send_zc_vs_send",
+        tags: &["perf", "io_uring", "net", "zerocopy"],
+        about: "throughput of IORING_OP_SEND_ZC against IORING_OP_SEND of 64 KiB buffers over loopback TCP",
+        see: "shared/seeds/004",
+        run: send_zc_vs_send,
+    },
+    Test {
+        id: "perf.splice_small_latency",
+        tags: &["perf", "splice"],
+        about: "latency per call of splicing a 64-byte message between two pipes, against read+write of the same message",
+        see: "",
+        run: splice_small_latency,
+    },
+];
+
+const MIB: f64 = 1024.0 * 1024.0;
+/// Bytes each throughput test moves at scale 1.
+const BASE_BYTES: f64 = 32.0 * MIB;
+/// The largest file a test creates; bigger totals loop over it.
+const MAX_FILE: usize = 8 << 20;
+/// The transfer unit: one default pipe's worth.
+const CHUNK: usize = 64 * 1024;
+
+/// How many bytes a throughput test moves: `BASE_BYTES * scale`, at least
+/// one MiB, a whole number of chunks.
+fn total_bytes(ctx: &Ctx) -> usize {
+    let want = (BASE_BYTES * ctx.scale.clamp(0.0, 8.0)) as usize;
+    want.max(1 << 20) / CHUNK * CHUNK
+}
+
+fn mib_per_s(bytes: usize, d: Duration) -> f64 {
+    bytes as f64 / MIB / d.as_secs_f64().max(1e-9)
+}
+
+/// A file of `len` pattern bytes that sits in the page cache.
+fn cached_file(ctx: &Ctx, name: &str, len: usize) -> Result<File, Outcome> {
+    let f = write_file(&ctx.scratch().join(name), &pattern(len, 0xc5))?;
+    // Written moments ago, so already cached; the hint only guards against
+    // a writeback-and-drop under memory pressure.
+    let _ = rustix::fs::fadvise(
+        &f,
+        0,
+        std::num::NonZeroU64::new(len as u64),
+        rustix::fs::Advice::WillNeed,
+    );
+    Ok(f)
+}
+
+fn dev_null() -> Result<File, Outcome> {
+    File::options()
+        .write(true)
+        .open("/dev/null")
+        .or_error("open /dev/null")
+}
+
+/// The /proc/vmstat counters each perf test reports as deltas, with units.
+const VMSTAT_KEYS: &[(&str, &str)] = &[
+    ("pgfault", "count"),
+    ("pgmajfault", "count"),
+    ("pgpgin", "KiB"),
+    ("pgpgout", "KiB"),
+    ("nr_dirtied", "pages"),
+    ("nr_written", "pages"),
+];
+
+fn read_vmstat() -> BTreeMap<String, u64> {
+    let Ok(text) = std::fs::read_to_string("/proc/vmstat") else {
+        return BTreeMap::new();
+    };
+    text.lines()
+        .filter_map(|l| {
+            let (k, v) = l.split_once(' ')?;
+            Some((k.to_owned(), v.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// Counters around the measured part of a perf test.
+struct Probe {
+    counters: Vec<(CounterKind, Counter)>,
+    vmstat: BTreeMap<String, u64>,
+}
+
+impl Probe {
+    /// Opens and starts the counters; records as observations whether the
+    /// software and hardware ones could be opened.
+    fn start(ctx: &mut Ctx) -> Probe {
+        let mut counters = Vec::new();
+        let status = |kinds: &[CounterKind], counters: &mut Vec<(CounterKind, Counter)>| {
+            let mut err = None;
+            for &k in kinds {
+                match Counter::open(k) {
+                    Ok(c) => counters.push((k, c)),
+                    Err(e) => err = err.or(Some(e)),
+                }
+            }
+            match err {
+                None => "available".to_owned(),
+                Some(e) => {
+                    let name = e
+                        .raw_os_error()
+                        .map(|c| errno_name(rustix::io::Errno::from_raw_os_error(c)))
+                        .unwrap_or_else(|| e.to_string());
+                    format!("unavailable: {name}")
+                }
+            }
+        };
+        let sw = status(
+            &[
+                CounterKind::TaskClock,
+                CounterKind::ContextSwitches,
+                CounterKind::PageFaults,
+            ],
+            &mut counters,
+        );
+        let hw = status(
+            &[CounterKind::Cycles, CounterKind::Instructions],
+            &mut counters,
+        );
+        ctx.observe("sw_counters", sw);
+        ctx.observe("hw_counters", hw);
+        let vmstat = read_vmstat();
+        counters.retain(|(_, c)| c.start().is_ok());
+        Probe { counters, vmstat }
+    }
+
+    /// Stops the counters and reports them and the vmstat deltas as metrics.
+    fn finish(self, ctx: &mut Ctx) {
+        for (_, c) in &self.counters {
+            let _ = c.stop();
+        }
+        let after = read_vmstat();
+        for (kind, c) in &self.counters {
+            let Ok(v) = c.read() else { continue };
+            let (name, unit) = match kind {
+                CounterKind::TaskClock => ("task_clock", "ns"),
+                CounterKind::ContextSwitches => ("context_switches", "count"),
+                CounterKind::PageFaults => ("page_faults", "count"),
+                CounterKind::Cycles => ("cycles", "count"),
+                CounterKind::Instructions => ("instructions", "count"),
+            };
+            ctx.metric(name, v as f64, unit);
+        }
+        for (key, unit) in VMSTAT_KEYS {
+            if let (Some(a), Some(b)) = (self.vmstat.get(*key), after.get(*key)) {
+                ctx.metric(&format!("vmstat_{key}"), b.saturating_sub(*a) as f64, unit);
+            }
+        }
+    }
+}
+
+/// Splices `n` bytes out of the pipe into /dev/null.
+fn drain_to_null(r: impl AsFd, null: &File, mut n: usize) -> Result<(), Outcome> {
+    while n > 0 {
+        let m =
+            splice(&r, None, null, None, n, SpliceFlags::empty()).or_fail("splice pipe->null")?;
+        check!(
+            m > 0,
+            "splice pipe->/dev/null returned 0 with {n} bytes queued"
+        );
+        n -= m;
+    }
+    Ok(())
+}
+
+/// The synchronous file->pipe->/dev/null loop over `total` bytes; returns
+/// the number of splice calls made.
+fn sync_file_pipe_null(
+    file: &File,
+    flen: usize,
+    total: usize,
+    null: &File,
+) -> Result<u64, Outcome> {
+    let (r, w) = pipe()?;
+    let mut moved = 0;
+    let mut calls = 0u64;
+    while moved < total {
+        let mut off = (moved % flen) as u64;
+        let want = (flen - off as usize).min(CHUNK).min(total - moved);
+        let n = splice(file, Some(&mut off), &w, None, want, SpliceFlags::empty())
+            .or_fail("splice file->pipe")?;
+        check!(n > 0, "splice file->pipe returned 0 inside the file");
+        drain_to_null(&r, null, n)?;
+        moved += n;
+        calls += 2;
+    }
+    Ok(calls)
+}
+
+fn splice_file_to_pipe(ctx: &mut Ctx) -> TestResult {
+    let total = total_bytes(ctx);
+    let flen = total.min(MAX_FILE);
+    let file = cached_file(ctx, "src", flen)?;
+    let null = dev_null()?;
+    // One untimed pass so the first timed one finds everything warm.
+    sync_file_pipe_null(&file, flen, flen, &null)?;
+    let probe = Probe::start(ctx);
+    let start = Instant::now();
+    let calls = sync_file_pipe_null(&file, flen, total, &null)?;
+    let elapsed = start.elapsed();
+    probe.finish(ctx);
+    ctx.metric("throughput", mib_per_s(total, elapsed), "MiB/s");
+    ctx.metric("bytes", total as f64, "bytes");
+    ctx.metric("elapsed", elapsed.as_secs_f64() * 1e3, "ms");
+    ctx.metric("syscalls", calls as f64, "count");
+    Ok(())
+}
+
+fn splice_vs_read_write(ctx: &mut Ctx) -> TestResult {
+    let total = total_bytes(ctx);
+    let flen = total.min(MAX_FILE);
+    let src = cached_file(ctx, "src", flen)?;
+    let spliced_path = ctx.scratch().join("spliced");
+    let copied_path = ctx.scratch().join("copied");
+    let spliced = write_file(&spliced_path, b"")?;
+    let copied = write_file(&copied_path, b"")?;
+    let (r, w) = pipe()?;
+    let mut buf = vec![0u8; CHUNK];
+
+    let probe = Probe::start(ctx);
+    let start = Instant::now();
+    let mut moved = 0;
+    while moved < total {
+        let mut off_in = (moved % flen) as u64;
+        let mut off_out = off_in;
+        let want = (flen - off_in as usize).min(CHUNK);
+        let n = splice(
+            &src,
+            Some(&mut off_in),
+            &w,
+            None,
+            want,
+            SpliceFlags::empty(),
+        )
+        .or_fail("splice file->pipe")?;
+        check!(n > 0, "splice file->pipe returned 0 inside the file");
+        let mut left = n;
+        while left > 0 {
+            let m = splice(
+                &r,
+                None,
+                &spliced,
+                Some(&mut off_out),
+                left,
+                SpliceFlags::empty(),
+            )
+            .or_fail("splice pipe->file")?;
+            check!(m > 0, "splice pipe->file returned 0");
+            left -= m;
+        }
+        moved += n;
+    }
+    let t_splice = start.elapsed();
+
+    let start = Instant::now();
+    let mut moved = 0;
+    while moved < total {
+        let off = (moved % flen) as u64;
+        let want = (flen - off as usize).min(CHUNK);
+        let n = rustix::io::pread(&src, &mut buf[..want], off).or_fail("pread")?;
+        check!(n > 0, "pread returned 0 inside the file");
+        let mut done = 0;
+        while done < n {
+            done +=
+                rustix::io::pwrite(&copied, &buf[done..n], off + done as u64).or_fail("pwrite")?;
+        }
+        moved += n;
+    }
+    let t_rw = start.elapsed();
+    probe.finish(ctx);
+
+    let want = pattern(flen, 0xc5);
+    check!(
+        read_file(&spliced_path)? == want,
+        "splice copy differs from the source"
+    );
+    check!(
+        read_file(&copied_path)? == want,
+        "read/write copy differs from the source"
+    );
+    let (a, b) = (mib_per_s(total, t_splice), mib_per_s(total, t_rw));
+    ctx.metric("splice_throughput", a, "MiB/s");
+    ctx.metric("read_write_throughput", b, "MiB/s");
+    ctx.metric("splice_to_read_write_ratio", a / b.max(1e-9), "ratio");
+    ctx.metric("bytes", total as f64, "bytes");
+    Ok(())
+}
+
+fn tee_throughput(ctx: &mut Ctx) -> TestResult {
+    let total = total_bytes(ctx);
+    let data = pattern(CHUNK, 0x7e);
+    let (ar, aw) = pipe()?;
+    let (br, bw) = pipe()?;
+    let page = crate::util::page_size();
+    for piece in data.chunks(page) {
+        write_all(&aw, piece).or_error("fill source pipe")?;
+    }
+    let null = dev_null()?;
+    let probe = Probe::start(ctx);
+    let start = Instant::now();
+    let mut moved = 0;
+    while moved < total {
+        let n = tee(&ar, &bw, CHUNK, SpliceFlags::empty()).or_fail("tee")?;
+        check!(n > 0, "tee returned 0 from a full pipe");
+        drain_to_null(&br, &null, n)?;
+        moved += n;
+    }
+    let elapsed = start.elapsed();
+    probe.finish(ctx);
+    drop(aw);
+    let kept = crate::util::read_up_to(&ar, CHUNK + 1).or_fail("read source pipe")?;
+    check!(kept == data, "tee consumed or changed the source pipe");
+    ctx.metric("throughput", mib_per_s(moved, elapsed), "MiB/s");
+    ctx.metric("bytes", moved as f64, "bytes");
+    Ok(())
+}
+
+fn vmsplice_throughput(ctx: &mut Ctx) -> TestResult {
+    let total = total_bytes(ctx);
+    let buf = pattern(CHUNK, 0x3c);
+    let (r, w) = pipe()?;
+    let null = dev_null()?;
+    let probe = Probe::start(ctx);
+    let start = Instant::now();
+    let mut moved = 0;
+    while moved < total {
+        let n = vmsplice_bytes(&w, &buf, SpliceFlags::empty()).or_fail("vmsplice")?;
+        check!(n > 0, "vmsplice into an empty pipe returned 0");
+        drain_to_null(&r, &null, n)?;
+        moved += n;
+    }
+    let t_vm = start.elapsed();
+    let start = Instant::now();
+    let mut written = 0;
+    while written < total {
+        let n = rustix::io::write(&w, &buf).or_fail("write")?;
+        drain_to_null(&r, &null, n)?;
+        written += n;
+    }
+    let t_write = start.elapsed();
+    probe.finish(ctx);
+    let (a, b) = (mib_per_s(moved, t_vm), mib_per_s(written, t_write));
+    ctx.metric("throughput", a, "MiB/s");
+    ctx.metric("write_throughput", b, "MiB/s");
+    ctx.metric("vmsplice_to_write_ratio", a / b.max(1e-9), "ratio");
+    ctx.metric("bytes", moved as f64, "bytes");
+    Ok(())
+}
+
+/// Reads a stream to EOF on a thread, returning how many bytes came.
+fn spawn_counting_reader(
+    mut sock: std::net::TcpStream,
+) -> std::thread::JoinHandle<std::io::Result<usize>> {
+    std::thread::spawn(move || {
+        use std::io::Read;
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut total = 0;
+        loop {
+            match sock.read(&mut buf) {
+                Ok(0) => return Ok(total),
+                Ok(n) => total += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    })
+}
+
+fn sendfile_loopback(ctx: &mut Ctx) -> TestResult {
+    let total = total_bytes(ctx);
+    let flen = total.min(MAX_FILE);
+    let file = cached_file(ctx, "src", flen)?;
+    let (client, server) = crate::util::tcp_pair().or_error("loopback TCP pair")?;
+    let probe = Probe::start(ctx);
+    let reader = spawn_counting_reader(server);
+    let start = Instant::now();
+    let mut moved = 0;
+    while moved < total {
+        let mut off = (moved % flen) as u64;
+        let want = (flen - off as usize).min(total - moved);
+        let n = rustix::fs::sendfile(&client, &file, Some(&mut off), want).or_fail("sendfile")?;
+        check!(n > 0, "sendfile returned 0 inside the file");
+        moved += n;
+    }
+    client
+        .shutdown(std::net::Shutdown::Write)
+        .or_error("shutdown")?;
+    let got = reader
+        .join()
+        .expect("reader thread panicked")
+        .or_error("receive")?;
+    let elapsed = start.elapsed();
+    probe.finish(ctx);
+    check_eq!(got, moved, "bytes received over loopback");
+    ctx.metric("throughput", mib_per_s(moved, elapsed), "MiB/s");
+    ctx.metric("bytes", moved as f64, "bytes");
+    Ok(())
+}
+
+/// A ring of `entries` that supports `opcode`, or a skip.
+fn ring_with(entries: u32, opcode: u8, what: &str) -> Result<io_uring::IoUring, Outcome> {
+    let ring = crate::io_uring::ring_or_skip(entries)?;
+    let mut probe = io_uring::Probe::new();
+    if ring.submitter().register_probe(&mut probe).is_err() {
+        skip!("IORING_REGISTER_PROBE is not supported");
+    }
+    if !probe.is_supported(opcode) {
+        skip!("io_uring lacks {what}");
+    }
+    Ok(ring)
+}
+
+fn io_uring_splice_vs_sync(ctx: &mut Ctx) -> TestResult {
+    const PAIRS: usize = 16;
+    let mut ring = ring_with(
+        2 * PAIRS as u32,
+        io_uring::opcode::Splice::CODE,
+        "IORING_OP_SPLICE",
+    )?;
+    let total = total_bytes(ctx);
+    let flen = total.min(MAX_FILE);
+    let file = cached_file(ctx, "src", flen)?;
+    let null = dev_null()?;
+    let (r, w) = pipe()?;
+    sync_file_pipe_null(&file, flen, flen, &null)?;
+
+    let probe = Probe::start(ctx);
+    let start = Instant::now();
+    let mut moved = 0;
+    while moved < total {
+        // One link chain per batch: file->pipe, pipe->null, file->pipe, ...
+        let mut queued = 0;
+        let mut expect = Vec::new();
+        while queued < PAIRS && moved + expect.iter().sum::<usize>() < total {
+            let pos = moved + expect.iter().sum::<usize>();
+            let off = (pos % flen) as i64;
+            let len = (flen - off as usize).min(CHUNK).min(total - pos);
+            let last = queued + 1 == PAIRS || pos + len >= total;
+            push_fd_only(
+                &mut ring,
+                FdOnlyOp::Splice {
+                    fd_in: file.as_fd(),
+                    off_in: off,
+                    fd_out: w.as_fd(),
+                    off_out: -1,
+                    len: len as u32,
+                },
+                2 * queued as u64,
+                true,
+            )
+            .or_error("push splice file->pipe")?;
+            push_fd_only(
+                &mut ring,
+                FdOnlyOp::Splice {
+                    fd_in: r.as_fd(),
+                    off_in: -1,
+                    fd_out: null.as_fd(),
+                    off_out: -1,
+                    len: len as u32,
+                },
+                2 * queued as u64 + 1,
+                !last,
+            )
+            .or_error("push splice pipe->null")?;
+            expect.push(len);
+            queued += 1;
+        }
+        let want = 2 * queued;
+        let mut seen = 0;
+        while seen < want {
+            match ring.submit_and_wait(want - seen) {
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+                Err(e) => return Err(e).or_fail("io_uring_enter"),
+            }
+            for cqe in ring.completion() {
+                let i = (cqe.user_data() / 2) as usize;
+                let res = cqe.result();
+                check!(
+                    usize::try_from(res).ok() == expect.get(i).copied(),
+                    "io_uring splice #{} returned {res}, expected {:?}",
+                    cqe.user_data(),
+                    expect.get(i)
+                );
+                seen += 1;
+            }
+        }
+        moved += expect.iter().sum::<usize>();
+    }
+    let t_uring = start.elapsed();
+    let start = Instant::now();
+    sync_file_pipe_null(&file, flen, total, &null)?;
+    let t_sync = start.elapsed();
+    probe.finish(ctx);
+    let (a, b) = (mib_per_s(moved, t_uring), mib_per_s(total, t_sync));
+    ctx.metric("uring_throughput", a, "MiB/s");
+    ctx.metric("sync_throughput", b, "MiB/s");
+    ctx.metric("uring_to_sync_ratio", a / b.max(1e-9), "ratio");
+    ctx.metric("bytes", moved as f64, "bytes");
+    Ok(())
+}
+
+fn send_zc_vs_send(ctx: &mut Ctx) -> TestResult {
+    let mut ring = ring_with(8, io_uring::opcode::SendZc::CODE, "IORING_OP_SEND_ZC")?;
+    // Loopback TCP is the slowest path here (about 15-20 MiB/s under TCG)
+    // and this test sends twice, so it moves a quarter of the others' data.
+    let total = (total_bytes(ctx) / 4).max(CHUNK);
+    // 'static so the kernel may read it for as long as a request lives.
+    let buf: &'static [u8] = Box::leak(pattern(CHUNK, 0x5d).into_boxed_slice());
+    let (client, server) = crate::util::tcp_pair().or_error("loopback TCP pair")?;
+    let probe = Probe::start(ctx);
+    let reader = spawn_counting_reader(server);
+    let mut sent = 0;
+    let mut phase = |zc: bool| -> Result<(Duration, bool), Outcome> {
+        let start = Instant::now();
+        let mut moved = 0;
+        let mut all_notified = true;
+        while moved < total {
+            let out = uring_send(&mut ring, client.as_fd(), buf, zc).or_fail("io_uring send")?;
+            if out.res < 0 {
+                let e = rustix::io::Errno::from_raw_os_error(-out.res);
+                return Err(Outcome::Fail(format!(
+                    "{} failed: {}",
+                    if zc { "SEND_ZC" } else { "SEND" },
+                    errno_name(e)
+                )));
+            }
+            check!(out.res > 0, "send returned 0");
+            all_notified &= out.notified;
+            moved += out.res as usize;
+        }
+        sent += moved;
+        Ok((start.elapsed(), all_notified))
+    };
+    let (t_zc, notified) = phase(true)?;
+    let (t_send, _) = phase(false)?;
+    client
+        .shutdown(std::net::Shutdown::Write)
+        .or_error("shutdown")?;
+    let got = reader
+        .join()
+        .expect("reader thread panicked")
+        .or_error("receive")?;
+    probe.finish(ctx);
+    check_eq!(got, sent, "bytes received over loopback");
+    ctx.observe("send_zc_every_send_notified", notified);
+    let (a, b) = (mib_per_s(total, t_zc), mib_per_s(total, t_send));
+    ctx.metric("send_zc_throughput", a, "MiB/s");
+    ctx.metric("send_throughput", b, "MiB/s");
+    ctx.metric("send_zc_to_send_ratio", a / b.max(1e-9), "ratio");
+    ctx.metric("bytes", sent as f64, "bytes");
+    Ok(())
+}
+
+fn splice_small_latency(ctx: &mut Ctx) -> TestResult {
+    const MSG: usize = 64;
+    let rounds = ((10_000.0 * ctx.scale) as usize).max(1000);
+    let msg = pattern(MSG, 0x42);
+    let (ar, aw) = pipe()?;
+    let (br, bw) = pipe()?;
+    write_all(&aw, &msg).or_error("seed the message")?;
+    let probe = Probe::start(ctx);
+    // The message circulates A -> B -> A, one pipe buffer per call.
+    let start = Instant::now();
+    for _ in 0..rounds {
+        let n = splice(&ar, None, &bw, None, MSG, SpliceFlags::empty()).or_fail("splice A->B")?;
+        check_eq!(n, MSG, "splice A->B count");
+        let n = splice(&br, None, &aw, None, MSG, SpliceFlags::empty()).or_fail("splice B->A")?;
+        check_eq!(n, MSG, "splice B->A count");
+    }
+    let t_splice = start.elapsed();
+    let mut buf = [0u8; MSG];
+    let start = Instant::now();
+    for _ in 0..rounds {
+        let n = rustix::io::read(&ar, &mut buf).or_fail("read A")?;
+        check_eq!(n, MSG, "read count");
+        rustix::io::write(&aw, &buf).or_fail("write A")?;
+    }
+    let t_rw = start.elapsed();
+    probe.finish(ctx);
+    let got = crate::util::read_up_to(&ar, MSG).or_fail("read message")?;
+    check!(got == msg, "the circulated message changed");
+    let calls = 2.0 * rounds as f64;
+    ctx.metric("latency", t_splice.as_nanos() as f64 / calls, "ns");
+    ctx.metric("read_write_latency", t_rw.as_nanos() as f64 / calls, "ns");
+    ctx.metric("calls", calls, "count");
+    Ok(())
+}
