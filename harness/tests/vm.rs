@@ -2,6 +2,9 @@
 //! They take minutes under TCG, so a quick `cargo test` skips them;
 //! ci/test.sh runs them with `--include-ignored`.
 
+// Helpers outside #[test] fns unwrap too: a panic is the test failing.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{kharness, latest_run, results_json};
