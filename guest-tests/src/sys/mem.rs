@@ -80,6 +80,9 @@ impl Drop for AnonPages {
 /// The page cache behind it is shared with every other user of the file
 /// (and with pipes holding spliced pages), so no Rust reference into it is
 /// ever handed out: bytes go in and out by copying through raw pointers.
+/// If something else truncates the file while it is mapped, touching the
+/// lost pages raises SIGBUS (a crash of the test process, not memory
+/// corruption); the tests map only files in their private scratch dir.
 pub struct SharedFileMap {
     ptr: NonNull<u8>,
     len: usize,
