@@ -82,7 +82,12 @@ pub fn signal_thread(tid: Pid, sig: libc::c_int) -> io::Result<()> {
 
 /// How many threads this process has, from /proc/self/status.
 fn thread_count() -> io::Result<usize> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
+    let status = std::fs::read_to_string("/proc/self/status").map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot read /proc/self/status to check for other threads: {e}"),
+        )
+    })?;
     status
         .lines()
         .find_map(|l| l.strip_prefix("Threads:"))
