@@ -38,7 +38,18 @@ pub struct Cli {
 enum Cmd {
     Run(RunArgs),
     List(ListArgs),
+    Report(ReportArgs),
     Doctor,
+}
+
+/// Print the summary of a stored run again (e.g. with --verbose).
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  kharness report kharness-runs/latest
+  kharness report -v kharness-runs/20261122T041659Z")]
+struct ReportArgs {
+    /// A run directory (holding results.json).
+    run_dir: PathBuf,
 }
 
 /// Boot each kernel, run the guest suite in it, and report one column per kernel.
@@ -78,7 +89,8 @@ struct RunArgs {
     /// Guest memory, as vng takes it.
     #[arg(long, default_value = "1G", env = "KHARNESS_MEMORY")]
     memory: String,
-    /// Guest CPUs (vng's default when not given).
+    /// Guest CPUs (default: 1 under TCG, where multi-vCPU code patching is
+    /// unreliable; vng's default under KVM).
     #[arg(long, env = "KHARNESS_CPUS")]
     cpus: Option<u32>,
     /// Repeat perf-tagged tests this many times in each boot.
@@ -189,6 +201,11 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             )
         }
         Cmd::List(a) => list(a, cli.quiet),
+        Cmd::Report(a) => {
+            let res = crate::results::load(&a.run_dir)?;
+            print!("{}", crate::report::terminal(&res, cli.verbose));
+            Ok(res.exit_code())
+        }
         Cmd::Doctor => Ok(crate::doctor::doctor()),
     }
 }

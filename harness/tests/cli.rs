@@ -140,3 +140,21 @@ fn checked_in_catalogue_is_current() {
          `target/release/kharness list --format md > guest-tests/CATALOGUE.md`"
     );
 }
+
+#[test]
+fn doctor_reports_tools_kernels_and_the_accelerator() {
+    // ci/test.sh runs setup first, so everything required is present.
+    let r = kharness(&["doctor"]);
+    r.expect_code(0);
+    let s = r.stdout();
+    for needle in [
+        "qemu-system-x86_64",
+        "vng",
+        "kernel 6.12.107+deb12-amd64",
+        "accelerator",
+        "guest binary",
+        "Ready",
+    ] {
+        assert!(s.contains(needle), "doctor output lacks {needle:?}:\n{s}");
+    }
+}

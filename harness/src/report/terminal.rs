@@ -4,31 +4,22 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
-use kharness_record::{Status, TestInfo, Value};
+use kharness_record::{Status, Value};
 
 use crate::results::{KernelOutcome, RunResults};
 
 const CELL_MAX: usize = 36;
 
 /// Renders the summary table of a run.
-pub fn terminal(res: &RunResults, catalogue: &[TestInfo], verbose: bool) -> String {
+pub fn terminal(res: &RunResults, verbose: bool) -> String {
     let mut s = String::new();
     let cols: Vec<String> = res
         .kernels
         .iter()
         .map(|k| k.identity.release.clone())
         .collect();
-    let _ = writeln!(
-        s,
-        "\nkharness {}: {} kernel(s), {} test(s), accelerator {}",
-        res.tool_version,
-        cols.len(),
-        catalogue.len(),
-        res.accel.accel.as_str()
-    );
-
-    // Test ids in catalogue order, then any the guest reported beyond it.
-    let mut ids: Vec<String> = catalogue.iter().map(|t| t.id.clone()).collect();
+    // Test ids in the order the guest ran them.
+    let mut ids: Vec<String> = Vec::new();
     for k in &res.kernels {
         for r in &k.records {
             if !ids.contains(&r.id) {
@@ -36,6 +27,14 @@ pub fn terminal(res: &RunResults, catalogue: &[TestInfo], verbose: bool) -> Stri
             }
         }
     }
+    let _ = writeln!(
+        s,
+        "\nkharness {}: {} kernel(s), {} test(s), accelerator {}",
+        res.tool_version,
+        cols.len(),
+        ids.len(),
+        res.accel.accel.as_str()
+    );
     let status_of = |k: usize, id: &str| -> Option<Status> {
         // With repetitions, the worst status of any rep stands.
         res.kernels[k]
@@ -52,23 +51,85 @@ pub fn terminal(res: &RunResults, catalogue: &[TestInfo], verbose: bool) -> Stri
     let mut ordered = ids.clone();
     ordered.sort_by_key(bad_first);
 
+    let mut header = vec!["TEST".to_owned()];
+    header.extend(cols.iter().cloned());
     let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut notable: Vec<Vec<String>> = Vec::new();
     for id in &ordered {
-        let mut row = vec![id.clone()];
         let sts: Vec<Option<Status>> = (0..cols.len()).map(|k| status_of(k, id)).collect();
-        for st in &sts {
-            row.push(st.map_or("-".to_owned(), |s| s.as_str().to_owned()));
-        }
         let differs = sts.windows(2).any(|w| w[0] != w[1]);
-        if differs {
-            row[0] = format!("{} *", row[0]);
+        let mut row = vec![if differs {
+            format!("{id} *")
+        } else {
+            id.clone()
+        }];
+        row.extend(
+            sts.iter()
+                .map(|st| st.map_or("-".to_owned(), |s| s.as_str().to_owned())),
+        );
+        if differs || sts.iter().any(|st| st.is_none_or(|x| x != Status::Pass)) {
+            notable.push(row.clone());
         }
         rows.push(row);
     }
-    let mut header = vec!["TEST".to_owned()];
-    header.extend(cols.iter().cloned());
+
+    // One line per area: the counts of each status, per kernel.
+    let mut areas: Vec<&str> = Vec::new();
+    for id in &ids {
+        let a = id.split('.').next().unwrap_or(id);
+        if !areas.contains(&a) {
+            areas.push(a);
+        }
+    }
+    let mut area_rows = Vec::new();
+    for a in areas.iter().map(|a| Some(*a)).chain([None]) {
+        let mut row = vec![a.unwrap_or("all").to_owned()];
+        for k in 0..cols.len() {
+            let mut counts: BTreeMap<Status, usize> = BTreeMap::new();
+            for id in ids
+                .iter()
+                .filter(|id| a.is_none_or(|a| id.split('.').next() == Some(a)))
+            {
+                if let Some(st) = status_of(k, id) {
+                    *counts.entry(st).or_default() += 1;
+                }
+            }
+            let order = [
+                Status::Pass,
+                Status::Fail,
+                Status::Crashed,
+                Status::Timeout,
+                Status::Error,
+                Status::Skip,
+            ];
+            let text: Vec<String> = order
+                .iter()
+                .filter_map(|st| counts.get(st).map(|n| format!("{n} {st}")))
+                .collect();
+            row.push(if text.is_empty() {
+                "-".to_owned()
+            } else {
+                text.join(", ")
+            });
+        }
+        area_rows.push(row);
+    }
+    let mut area_header = vec!["AREA".to_owned()];
+    area_header.extend(cols.iter().cloned());
     s.push('\n');
-    s.push_str(&table(&header, &rows));
+    s.push_str(&table(&area_header, &area_rows));
+    if verbose {
+        s.push('\n');
+        s.push_str(&table(&header, &rows));
+    } else if !notable.is_empty() {
+        let what = if cols.len() > 1 {
+            "did not pass or differ between kernels (*)"
+        } else {
+            "did not pass"
+        };
+        let _ = writeln!(s, "\nTests that {what}:");
+        s.push_str(&table(&header, &notable));
+    }
 
     // Why tests did not pass.
     let mut notes = String::new();
@@ -180,9 +241,15 @@ fn observations(s: &mut String, res: &RunResults, cols: &[String], verbose: bool
             s.push_str("\nAll observations:\n");
             s.push_str(&table(&header, &rows));
         }
-    } else {
+    } else if verbose {
         s.push_str("\nObservations:\n");
         s.push_str(&table(&header, &rows));
+    } else {
+        let _ = writeln!(
+            s,
+            "\n{} observations recorded (--verbose lists them; all are in results.json).",
+            rows.len()
+        );
     }
 }
 

@@ -4,4 +4,4 @@ mod model;
 mod store;
 
 pub use model::{KernelOutcome, KernelRun, RESULTS_SCHEMA, RunResults};
-pub use store::{RunDir, write_atomic, write_json};
+pub use store::{RunDir, load, write_atomic, write_json};

@@ -53,6 +53,34 @@ impl RunDir {
     }
 }
 
+/// Reads a run directory's `results.json`.
+pub fn load(run_dir: &Path) -> Result<crate::results::RunResults> {
+    let path = run_dir.join("results.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::BadInput {
+        path: path.clone(),
+        why: format!(
+            "cannot read ({e}); is {} a kharness run directory?",
+            run_dir.display()
+        ),
+    })?;
+    let res: crate::results::RunResults =
+        serde_json::from_str(&text).map_err(|e| Error::BadInput {
+            path: path.clone(),
+            why: format!("line {}, column {}: {e}", e.line(), e.column()),
+        })?;
+    if res.schema != crate::results::RESULTS_SCHEMA {
+        return Err(Error::BadInput {
+            path,
+            why: format!(
+                "schema {} is not {}, the one this kharness reads",
+                res.schema,
+                crate::results::RESULTS_SCHEMA
+            ),
+        });
+    }
+    Ok(res)
+}
+
 /// Points `OUT/latest` at the newest run; best effort.
 fn update_latest(out: &Path, id: &str) {
     let link = out.join("latest");
