@@ -15,4 +15,5 @@ pub mod plan;
 pub mod report;
 pub mod results;
 pub mod run;
+pub mod series;
 pub mod vm;

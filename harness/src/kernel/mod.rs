@@ -1,0 +1,9 @@
+//! Kernels: prebuilt images (find, check, name) and builds from source.
+
+pub mod build;
+mod image;
+
+pub use image::{
+    BOOT_DIR, KernelIdentity, default_kernel, hex, identify, list_boot_kernels, resolve_spec,
+    sha256_reader, version_cmp,
+};
