@@ -2,7 +2,8 @@
 # Installs what kharness needs (only what is missing) and builds it.
 # Safe to run again: a second run installs nothing and takes seconds.
 #
-#   apt:  qemu-system-x86 busybox-static and Debian's prebuilt 6.1 and 6.12 kernels
+#   apt:  qemu-system-x86 busybox-static and Debian's prebuilt 6.1 and 6.12 kernels;
+#         Debian's 6.12 source and what building it needs (ccache, bison, flex, ...)
 #   pip:  virtme-ng
 #   cargo: the kharness host binary and the static kharness-guest binary
 set -euo pipefail
@@ -13,6 +14,8 @@ APT_PACKAGES=(
   busybox-static
   linux-image-6.1.0-56-amd64-unsigned
   linux-image-6.12.107+deb12-amd64-unsigned
+  linux-source-6.12
+  bc bison flex cpio ccache libelf-dev libssl-dev xz-utils
 )
 VIRTME_NG="virtme-ng==1.42"
 
@@ -46,6 +49,15 @@ if ! command -v vng >/dev/null 2>&1; then
   exit 3
 fi
 log "$(vng --version 2>&1 | head -n1)"
+
+# Debian ships the source as a tarball; series runs want it unpacked.
+src_dir=/usr/src/linux-source-6.12
+if [ ! -f "$src_dir/Makefile" ]; then
+  log "unpacking $src_dir.tar.xz"
+  as_root tar -C /usr/src -xJf /usr/src/linux-source-6.12.tar.xz
+else
+  log "kernel source present: $src_dir"
+fi
 
 log "building kharness (release)"
 cargo build --release --locked -p kharness --quiet
