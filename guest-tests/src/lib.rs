@@ -9,6 +9,7 @@
 
 pub mod cli;
 pub mod framework;
+pub mod pid1;
 pub mod registry;
 pub mod runner;
 #[allow(unsafe_code)]

@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::error::{Error, ExitCode, Result};
 use crate::plan::Plan;
-use crate::vm::AccelChoice;
+use crate::vm::{AccelChoice, BackendChoice, PerfModeChoice};
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -63,6 +63,7 @@ struct ReportArgs {
   kharness run --kernel /boot/vmlinuz-6.1.0-56-amd64 --kernel 6.12.107+deb12-amd64
   kharness run --kernel ~/linux/arch/x86/boot/bzImage --filter 'splice.*' --filter io_uring
   kharness run --accel tcg --timeout 20m --out /tmp/runs
+  kharness run --backend qemu --kernel ~/linux/arch/x86/boot/bzImage
 
 Exit codes: 0 ok, 1 test failures, 2 bad input, 3 infrastructure, 4 guest crashed or hung.")]
 struct RunArgs {
@@ -77,6 +78,16 @@ struct RunArgs {
     /// Accelerator: auto probes KVM once (cached) and falls back to TCG.
     #[arg(long, value_enum, default_value = "auto", env = "KHARNESS_ACCEL")]
     accel: AccelChoice,
+    /// How to boot: vng (host root shared read-only; distro kernels with
+    /// modules) or qemu (kernel + initramfs, nothing shared, fastest boot;
+    /// the kernel needs what the suite uses built in, and no modules).
+    #[arg(long, value_enum, default_value = "auto", env = "KHARNESS_BACKEND")]
+    backend: BackendChoice,
+    /// How guest time is measured: deterministic (TCG with QEMU's -icount:
+    /// durations count executed instructions and repeat on a busy host),
+    /// wallclock, or auto (deterministic under TCG, wall clock under KVM).
+    #[arg(long, value_enum, default_value = "auto", env = "KHARNESS_PERF_MODE")]
+    perf_mode: PerfModeChoice,
     /// Time limit for one VM, boot included (e.g. 90s, 15m).
     #[arg(long, default_value = "20m", value_parser = parse_duration, env = "KHARNESS_TIMEOUT")]
     timeout: Duration,
@@ -102,6 +113,9 @@ struct RunArgs {
     /// The virtme-ng program.
     #[arg(long, default_value = "vng", env = "KHARNESS_VNG")]
     vng: PathBuf,
+    /// The QEMU program (qemu backend).
+    #[arg(long, default_value = "qemu-system-x86_64", env = "KHARNESS_QEMU")]
+    qemu: PathBuf,
     /// Print the VM command lines and exit without booting.
     #[arg(long)]
     dry_run: bool,
@@ -183,6 +197,8 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 kernels,
                 filters: a.filters,
                 accel: a.accel,
+                backend: a.backend,
+                perf_mode: a.perf_mode,
                 timeout: a.timeout,
                 out: a.out,
                 guest: a.guest,
@@ -191,6 +207,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 reps: a.reps,
                 test_timeout: a.test_timeout,
                 vng: a.vng,
+                qemu: a.qemu,
             };
             crate::run::execute(
                 &plan,

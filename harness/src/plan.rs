@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::vm::AccelChoice;
+use crate::vm::{AccelChoice, BackendChoice, PerfModeChoice};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Plan {
@@ -15,6 +15,8 @@ pub struct Plan {
     /// Test filters (globs, area names, `tag:NAME`); empty means all.
     pub filters: Vec<String>,
     pub accel: AccelChoice,
+    pub backend: BackendChoice,
+    pub perf_mode: PerfModeChoice,
     /// Host-side limit for one VM, boot included.
     #[serde(with = "humantime_serde_secs")]
     pub timeout: Duration,
@@ -30,6 +32,8 @@ pub struct Plan {
     pub test_timeout: u64,
     /// The vng program.
     pub vng: PathBuf,
+    /// The QEMU program (qemu-direct backend).
+    pub qemu: PathBuf,
 }
 
 mod humantime_serde_secs {

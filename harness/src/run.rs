@@ -12,7 +12,7 @@ use crate::guest::{self, GuestBinary};
 use crate::kernel::{self, KernelIdentity};
 use crate::plan::Plan;
 use crate::results::{KernelOutcome, KernelRun, RunDir, RunResults, write_json};
-use crate::vm::{self, Accel, AccelVerdict, Vng};
+use crate::vm::{self, Accel, AccelVerdict, Backend, PerfMode, Qemu, Vng};
 
 /// Where the results file lives inside the guest-writable directory.
 const RECORDS: &str = "records.jsonl";
@@ -25,6 +25,20 @@ pub struct Output {
     pub dry_run: bool,
 }
 
+/// What every boot of a run shares.
+struct Ctx<'a> {
+    plan: &'a Plan,
+    out: &'a Output,
+    run_dir: RunDir,
+    guest: GuestBinary,
+    catalogue: Vec<TestInfo>,
+    verdict: AccelVerdict,
+    backend: Backend,
+    perf_mode: PerfMode,
+    /// The qemu-direct initramfs, built once per run.
+    initramfs: Option<PathBuf>,
+}
+
 /// Runs a plan end to end; returns the exit code.
 pub fn execute(plan: &Plan, out: &Output) -> Result<ExitCode> {
     let identities = plan
@@ -34,22 +48,47 @@ pub fn execute(plan: &Plan, out: &Output) -> Result<ExitCode> {
         .collect::<Result<Vec<_>>>()?;
     let guest = guest::locate(plan.guest.as_deref(), out.quiet)?;
     let catalogue = guest::catalogue(&guest, &plan.filters)?;
-    if vm::resolve_program(&plan.vng.to_string_lossy()).is_none() && !plan.vng.is_file() {
-        return Err(Error::Infra(format!(
-            "{} not found: install virtme-ng with `pip install virtme-ng` (see `kharness doctor`)",
-            plan.vng.display()
-        )));
+    let vng_installed = is_installed(&plan.vng);
+    let backend = Backend::resolve(plan.backend, vng_installed);
+    match backend {
+        Backend::Vng if !vng_installed => {
+            return Err(Error::Infra(format!(
+                "{} not found: install virtme-ng with `pip install virtme-ng` (see `kharness doctor`)",
+                plan.vng.display()
+            )));
+        }
+        Backend::Qemu if !is_installed(&plan.qemu) => {
+            return Err(Error::Infra(format!(
+                "{} not found: install it with `apt-get install qemu-system-x86` (see `kharness doctor`)",
+                plan.qemu.display()
+            )));
+        }
+        _ => {}
     }
     if out.dry_run {
+        let perf_mode = PerfMode::resolve(plan.perf_mode, Accel::Tcg).map_err(Error::Usage)?;
+        let rw = Path::new("/tmp/kharness-dry-run");
         for id in &identities {
-            let rw = PathBuf::from("/tmp/kharness-dry-run");
-            println!("{}", vng_for(plan, id, &guest, &rw, Accel::Tcg).display());
+            let cmd = match backend {
+                Backend::Vng => vng_for(plan, id, &guest, rw, Accel::Tcg, perf_mode).display(),
+                Backend::Qemu => qemu_for(
+                    plan,
+                    id,
+                    &rw.join("initramfs.cpio"),
+                    &rw.join(RECORDS),
+                    Accel::Tcg,
+                    perf_mode,
+                )
+                .display(),
+            };
+            println!("{cmd}");
         }
         return Ok(ExitCode::Ok);
     }
     let started = SystemTime::now();
-    let run_dir = RunDir::create(&plan.out, started)?;
     let verdict = vm::resolve_accel(plan.accel, &identities[0].path, cache_dir().as_deref());
+    let perf_mode = PerfMode::resolve(plan.perf_mode, verdict.accel).map_err(Error::Usage)?;
+    let run_dir = RunDir::create(&plan.out, started)?;
     if !out.quiet {
         let how = if verdict.cached {
             " (cached verdict)"
@@ -61,18 +100,40 @@ pub fn execute(plan: &Plan, out: &Output) -> Result<ExitCode> {
             verdict.accel.as_str(),
             verdict.reason
         );
-        eprintln!("kharness: run directory {}", run_dir.path.display());
+        eprintln!(
+            "kharness: backend {}, perf mode {}; run directory {}",
+            backend.as_str(),
+            perf_mode.as_str(),
+            run_dir.path.display()
+        );
     }
     write_json(&run_dir.join("plan.json"), plan)?;
+    let initramfs = match backend {
+        Backend::Qemu => Some(initramfs_for(&guest, &run_dir)?),
+        Backend::Vng => None,
+    };
+    let ctx = Ctx {
+        plan,
+        out,
+        run_dir,
+        guest,
+        catalogue,
+        verdict,
+        backend,
+        perf_mode,
+        initramfs,
+    };
     let mut results = RunResults {
         schema: crate::results::RESULTS_SCHEMA,
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
-        run_id: run_dir.id.clone(),
+        run_id: ctx.run_dir.id.clone(),
         started: humantime::format_rfc3339_seconds(started).to_string(),
         finished: None,
         interrupted: false,
-        accel: verdict.clone(),
-        guest: guest.clone(),
+        accel: ctx.verdict.clone(),
+        backend: Some(backend),
+        perf_mode: Some(perf_mode),
+        guest: ctx.guest.clone(),
         filters: plan.filters.clone(),
         kernels: Vec::new(),
     };
@@ -80,13 +141,14 @@ pub fn execute(plan: &Plan, out: &Output) -> Result<ExitCode> {
         if vm::interrupted() {
             break;
         }
-        let kr = boot_one(plan, out, &run_dir, i, id, &guest, &catalogue, &verdict)?;
+        let kr = boot_one(&ctx, i, id)?;
         results.kernels.push(kr);
         // Partial results survive a later crash of the harness itself.
-        write_json(&run_dir.join("results.json"), &results)?;
+        write_json(&ctx.run_dir.join("results.json"), &results)?;
     }
     results.interrupted = vm::interrupted();
     results.finished = Some(humantime::format_rfc3339_seconds(SystemTime::now()).to_string());
+    let run_dir = &ctx.run_dir;
     write_json(&run_dir.join("results.json"), &results)?;
     let table = crate::report::terminal(&results, out.verbose);
     crate::results::write_atomic(&run_dir.join("summary.txt"), table.as_bytes())
@@ -97,6 +159,24 @@ pub fn execute(plan: &Plan, out: &Output) -> Result<ExitCode> {
         return Err(Error::Interrupted);
     }
     Ok(results.exit_code())
+}
+
+fn is_installed(program: &Path) -> bool {
+    program.is_file() || vm::resolve_program(&program.to_string_lossy()).is_some()
+}
+
+/// The initramfs of this guest binary, cached by its hash.
+fn initramfs_for(guest: &GuestBinary, run_dir: &RunDir) -> Result<PathBuf> {
+    let dir = cache_dir()
+        .map(|d| d.join("initramfs"))
+        .unwrap_or_else(|| run_dir.path.clone());
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io("failed to create", &dir, e))?;
+    let path = dir.join(format!("kharness-guest-{}.cpio", &guest.sha256[..16]));
+    if !path.is_file() {
+        vm::initramfs::build(&guest.path, &path)
+            .map_err(|e| Error::io("failed to build the initramfs", &path, e))?;
+    }
+    Ok(path)
 }
 
 /// `$KHARNESS_CACHE_DIR`, else `$XDG_CACHE_HOME/kharness`, else `~/.cache/kharness`.
@@ -110,19 +190,39 @@ pub fn cache_dir() -> Option<PathBuf> {
     std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/kharness"))
 }
 
-fn vng_for(plan: &Plan, id: &KernelIdentity, guest: &GuestBinary, rw: &Path, accel: Accel) -> Vng {
-    let mut exec = vec![
-        guest.path.to_string_lossy().into_owned(),
+/// The guest's `run` arguments, writing results to `results`.
+fn guest_run_args(plan: &Plan, results: &str) -> Vec<String> {
+    let mut v = vec![
         "run".to_owned(),
         "--results".to_owned(),
-        rw.join(RECORDS).to_string_lossy().into_owned(),
+        results.to_owned(),
         "--reps".to_owned(),
         plan.reps.to_string(),
         "--test-timeout".to_owned(),
         plan.test_timeout.to_string(),
         "--".to_owned(),
     ];
-    exec.extend(plan.filters.iter().cloned());
+    v.extend(plan.filters.iter().cloned());
+    v
+}
+
+fn icount_opts(perf_mode: PerfMode) -> Vec<String> {
+    match perf_mode {
+        PerfMode::Deterministic => vec![vm::ICOUNT.join(" ")],
+        PerfMode::Wallclock => Vec::new(),
+    }
+}
+
+fn vng_for(
+    plan: &Plan,
+    id: &KernelIdentity,
+    guest: &GuestBinary,
+    rw: &Path,
+    accel: Accel,
+    perf_mode: PerfMode,
+) -> Vng {
+    let mut exec = vec![guest.path.to_string_lossy().into_owned()];
+    exec.extend(guest_run_args(plan, &rw.join(RECORDS).to_string_lossy()));
     Vng {
         program: plan.vng.clone(),
         kernel: id.path.clone(),
@@ -131,6 +231,33 @@ fn vng_for(plan: &Plan, id: &KernelIdentity, guest: &GuestBinary, rw: &Path, acc
         memory: plan.memory.clone(),
         cpus: plan.cpus.or_else(|| default_cpus(accel)),
         exec,
+        qemu_opts: icount_opts(perf_mode),
+    }
+}
+
+fn qemu_for(
+    plan: &Plan,
+    id: &KernelIdentity,
+    initrd: &Path,
+    results: &Path,
+    accel: Accel,
+    perf_mode: PerfMode,
+) -> Qemu {
+    let argv = guest_run_args(plan, "/dev/ttyS1");
+    Qemu {
+        program: plan.qemu.clone(),
+        kernel: id.path.clone(),
+        initrd: initrd.to_owned(),
+        accel,
+        memory: plan.memory.clone(),
+        cpus: plan.cpus.or_else(|| default_cpus(accel)).unwrap_or(1),
+        results: results.to_owned(),
+        append: vec![format!(
+            "{}={}",
+            kharness_record::PID1_ARGV_PARAM,
+            kharness_record::encode_argv(&argv)
+        )],
+        icount: perf_mode == PerfMode::Deterministic,
     }
 }
 
@@ -155,69 +282,91 @@ fn slug(s: &str) -> String {
         .collect()
 }
 
-#[allow(clippy::too_many_arguments)]
-fn boot_one(
-    plan: &Plan,
-    out: &Output,
-    run_dir: &RunDir,
-    index: usize,
-    id: &KernelIdentity,
-    guest: &GuestBinary,
-    catalogue: &[TestInfo],
-    verdict: &AccelVerdict,
-) -> Result<KernelRun> {
+fn boot_one(ctx: &Ctx<'_>, index: usize, id: &KernelIdentity) -> Result<KernelRun> {
+    let (plan, out, run_dir) = (ctx.plan, ctx.out, &ctx.run_dir);
     let rel = format!("kernels/{}-{}", index + 1, slug(&id.release));
     let dir = run_dir.join(&rel);
     std::fs::create_dir_all(&dir).map_err(|e| Error::io("failed to create", &dir, e))?;
     write_json(&dir.join("kernel.json"), id)?;
-    // vng splits --rwdir at '=' and QEMU at ',': a run directory with such
-    // characters gets a plain temporary twin whose records are copied back.
     let guest_rw_dir = dir.join("rw");
     std::fs::create_dir_all(&guest_rw_dir)
         .map_err(|e| Error::io("failed to create", &guest_rw_dir, e))?;
-    let canonical_rw = std::fs::canonicalize(&guest_rw_dir).unwrap_or(guest_rw_dir.clone());
-    let twin = if vm::is_vng_safe_path(&canonical_rw) {
-        None
-    } else {
-        Some(
-            tempfile::Builder::new()
-                .prefix("kharness-rw")
-                .tempdir_in("/tmp")
-                .map_err(|e| Error::io("failed to create a directory in", "/tmp", e))?,
-        )
-    };
-    let rw = twin
-        .as_ref()
-        .map(|t| t.path().to_owned())
-        .unwrap_or(canonical_rw);
-    let vng = vng_for(plan, id, guest, &rw, verdict.accel);
     let console_rel = format!("{rel}/console.log");
-    let guest_rel = format!("{rel}/guest.log");
-    crate::results::write_atomic(
-        &dir.join("command.sh"),
-        format!("{}\n", vng.display()).as_bytes(),
-    )
-    .map_err(|e| Error::io("failed to write", dir.join("command.sh"), e))?;
+    let mut twin = None;
+    // Per backend: the command, where the records land, and which of the
+    // VM's output streams carries the console.
+    let (mut command, display, records_path, guest_rel, stdout_rel, stderr_rel) = match ctx.backend
+    {
+        Backend::Vng => {
+            // vng splits --rwdir at '=' and QEMU at ',': a run directory
+            // with such characters gets a plain temporary twin whose
+            // records are copied back.
+            let canonical_rw = std::fs::canonicalize(&guest_rw_dir).unwrap_or(guest_rw_dir.clone());
+            if !vm::is_vng_safe_path(&canonical_rw) {
+                twin = Some(
+                    tempfile::Builder::new()
+                        .prefix("kharness-rw")
+                        .tempdir_in("/tmp")
+                        .map_err(|e| Error::io("failed to create a directory in", "/tmp", e))?,
+                );
+            }
+            let rw = twin
+                .as_ref()
+                .map(|t| t.path().to_owned())
+                .unwrap_or(canonical_rw);
+            let vng = vng_for(plan, id, &ctx.guest, &rw, ctx.verdict.accel, ctx.perf_mode);
+            let guest_rel = format!("{rel}/guest.log");
+            // vng: the guest command's output on stdout, the kernel's on stderr.
+            (
+                vng.command(),
+                vng.display(),
+                rw.join(RECORDS),
+                guest_rel.clone(),
+                guest_rel,
+                console_rel.clone(),
+            )
+        }
+        Backend::Qemu => {
+            let records = guest_rw_dir.join(RECORDS);
+            let initrd = ctx
+                .initramfs
+                .as_deref()
+                .expect("the qemu backend builds an initramfs first");
+            let q = qemu_for(plan, id, initrd, &records, ctx.verdict.accel, ctx.perf_mode);
+            // qemu-direct: the first serial port (stdout) is the console and
+            // the guest's KTAP; QEMU's own messages go to stderr.
+            (
+                q.command(),
+                q.display(),
+                records,
+                console_rel.clone(),
+                console_rel.clone(),
+                format!("{rel}/qemu.log"),
+            )
+        }
+    };
+    crate::results::write_atomic(&dir.join("command.sh"), format!("{display}\n").as_bytes())
+        .map_err(|e| Error::io("failed to write", dir.join("command.sh"), e))?;
     if !out.quiet {
         eprintln!(
-            "kharness: [{}/{}] booting {} ({} tests, {})",
+            "kharness: [{}/{}] booting {} ({} tests, {}, {})",
             index + 1,
             plan.kernels.len(),
             id.release,
-            catalogue.len(),
-            verdict.accel.as_str()
+            ctx.catalogue.len(),
+            ctx.backend.as_str(),
+            ctx.verdict.accel.as_str()
         );
     }
-    let records_path = rw.join(RECORDS);
-    let mut progress = Progress::new(catalogue.len(), out.quiet);
+    let mut progress = Progress::new(ctx.catalogue.len(), out.quiet);
     let sup = vm::supervise(
-        &mut vng.command(),
-        &run_dir.join(&guest_rel),
-        &run_dir.join(&console_rel),
+        &mut command,
+        &run_dir.join(&stdout_rel),
+        &run_dir.join(&stderr_rel),
         plan.timeout,
         || progress.poll(&records_path),
     )
-    .map_err(|e| Error::Infra(format!("failed to start {}: {e}", vng.display())))?;
+    .map_err(|e| Error::Infra(format!("failed to start {display}: {e}")))?;
     let text = std::fs::read_to_string(&records_path).unwrap_or_default();
     if twin.is_some() {
         let _ = crate::results::write_atomic(&guest_rw_dir.join(RECORDS), text.as_bytes());
@@ -233,7 +382,7 @@ fn boot_one(
         detail: None,
         vm_exit: sup.status.code(),
         wall_s: sup.elapsed.as_secs_f64(),
-        command: vng.display(),
+        command: display,
         console_log: console_rel,
         guest_log: guest_rel,
         console_findings: findings.clone(),
@@ -283,7 +432,7 @@ fn boot_one(
     };
     kr.outcome = outcome;
     kr.detail = detail;
-    kr.records = collect_records(&events, catalogue, outcome);
+    kr.records = collect_records(&events, &ctx.catalogue, outcome);
     if !bad_lines.is_empty() && !out.quiet {
         eprintln!(
             "kharness: {} unreadable line(s) in the guest's results (torn last write?)",

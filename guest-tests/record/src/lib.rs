@@ -234,6 +234,30 @@ pub fn event_line(ev: &Event) -> String {
     s
 }
 
+/// The kernel parameter carrying the guest's argv when it runs as PID 1
+/// of an initramfs. No dot in the name: the kernel hands such unknown
+/// `key=value` words to init as environment variables.
+pub const PID1_ARGV_PARAM: &str = "kharness_argv";
+
+/// Encodes an argv for the kernel command line: JSON, then hex, so no
+/// character of a filter can be taken apart by the kernel's parser.
+pub fn encode_argv(argv: &[String]) -> String {
+    let json = serde_json::to_vec(argv).expect("strings serialise");
+    json.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The inverse of [`encode_argv`].
+pub fn decode_argv(hex: &str) -> Result<Vec<String>, String> {
+    if hex.len() % 2 != 0 || !hex.is_ascii() {
+        return Err("not an even number of hex digits".into());
+    }
+    let bytes = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).map_err(|e| format!("bad hex at {i}: {e}")))
+        .collect::<Result<Vec<u8>, String>>()?;
+    serde_json::from_slice(&bytes).map_err(|e| format!("not a JSON argv: {e}"))
+}
+
 /// KTAP v1 result line for test number `n` (1-based).
 ///
 /// Skips carry the `# SKIP` directive; other non-pass outcomes put their
@@ -322,6 +346,22 @@ mod tests {
         assert_eq!(back.observations["bytes"], Value::Int(4096));
         assert_eq!(back.observations["visible"], Value::Bool(true));
         assert_eq!(back.observations["errno"], Value::Text("EINVAL".into()));
+    }
+
+    #[test]
+    fn argv_survives_the_kernel_command_line_encoding() {
+        let argv: Vec<String> = [
+            "run", "--", "splice.*", "a b", "q'uote\"", "$(x);y", "ünï\n",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let hex = encode_argv(&argv);
+        assert!(hex.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(decode_argv(&hex).unwrap(), argv);
+        assert!(decode_argv("abc").is_err());
+        assert!(decode_argv("zz").is_err());
+        assert!(decode_argv("é1").is_err());
     }
 
     #[test]

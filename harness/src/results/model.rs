@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::ExitCode;
 use crate::guest::GuestBinary;
 use crate::kernel::KernelIdentity;
-use crate::vm::AccelVerdict;
 use crate::vm::console::ConsoleFinding;
+use crate::vm::{AccelVerdict, Backend, PerfMode};
 
 /// Bumped when a field changes meaning or disappears.
 pub const RESULTS_SCHEMA: u32 = 1;
@@ -25,6 +25,13 @@ pub struct RunResults {
     /// The user stopped the run; what finished is still here.
     pub interrupted: bool,
     pub accel: AccelVerdict,
+    /// How the kernels were booted (absent in results of kharness 0.1.0
+    /// before the qemu backend existed: vng).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<Backend>,
+    /// How metrics were measured; metrics of different modes never compare.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub perf_mode: Option<PerfMode>,
     pub guest: GuestBinary,
     pub filters: Vec<String>,
     pub kernels: Vec<KernelRun>,

@@ -20,6 +20,8 @@ pub struct Vng {
     pub cpus: Option<u32>,
     /// The guest command as argv; quoted into vng's `--exec` string.
     pub exec: Vec<String>,
+    /// Extra QEMU arguments (vng `--qemu-opts`).
+    pub qemu_opts: Vec<String>,
 }
 
 impl Vng {
@@ -40,6 +42,10 @@ impl Vng {
         if let Some(n) = self.cpus {
             v.push("--cpus".into());
             v.push(n.to_string().into());
+        }
+        // `=` form: argparse would take a value starting with '-' for a flag.
+        for o in &self.qemu_opts {
+            v.push(format!("--qemu-opts={o}").into());
         }
         v.push("--rwdir".into());
         v.push(self.rwdir.clone().into());
@@ -83,6 +89,7 @@ mod tests {
             memory: "1G".into(),
             cpus: Some(2),
             exec: vec!["/opt/kharness guest".into(), "run".into(), "*zero*".into()],
+            qemu_opts: vec![],
         }
     }
 
