@@ -239,3 +239,30 @@ fn a_vm_over_its_time_limit_is_stopped_and_reported_hung() {
         String::from_utf8_lossy(&ps.stdout)
     );
 }
+
+#[test]
+#[ignore = "boots a VM; ci/test.sh runs it"]
+fn qemu_backend_runs_the_whole_suite_from_an_initramfs() {
+    let out = tempfile::tempdir().unwrap();
+    let o = out.path().to_str().unwrap();
+    let r = kharness(&["run", "--out", o, "--backend", "qemu", "--kernel", K612]);
+    r.expect_code(0);
+    let run = latest_run(out.path());
+    let res = results_json(&run);
+    assert_eq!(res["backend"], "qemu");
+    // Under TCG the default perf mode counts instructions.
+    if res["accel"]["accel"] == "tcg" {
+        assert_eq!(res["perf_mode"], "deterministic");
+        let cmd = res["kernels"][0]["command"].as_str().unwrap();
+        assert!(cmd.contains("-icount shift=0,align=off,sleep=off"), "{cmd}");
+    }
+    let recs = res["kernels"][0]["records"].as_array().unwrap();
+    assert!(recs.len() >= 60, "{}", recs.len());
+    for rec in recs {
+        let st = rec["status"].as_str().unwrap();
+        assert!(st == "pass" || st == "skip", "{} is {st}: {}", rec["id"], rec["reason"]);
+    }
+    // Records came over the second serial port into the run directory.
+    let records = run.join("kernels/1-6.12.107+deb12-amd64/rw/records.jsonl");
+    assert!(std::fs::read_to_string(records).unwrap().contains("\"event\":\"done\""));
+}
