@@ -39,7 +39,29 @@ enum Cmd {
     Run(RunArgs),
     List(ListArgs),
     Report(ReportArgs),
+    Compare(CompareArgs),
     Doctor,
+}
+
+/// Compare two stored runs: status and observation changes, and metrics
+/// that moved beyond the noise.
+///
+/// Metrics need several samples a side (run both with --reps 5 or more,
+/// or merge boots); metrics measured in different perf modes are never
+/// compared. Exits 1 when something got worse.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  kharness run --reps 10 --out runs          # base kernel
+  kharness run --reps 10 --out runs --kernel ~/linux/arch/x86/boot/bzImage
+  kharness compare runs/20261122T050000Z runs/latest")]
+struct CompareArgs {
+    /// The reference run directory.
+    run_a: PathBuf,
+    /// The run compared against it.
+    run_b: PathBuf,
+    /// Smallest relative change that counts, in percent.
+    #[arg(long, default_value_t = 2.0, env = "KHARNESS_THRESHOLD")]
+    threshold: f64,
 }
 
 /// Print the summary of a stored run again (e.g. with --verbose).
@@ -222,6 +244,33 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             let res = crate::results::load(&a.run_dir)?;
             print!("{}", crate::report::terminal(&res, cli.verbose));
             Ok(res.exit_code())
+        }
+        Cmd::Compare(a) => {
+            if !(a.threshold >= 0.0 && a.threshold.is_finite()) {
+                return Err(Error::Usage(format!(
+                    "--threshold must be a percentage >= 0, got {}",
+                    a.threshold
+                )));
+            }
+            let (ra, rb) = (
+                crate::results::load(&a.run_a)?,
+                crate::results::load(&a.run_b)?,
+            );
+            let c = crate::results::compare::compare(&ra, &rb, a.threshold / 100.0);
+            let text = crate::results::compare::render(&c, cli.verbose);
+            // Kept beside run B, so its directory says what it was compared with.
+            let name = format!("compare-{}", ra.run_id);
+            crate::results::write_json(&a.run_b.join(format!("{name}.json")), &c)?;
+            crate::results::write_atomic(&a.run_b.join(format!("{name}.txt")), text.as_bytes())
+                .map_err(|e| {
+                    Error::io("failed to write", a.run_b.join(format!("{name}.txt")), e)
+                })?;
+            print!("{text}");
+            Ok(if c.has_regressions() {
+                ExitCode::TestsFailed
+            } else {
+                ExitCode::Ok
+            })
         }
         Cmd::Doctor => Ok(crate::doctor::doctor()),
     }

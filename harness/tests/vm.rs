@@ -260,9 +260,18 @@ fn qemu_backend_runs_the_whole_suite_from_an_initramfs() {
     assert!(recs.len() >= 60, "{}", recs.len());
     for rec in recs {
         let st = rec["status"].as_str().unwrap();
-        assert!(st == "pass" || st == "skip", "{} is {st}: {}", rec["id"], rec["reason"]);
+        assert!(
+            st == "pass" || st == "skip",
+            "{} is {st}: {}",
+            rec["id"],
+            rec["reason"]
+        );
     }
     // Records came over the second serial port into the run directory.
     let records = run.join("kernels/1-6.12.107+deb12-amd64/rw/records.jsonl");
-    assert!(std::fs::read_to_string(records).unwrap().contains("\"event\":\"done\""));
+    assert!(
+        std::fs::read_to_string(records)
+            .unwrap()
+            .contains("\"event\":\"done\"")
+    );
 }

@@ -1,6 +1,8 @@
 //! The result model of a run and the run directory that stores it.
 
+pub mod compare;
 mod model;
+pub mod stats;
 mod store;
 
 pub use model::{KernelOutcome, KernelRun, RESULTS_SCHEMA, RunResults};

@@ -1,0 +1,442 @@
+//! Comparing two runs: what changed in status and observations, and which
+//! metrics moved beyond the noise.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use kharness_record::{Status, Value};
+use serde::Serialize;
+
+use super::stats::{bootstrap_rel_change_ci, mann_whitney_p, median};
+use super::{KernelRun, RunResults};
+
+/// Fewer samples than this on either side give no verdict.
+pub const MIN_SAMPLES: usize = 3;
+const BOOTSTRAP_ITERS: usize = 2000;
+const ALPHA: f64 = 0.05;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Regression,
+    Improvement,
+    /// Within the noise or below the threshold.
+    NoChange,
+    /// Too few samples (`--reps`) to tell.
+    TooFewSamples,
+    /// The unit says nothing about which way is better (counts).
+    NotDirectional,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MetricDiff {
+    pub test: String,
+    pub metric: String,
+    pub unit: String,
+    pub n_a: usize,
+    pub n_b: usize,
+    pub median_a: f64,
+    pub median_b: f64,
+    /// (median_b - median_a) / median_a.
+    pub rel_change: f64,
+    /// 95% bootstrap interval of `rel_change`.
+    pub ci: Option<(f64, f64)>,
+    pub p: Option<f64>,
+    pub verdict: Verdict,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusChange {
+    pub test: String,
+    pub a: Option<Status>,
+    pub b: Option<Status>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ObservationChange {
+    pub test: String,
+    pub name: String,
+    pub a: Option<Value>,
+    pub b: Option<Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct KernelPair {
+    pub a: String,
+    pub b: String,
+    pub status_changes: Vec<StatusChange>,
+    pub observation_changes: Vec<ObservationChange>,
+    pub metrics: Vec<MetricDiff>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Comparison {
+    pub run_a: String,
+    pub run_b: String,
+    pub threshold: f64,
+    /// Why metrics were not compared (different perf modes), if so.
+    pub perf_refused: Option<String>,
+    pub pairs: Vec<KernelPair>,
+    /// Kernels of one run with no partner in the other.
+    pub unpaired: Vec<String>,
+}
+
+impl Comparison {
+    /// Something got worse: a test stopped passing or a metric regressed.
+    pub fn has_regressions(&self) -> bool {
+        self.pairs.iter().any(|p| {
+            p.status_changes
+                .iter()
+                .any(|c| c.b.is_some_and(|s| s.is_bad()) && !c.a.is_some_and(|s| s.is_bad()))
+                || p.metrics.iter().any(|m| m.verdict == Verdict::Regression)
+        })
+    }
+}
+
+/// Whether a larger value of a metric in `unit` is better, worse, or neither.
+fn higher_is_better(unit: &str) -> Option<bool> {
+    let u = unit.to_ascii_lowercase();
+    if u.ends_with("/s") || u.ends_with("ps") || u == "ratio" {
+        Some(true)
+    } else if ["ns", "us", "µs", "ms", "s", "cycles", "instructions"].contains(&u.as_str())
+        || u.starts_with("ns/")
+    {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// Compares run `b` against run `a`; `threshold` is the smallest relative
+/// change (0.02 = 2%) that counts as a regression or improvement.
+pub fn compare(a: &RunResults, b: &RunResults, threshold: f64) -> Comparison {
+    let perf_refused = match (a.perf_mode, b.perf_mode) {
+        (Some(x), Some(y)) if x != y => Some(format!(
+            "metrics not compared: run A measured them in {} mode, run B in {} mode",
+            x.as_str(),
+            y.as_str()
+        )),
+        _ => None,
+    };
+    let (pairs, unpaired) = pair_kernels(a, b);
+    let pairs = pairs
+        .into_iter()
+        .map(|(ka, kb)| compare_kernels(ka, kb, threshold, perf_refused.is_none()))
+        .collect();
+    Comparison {
+        run_a: a.run_id.clone(),
+        run_b: b.run_id.clone(),
+        threshold,
+        perf_refused,
+        pairs,
+        unpaired,
+    }
+}
+
+/// Kernels pair by position when both runs have as many, else by release.
+fn pair_kernels<'a>(
+    a: &'a RunResults,
+    b: &'a RunResults,
+) -> (Vec<(&'a KernelRun, &'a KernelRun)>, Vec<String>) {
+    if a.kernels.len() == b.kernels.len() {
+        return (a.kernels.iter().zip(&b.kernels).collect(), Vec::new());
+    }
+    let mut pairs = Vec::new();
+    let mut unpaired = Vec::new();
+    for ka in &a.kernels {
+        match b
+            .kernels
+            .iter()
+            .find(|kb| kb.identity.release == ka.identity.release)
+        {
+            Some(kb) => pairs.push((ka, kb)),
+            None => unpaired.push(format!("A: {}", ka.identity.release)),
+        }
+    }
+    for kb in &b.kernels {
+        if !a
+            .kernels
+            .iter()
+            .any(|ka| ka.identity.release == kb.identity.release)
+        {
+            unpaired.push(format!("B: {}", kb.identity.release));
+        }
+    }
+    (pairs, unpaired)
+}
+
+fn compare_kernels(a: &KernelRun, b: &KernelRun, threshold: f64, with_metrics: bool) -> KernelPair {
+    let status = |k: &KernelRun| -> BTreeMap<String, Status> {
+        let mut m = BTreeMap::new();
+        for r in &k.records {
+            // The worst status of any repetition stands for the test.
+            let e = m.entry(r.id.clone()).or_insert(r.status);
+            if r.status.is_bad() {
+                *e = r.status;
+            }
+        }
+        m
+    };
+    let (sa, sb) = (status(a), status(b));
+    let mut ids: Vec<&String> = sa.keys().chain(sb.keys()).collect();
+    ids.sort();
+    ids.dedup();
+    let status_changes = ids
+        .iter()
+        .filter(|id| sa.get(**id) != sb.get(**id))
+        .map(|id| StatusChange {
+            test: (*id).clone(),
+            a: sa.get(*id).copied(),
+            b: sb.get(*id).copied(),
+        })
+        .collect();
+
+    let obs = |k: &KernelRun| -> BTreeMap<(String, String), Value> {
+        k.records
+            .iter()
+            .filter(|r| r.rep == 0)
+            .flat_map(|r| {
+                r.observations
+                    .iter()
+                    .map(|(n, v)| ((r.id.clone(), n.clone()), v.clone()))
+            })
+            .collect()
+    };
+    let (oa, ob) = (obs(a), obs(b));
+    let mut keys: Vec<&(String, String)> = oa.keys().chain(ob.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let observation_changes = keys
+        .into_iter()
+        .filter(|k| oa.get(*k) != ob.get(*k))
+        .map(|k| ObservationChange {
+            test: k.0.clone(),
+            name: k.1.clone(),
+            a: oa.get(k).cloned(),
+            b: ob.get(k).cloned(),
+        })
+        .collect();
+
+    let metrics = if with_metrics {
+        compare_metrics(a, b, threshold)
+    } else {
+        Vec::new()
+    };
+    KernelPair {
+        a: a.identity.release.clone(),
+        b: b.identity.release.clone(),
+        status_changes,
+        observation_changes,
+        metrics,
+    }
+}
+
+fn samples(k: &KernelRun) -> BTreeMap<(String, String), (String, Vec<f64>)> {
+    let mut m: BTreeMap<(String, String), (String, Vec<f64>)> = BTreeMap::new();
+    for r in k.records.iter().filter(|r| r.status == Status::Pass) {
+        for x in &r.metrics {
+            m.entry((r.id.clone(), x.name.clone()))
+                .or_insert_with(|| (x.unit.clone(), Vec::new()))
+                .1
+                .push(x.value);
+        }
+    }
+    m
+}
+
+fn compare_metrics(a: &KernelRun, b: &KernelRun, threshold: f64) -> Vec<MetricDiff> {
+    let (ma, mb) = (samples(a), samples(b));
+    let mut out = Vec::new();
+    for (key, (unit, va)) in &ma {
+        let Some((_, vb)) = mb.get(key) else { continue };
+        let (med_a, med_b) = (median(va), median(vb));
+        let rel = match (med_a, med_b) {
+            (a, b) if a == b => 0.0,
+            (a, b) if a != 0.0 => (b - a) / a,
+            _ => f64::INFINITY,
+        };
+        let enough = va.len() >= MIN_SAMPLES && vb.len() >= MIN_SAMPLES;
+        let (ci, p) = if enough {
+            (
+                Some(bootstrap_rel_change_ci(va, vb, BOOTSTRAP_ITERS)),
+                Some(mann_whitney_p(va, vb)),
+            )
+        } else {
+            (None, None)
+        };
+        let verdict = match (higher_is_better(unit), ci, p) {
+            (_, None, _) | (_, _, None) => Verdict::TooFewSamples,
+            (None, _, _) => Verdict::NotDirectional,
+            (Some(up_good), Some((lo, hi)), Some(p)) => {
+                let outside_noise = (lo > 0.0 || hi < 0.0) && p < ALPHA;
+                if !outside_noise || rel.abs() < threshold {
+                    Verdict::NoChange
+                } else if (rel > 0.0) == up_good {
+                    Verdict::Improvement
+                } else {
+                    Verdict::Regression
+                }
+            }
+        };
+        out.push(MetricDiff {
+            test: key.0.clone(),
+            metric: key.1.clone(),
+            unit: unit.clone(),
+            n_a: va.len(),
+            n_b: vb.len(),
+            median_a: med_a,
+            median_b: med_b,
+            rel_change: rel,
+            ci,
+            p,
+            verdict,
+        });
+    }
+    out
+}
+
+impl MetricDiff {
+    /// `perf.x.throughput: -12.3% ± 0.4% (n=10, p<0.01)`, the way the
+    /// 0-day robot prints a change.
+    pub fn line(&self) -> String {
+        let pct = 100.0 * self.rel_change;
+        let spread = match self.ci {
+            Some((lo, hi)) => format!(" ± {:.1}%", 100.0 * (hi - lo) / 2.0),
+            None => String::new(),
+        };
+        let n = if self.n_a == self.n_b {
+            format!("n={}", self.n_a)
+        } else {
+            format!("n={}/{}", self.n_a, self.n_b)
+        };
+        let p = match self.p {
+            Some(p) if p < 0.01 => ", p<0.01".to_owned(),
+            Some(p) => format!(", p={p:.2}"),
+            None => String::new(),
+        };
+        format!("{}.{}: {pct:+.1}%{spread} ({n}{p})", self.test, self.metric)
+    }
+}
+
+/// Renders a comparison of two runs.
+pub fn render(c: &Comparison, verbose: bool) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "kharness compare: A = {}, B = {}; a metric moves when its change is outside the noise (95% bootstrap CI excludes 0, Mann-Whitney p < 0.05) and beyond {:.1}%",
+        c.run_a,
+        c.run_b,
+        100.0 * c.threshold
+    );
+    if let Some(why) = &c.perf_refused {
+        let _ = writeln!(s, "{why}");
+    }
+    for u in &c.unpaired {
+        let _ = writeln!(s, "no partner in the other run: {u}");
+    }
+    for p in &c.pairs {
+        let _ = writeln!(s, "\n{} -> {}", p.a, p.b);
+        if p.status_changes.is_empty() && p.observation_changes.is_empty() {
+            s.push_str("  no status or observation changed\n");
+        }
+        let st = |x: Option<Status>| x.map_or("-", |s| s.as_str());
+        for ch in &p.status_changes {
+            let _ = writeln!(
+                s,
+                "  status       {}: {} -> {}",
+                ch.test,
+                st(ch.a),
+                st(ch.b)
+            );
+        }
+        for ch in &p.observation_changes {
+            let _ = writeln!(
+                s,
+                "  observation  {}: {}: {} -> {}",
+                ch.test,
+                ch.name,
+                cell(&ch.a),
+                cell(&ch.b)
+            );
+        }
+        let mut few = 0;
+        for m in &p.metrics {
+            let tag = match m.verdict {
+                Verdict::Regression => "REGRESSION ",
+                Verdict::Improvement => "improvement",
+                Verdict::NoChange if verbose => "no change  ",
+                Verdict::NotDirectional if verbose => "(count)    ",
+                Verdict::TooFewSamples => {
+                    few += 1;
+                    continue;
+                }
+                _ => continue,
+            };
+            let _ = writeln!(s, "  {tag}  {}", m.line());
+        }
+        let moved = p
+            .metrics
+            .iter()
+            .filter(|m| matches!(m.verdict, Verdict::Regression | Verdict::Improvement))
+            .count();
+        let _ = writeln!(s, "  metrics: {} compared, {moved} moved", p.metrics.len());
+        if few > 0 {
+            let _ = writeln!(
+                s,
+                "  {few} metric(s) with fewer than {} samples a side: rerun both with --reps 5 or more for a verdict",
+                MIN_SAMPLES
+            );
+        }
+    }
+    s
+}
+
+fn cell(v: &Option<Value>) -> String {
+    let Some(v) = v else { return "-".to_owned() };
+    let text = v.to_string();
+    if text.chars().count() > 60 {
+        format!("{}…", text.chars().take(59).collect::<String>())
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_know_their_direction() {
+        assert_eq!(higher_is_better("MiB/s"), Some(true));
+        assert_eq!(higher_is_better("ns"), Some(false));
+        assert_eq!(higher_is_better("count"), None);
+    }
+
+    fn diff(rel: f64, ci: Option<(f64, f64)>, p: Option<f64>) -> MetricDiff {
+        MetricDiff {
+            test: "perf.splice_file_to_pipe".into(),
+            metric: "throughput".into(),
+            unit: "MiB/s".into(),
+            n_a: 10,
+            n_b: 10,
+            median_a: 100.0,
+            median_b: 100.0 * (1.0 + rel),
+            rel_change: rel,
+            ci,
+            p,
+            verdict: Verdict::Regression,
+        }
+    }
+
+    #[test]
+    fn lines_read_like_the_0day_robot() {
+        assert_eq!(
+            diff(-0.123, Some((-0.127, -0.119)), Some(0.001)).line(),
+            "perf.splice_file_to_pipe.throughput: -12.3% ± 0.4% (n=10, p<0.01)"
+        );
+        assert_eq!(
+            diff(0.01, None, None).line(),
+            "perf.splice_file_to_pipe.throughput: +1.0% (n=10)"
+        );
+    }
+}
