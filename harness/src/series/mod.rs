@@ -1,2 +1,15 @@
-//! Patch series: read them (quilt, format-patch directory, mbox, lore
-//! thread), apply them in a scratch tree, and hash them.
+//! Patch series: read them (quilt `series` file, format-patch directory,
+//! mbox, lore thread), hash them, and apply them in a scratch tree.
+
+mod diff;
+mod error;
+mod lore;
+mod mail;
+mod manifest;
+mod patch;
+mod read;
+
+pub use error::{ApplyError, SeriesError};
+pub use manifest::{Base as ManifestBase, Better, ChangeKind, Expectation, Manifest, VersionReq};
+pub use patch::{Patch, Series, SeriesFormat, Subject, parse_subject, patchset_hash, sha256_hex};
+pub use read::{MANIFEST, QUILT_SERIES, read};
