@@ -1,6 +1,7 @@
 //! Patch series: read them (quilt `series` file, format-patch directory,
 //! mbox, lore thread), hash them, and apply them in a scratch tree.
 
+mod apply;
 mod diff;
 mod error;
 mod lore;
@@ -9,6 +10,7 @@ mod manifest;
 mod patch;
 mod read;
 
+pub use apply::{Applied, Base, ScratchTree};
 pub use error::{ApplyError, SeriesError};
 pub use manifest::{Base as ManifestBase, Better, ChangeKind, Expectation, Manifest, VersionReq};
 pub use patch::{Patch, Series, SeriesFormat, Subject, parse_subject, patchset_hash, sha256_hex};
