@@ -1,5 +1,90 @@
-//! Renderers of a run's results.
+//! Renderers of a run's results: the terminal summary, and the files every
+//! run directory gets (JUnit, KTAP, KCIDB, mail-ready text, HTML).
 
+mod html;
+mod kcidb;
+mod ktap;
+mod markdown;
 mod terminal;
+mod view;
 
+use std::path::{Path, PathBuf};
+
+pub use html::{PALETTE, html};
+pub use kcidb::kcidb;
+pub use ktap::ktap;
+pub use markdown::markdown;
 pub use terminal::terminal;
+
+use crate::error::{Error, Result};
+use crate::results::RunResults;
+
+/// The report files of a run directory, in the order [`write_all`] writes them.
+pub const REPORT_FILES: [&str; 4] = ["results.ktap", "kcidb.json", "report.md", "report.html"];
+
+/// Writes every report file into `run_dir`, each atomically, and returns
+/// their paths. All are attempted; the first failure is returned after.
+pub fn write_all(run_dir: &Path, res: &RunResults) -> Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    let mut first_err = None;
+    for name in REPORT_FILES {
+        let path = run_dir.join(name);
+        let outcome = render(name, res).and_then(|bytes| {
+            crate::results::write_atomic(&path, &bytes)
+                .map_err(|e| Error::io("failed to write", &path, e))
+        });
+        match outcome {
+            Ok(()) => written.push(path),
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(written),
+    }
+}
+
+fn render(name: &str, res: &RunResults) -> Result<Vec<u8>> {
+    Ok(match name {
+        "results.ktap" => ktap(res).into_bytes(),
+        "kcidb.json" => {
+            let mut b = serde_json::to_vec_pretty(&kcidb(res)).expect("JSON values serialise");
+            b.push(b'\n');
+            b
+        }
+        "report.md" => markdown(res).into_bytes(),
+        "report.html" => html(res).into_bytes(),
+        other => unreachable!("{other} is not in REPORT_FILES"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use view::tests::{rec, run};
+
+    #[test]
+    fn every_file_is_written_and_nothing_else() {
+        let d = tempfile::tempdir().unwrap();
+        let res = run(&[("6.1", "completed", &[rec("a.one", "pass")])]);
+        let paths = write_all(d.path(), &res).unwrap();
+        let names: Vec<String> = paths
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, REPORT_FILES);
+        assert_eq!(
+            std::fs::read_dir(d.path()).unwrap().count(),
+            REPORT_FILES.len()
+        );
+    }
+
+    #[test]
+    fn an_unwritable_directory_is_an_error_naming_the_file() {
+        let res = run(&[("6.1", "completed", &[])]);
+        let e = write_all(Path::new("/proc/kharness-no-such-dir"), &res).unwrap_err();
+        assert!(e.to_string().contains(REPORT_FILES[0]), "{e}");
+    }
+}

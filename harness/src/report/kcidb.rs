@@ -1,0 +1,319 @@
+//! `kcidb.json`: the run as KernelCI KCIDB I/O data (schema v5.3, the one
+//! the `kcidb-io` package validates as current), ready for `kcidb-submit`.
+//!
+//! Each kernel is a checkout (no patchset applied: `patchset_hash` is the
+//! empty string the schema defines for that), a build (the image booted),
+//! a `boot` test, and one test per record with the test id as its path.
+//! Metrics become `DONE` subtests `<test id>.<metric>` carrying a `number`,
+//! since a KCIDB test holds one number.
+
+use kharness_record::{Status, TestRecord};
+use serde_json::{Map, Value, json};
+
+use super::view::{self, View};
+use crate::results::{KernelOutcome, KernelRun, RunResults};
+
+/// The origin of every object: KCIDB's name for the CI system.
+pub const ORIGIN: &str = "kharness";
+/// The schema version written.
+pub const KCIDB_MAJOR: u32 = 5;
+pub const KCIDB_MINOR: u32 = 3;
+/// KCIDB's limit on `log_excerpt`.
+const EXCERPT_MAX: usize = 16384;
+
+/// Builds `kcidb.json`.
+pub fn kcidb(res: &RunResults) -> Value {
+    let v = View::new(res);
+    let mut checkouts = Vec::new();
+    let mut builds = Vec::new();
+    let mut tests = Vec::new();
+    let environment = environment(res);
+    for (k, kr) in res.kernels.iter().enumerate() {
+        let base = format!("{ORIGIN}:{}-{}", res.run_id, k + 1);
+        let id = &kr.identity;
+        let mut checkout = json!({
+            "id": base,
+            "origin": ORIGIN,
+            "patchset_hash": "",
+            "start_time": res.started,
+            "valid": true,
+            "comment": format!("prebuilt kernel {}", id.release),
+            "misc": {
+                "kernel_release": id.release,
+                "kernel_banner": id.banner,
+            },
+        });
+        if let Some(end) = &res.finished {
+            checkout["origin_tests_finish_time"] = json!(end);
+        }
+        checkouts.push(checkout);
+        builds.push(json!({
+            "id": base,
+            "checkout_id": base,
+            "origin": ORIGIN,
+            "architecture": "x86_64",
+            "status": "PASS",
+            "comment": id.banner,
+            "misc": {
+                "image": id.path,
+                "image_sha256": id.sha256,
+                "image_size": id.size,
+            },
+        }));
+        tests.push(boot_test(&base, kr, &environment));
+        for tid in &v.ids {
+            for r in v.records(k, tid) {
+                let test_id = if r.rep == 0 {
+                    format!("{base}:{tid}")
+                } else {
+                    format!("{base}:{tid}:rep{}", r.rep)
+                };
+                tests.push(test(&base, &test_id, kr, r, &environment));
+                for m in &r.metrics {
+                    let mut number = Map::new();
+                    number.insert("value".into(), json!(m.value));
+                    if !matches!(m.unit.as_str(), "" | "count" | "ratio") {
+                        number.insert("unit".into(), json!(m.unit));
+                    }
+                    let metric = path_part(&m.name);
+                    tests.push(json!({
+                        "id": format!("{test_id}:{metric}"),
+                        "build_id": base,
+                        "origin": ORIGIN,
+                        "path": format!("{tid}.{metric}"),
+                        "status": "DONE",
+                        "number": number,
+                        "environment": environment,
+                        "misc": {"rep": r.rep},
+                    }));
+                }
+            }
+        }
+    }
+    json!({
+        "version": {"major": KCIDB_MAJOR, "minor": KCIDB_MINOR},
+        "checkouts": checkouts,
+        "builds": builds,
+        "tests": tests,
+    })
+}
+
+fn environment(res: &RunResults) -> Value {
+    let backend = view::backend(res);
+    let mut misc = json!({
+        "accel": res.accel.accel.as_str(),
+        "backend": backend,
+        "guest_sha256": res.guest.sha256,
+        "tool_version": res.tool_version,
+    });
+    if let Some(mode) = view::perf_mode(res) {
+        misc["perf_mode"] = json!(mode);
+    }
+    json!({
+        "comment": format!("QEMU via {backend}, accelerator {}", res.accel.accel.as_str()),
+        "misc": misc,
+    })
+}
+
+/// Whether the kernel got as far as running the suite.
+fn boot_test(base: &str, kr: &KernelRun, environment: &Value) -> Value {
+    let started = view::suite_started(kr);
+    let status = match kr.outcome {
+        KernelOutcome::BootFailed => "FAIL",
+        _ if started => "PASS",
+        KernelOutcome::Crashed | KernelOutcome::Hung => "FAIL",
+        KernelOutcome::Completed => "PASS",
+        KernelOutcome::Interrupted | KernelOutcome::Pending => "MISS",
+    };
+    let mut t = json!({
+        "id": format!("{base}:boot"),
+        "build_id": base,
+        "origin": ORIGIN,
+        "path": "boot",
+        "status": status,
+        "duration": kr.wall_s,
+        "environment": environment,
+        "misc": {
+            "outcome": kr.outcome,
+            "command": kr.command,
+            "console_log": kr.console_log,
+        },
+    });
+    if let Some(code) = kr.vm_exit {
+        t["misc"]["vm_exit"] = json!(code);
+    }
+    if let Some(d) = &kr.detail {
+        t["comment"] = json!(view::one_line(d));
+    }
+    if status != "PASS" {
+        if let Some(d) = &kr.detail {
+            t["log_excerpt"] = json!(excerpt(d));
+        }
+    }
+    if !kr.console_findings.is_empty() {
+        t["misc"]["console_findings"] = json!(kr.console_findings);
+    }
+    t
+}
+
+fn test(base: &str, id: &str, kr: &KernelRun, r: &TestRecord, environment: &Value) -> Value {
+    let status = if view::not_run(kr, r) {
+        "MISS"
+    } else {
+        match r.status {
+            Status::Pass => "PASS",
+            Status::Fail => "FAIL",
+            Status::Skip => "SKIP",
+            Status::Error | Status::Timeout => "ERROR",
+            // The kernel died under the test: the tested code is faulty.
+            Status::Crashed => "FAIL",
+        }
+    };
+    let mut t = json!({
+        "id": id,
+        "build_id": base,
+        "origin": ORIGIN,
+        "path": r.id,
+        "status": status,
+        "duration": r.duration_us as f64 / 1e6,
+        "environment": environment,
+        "misc": {"rep": r.rep, "status": r.status},
+    });
+    if !r.observations.is_empty() {
+        t["misc"]["observations"] = json!(r.observations);
+    }
+    if let Some(why) = &r.reason {
+        t["comment"] = json!(view::one_line(why));
+    }
+    if r.status == Status::Crashed {
+        let fatal: Vec<&str> = kr
+            .console_findings
+            .iter()
+            .filter(|f| f.fatal)
+            .map(|f| f.excerpt.as_str())
+            .collect();
+        if !fatal.is_empty() {
+            t["log_excerpt"] = json!(excerpt(&fatal.join("\n")));
+        }
+    } else if r.status.is_bad() {
+        if let Some(why) = &r.reason {
+            t["log_excerpt"] = json!(excerpt(why));
+        }
+    }
+    t
+}
+
+/// A dotted path component: KCIDB allows letters, digits, `_` and `-`.
+fn path_part(s: &str) -> String {
+    let p: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if p.is_empty() { "_".into() } else { p }
+}
+
+/// KCIDB strings hold no NUL, and an excerpt at most 16 KiB.
+fn excerpt(s: &str) -> String {
+    s.replace('\0', "").chars().take(EXCERPT_MAX).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::view::tests::{rec, run};
+
+    fn by_path<'a>(data: &'a Value, path: &str) -> Vec<&'a Value> {
+        data["tests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["path"] == path)
+            .collect()
+    }
+
+    #[test]
+    fn objects_link_up_and_statuses_map() {
+        let mut res = run(&[(
+            "6.12",
+            "crashed",
+            &[
+                rec("a.pass", "pass"),
+                json!({"id": "a.skip", "status": "skip", "reason": "no io_uring", "duration_us": 3}),
+                json!({"id": "a.crash", "status": "crashed", "reason": "running when the guest ended: guest crashed", "duration_us": 0}),
+                json!({"id": "a.left", "status": "error", "reason": "not run: the guest stopped first (guest crashed)", "duration_us": 0}),
+            ],
+        )]);
+        res.kernels[0].console_findings = vec![crate::vm::console::ConsoleFinding {
+            kind: "oops".into(),
+            fatal: true,
+            excerpt: "Oops: int3\nRIP: 0010:__schedule".into(),
+        }];
+        let d = kcidb(&res);
+        assert_eq!(d["version"], json!({"major": 5, "minor": 3}));
+        assert_eq!(d["checkouts"][0]["id"], "kharness:20270101T000000Z-1");
+        assert_eq!(d["checkouts"][0]["patchset_hash"], "");
+        assert_eq!(d["builds"][0]["checkout_id"], d["checkouts"][0]["id"]);
+        let st = |p: &str| by_path(&d, p)[0]["status"].as_str().unwrap().to_owned();
+        assert_eq!(st("boot"), "PASS");
+        assert_eq!(st("a.pass"), "PASS");
+        assert_eq!(st("a.skip"), "SKIP");
+        assert_eq!(st("a.crash"), "FAIL");
+        assert_eq!(st("a.left"), "MISS");
+        assert_eq!(
+            by_path(&d, "a.crash")[0]["log_excerpt"],
+            "Oops: int3\nRIP: 0010:__schedule"
+        );
+        assert_eq!(by_path(&d, "a.pass")[0]["duration"], 0.0015);
+    }
+
+    #[test]
+    fn metrics_are_numbers_of_done_subtests() {
+        let m = |rep: u32| {
+            json!({"id": "perf.a", "status": "pass", "duration_us": 1, "rep": rep,
+                   "metrics": [{"name": "throughput", "value": 10.5, "unit": "MiB/s"},
+                               {"name": "calls", "value": 3.0, "unit": "count"}]})
+        };
+        let d = kcidb(&run(&[("6.1", "completed", &[m(0), m(1)])]));
+        let tp = by_path(&d, "perf.a.throughput");
+        assert_eq!(tp.len(), 2);
+        assert_eq!(tp[0]["status"], "DONE");
+        assert_eq!(tp[0]["number"], json!({"value": 10.5, "unit": "MiB/s"}));
+        assert_eq!(
+            tp[1]["id"],
+            "kharness:20270101T000000Z-1:perf.a:rep1:throughput"
+        );
+        assert_eq!(
+            by_path(&d, "perf.a.calls")[0]["number"],
+            json!({"value": 3.0})
+        );
+    }
+
+    #[test]
+    fn a_kernel_that_never_ran_the_suite_failed_to_boot() {
+        let mut res = run(&[(
+            "6.12",
+            "boot_failed",
+            &[
+                json!({"id": "a.one", "status": "error", "reason": "not run: the guest stopped first (boot failed)", "duration_us": 0}),
+            ],
+        )]);
+        res.kernels[0].detail = Some("the suite never started\nconsole tail".into());
+        let d = kcidb(&res);
+        let boot = by_path(&d, "boot")[0];
+        assert_eq!(boot["status"], "FAIL");
+        assert_eq!(boot["log_excerpt"], "the suite never started\nconsole tail");
+    }
+
+    #[test]
+    fn path_parts_are_plain() {
+        assert_eq!(path_part("vmstat_pgfault"), "vmstat_pgfault");
+        assert_eq!(path_part("a.b c"), "a_b_c");
+        assert_eq!(path_part(""), "_");
+    }
+}

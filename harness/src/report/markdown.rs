@@ -1,0 +1,512 @@
+//! `report.md`: plain text to paste into a reply on a mailing list. No
+//! tables with pipes, no HTML, lines kept near 72 columns where the content
+//! allows; kernels are `[1]`, `[2]`... so columns stay narrow.
+//!
+//! It says which kernels ran, what failed and why, what differs between
+//! the kernels (status, observations, headline metrics), and how to
+//! reproduce the run.
+
+use std::fmt::Write;
+
+use kharness_record::Status;
+
+use super::view::{self, View};
+use crate::results::{KernelOutcome, RunResults};
+use crate::vm::sh_quote;
+
+const WIDTH: usize = 72;
+/// Longest cell in the observation table before it is cut.
+const CELL_MAX: usize = 24;
+/// Units of metrics that are counters rather than headline figures; those
+/// stay in `report.html` and `results.json`.
+const COUNTER_UNITS: &[&str] = &["count", "pages", "KiB", "bytes"];
+
+/// Renders `report.md`.
+pub fn markdown(res: &RunResults) -> String {
+    let v = View::new(res);
+    let tags: Vec<String> = (1..=res.kernels.len()).map(|i| format!("[{i}]")).collect();
+    let mut s = String::new();
+    let title = format!(
+        "kharness results: {} kernel{}, {} test{}, run {}",
+        res.kernels.len(),
+        plural(res.kernels.len()),
+        v.ids.len(),
+        plural(v.ids.len()),
+        res.run_id
+    );
+    heading(&mut s, &title, '=');
+    kernels(&mut s, &v, &tags);
+    failures(&mut s, &v, &tags);
+    if res.kernels.len() > 1 {
+        differences(&mut s, &v, &tags);
+    }
+    performance(&mut s, &v, &tags);
+    reproduce(&mut s, &v, &tags);
+    s
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn heading(s: &mut String, title: &str, underline: char) {
+    if !s.is_empty() {
+        s.push('\n');
+    }
+    let _ = writeln!(s, "{title}");
+    let _ = writeln!(s, "{}", underline.to_string().repeat(title.chars().count()));
+}
+
+fn kernels(s: &mut String, v: &View<'_>, tags: &[String]) {
+    let res = v.res;
+    heading(s, "Kernels", '-');
+    for (k, kr) in v.kernels().iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "{} {}, sha256 {}",
+            tags[k],
+            kr.identity.release,
+            view::short_sha(&kr.identity.sha256)
+        );
+        let how = match kr.outcome {
+            KernelOutcome::Completed => format!("completed in {:.1} s", kr.wall_s),
+            other => format!("{} after {:.1} s", other.as_str(), kr.wall_s),
+        };
+        let _ = writeln!(s, "    {how}: {}", tally(v, k));
+        if let Some(d) = kr.detail.as_deref().and_then(|d| d.lines().next()) {
+            s.push_str(&view::wrap(d, WIDTH, "    ", "      "));
+        }
+    }
+    let backend = view::backend(res);
+    let mode = view::perf_mode(res)
+        .map(|m| format!(", {m} timing"))
+        .unwrap_or_default();
+    let reps = v.max_reps();
+    let each = if reps > 1 {
+        format!("up to {reps} runs of a test")
+    } else {
+        "one run each".to_owned()
+    };
+    let tests = if res.filters.is_empty() {
+        "all tests".to_owned()
+    } else {
+        format!("tests matching {}", res.filters.join(" "))
+    };
+    let text = format!(
+        "Ran {} with kharness {} in QEMU ({backend}, {}{mode}); guest binary \
+         sha256 {}; {tests}, {each}.",
+        res.started,
+        res.tool_version,
+        res.accel.accel.as_str(),
+        view::short_sha(&res.guest.sha256),
+    );
+    s.push('\n');
+    s.push_str(&view::wrap(&text, WIDTH, "", ""));
+}
+
+/// `113 pass, 1 skip`, counting tests by their worst repetition, and
+/// tests the guest never reached as `not run`.
+fn tally(v: &View<'_>, k: usize) -> String {
+    let kr = &v.kernels()[k];
+    let mut parts = Vec::new();
+    for st in [
+        Status::Pass,
+        Status::Fail,
+        Status::Crashed,
+        Status::Timeout,
+        Status::Error,
+        Status::Skip,
+    ] {
+        let n = v
+            .ids
+            .iter()
+            .filter_map(|id| v.worst(k, id))
+            .filter(|r| r.status == st && !view::not_run(kr, r))
+            .count();
+        if n > 0 {
+            parts.push(format!("{n} {st}"));
+        }
+    }
+    let missed = not_run_ids(v, k).len();
+    if missed > 0 {
+        parts.push(format!("{missed} not run"));
+    }
+    if parts.is_empty() {
+        "no tests".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+fn not_run_ids<'a>(v: &View<'a>, k: usize) -> Vec<&'a str> {
+    let kr = &v.kernels()[k];
+    v.ids
+        .iter()
+        .copied()
+        .filter(|id| v.worst(k, id).is_some_and(|r| view::not_run(kr, r)))
+        .collect()
+}
+
+fn failures(s: &mut String, v: &View<'_>, tags: &[String]) {
+    heading(s, "What failed", '-');
+    let mut any = false;
+    for (k, kr) in v.kernels().iter().enumerate() {
+        for id in &v.ids {
+            let Some(r) = v.worst(k, id) else { continue };
+            if !r.status.is_bad() || view::not_run(kr, r) {
+                continue;
+            }
+            any = true;
+            let reps = v.records(k, id).len();
+            let which = if reps > 1 {
+                format!(" (rep {} of {reps})", r.rep + 1)
+            } else {
+                String::new()
+            };
+            let why = r
+                .reason
+                .as_deref()
+                .map(|w| format!(": {}", view::one_line(w)))
+                .unwrap_or_default();
+            let line = format!("{} {id}: {}{which}{why}", tags[k], r.status);
+            s.push_str(&view::wrap(&line, WIDTH, "", "    "));
+        }
+        let missed = not_run_ids(v, k);
+        if !missed.is_empty() {
+            any = true;
+            let line = format!(
+                "{} not run, the guest stopped first ({}): {}",
+                tags[k],
+                missed.len(),
+                missed.join(", ")
+            );
+            s.push_str(&view::wrap(&line, WIDTH, "", "    "));
+        }
+        if kr.outcome != KernelOutcome::Completed
+            && kr.outcome != KernelOutcome::Pending
+            && kr.detail.as_deref().is_some_and(|d| d.lines().count() > 1)
+        {
+            any = true;
+            let _ = writeln!(s, "{} {}:", tags[k], kr.outcome.as_str());
+            for line in kr.detail.as_deref().unwrap_or("").lines() {
+                let _ = writeln!(s, "    {}", line.trim_end());
+            }
+        }
+        for f in &kr.console_findings {
+            any = true;
+            let _ = writeln!(
+                s,
+                "{} kernel {} on the console ({}):",
+                tags[k], f.kind, kr.console_log
+            );
+            for line in f.excerpt.lines() {
+                let _ = writeln!(s, "    {}", line.trim_end());
+            }
+        }
+    }
+    if !any {
+        s.push_str("Nothing: every test passed or was skipped for a reason.\n");
+    }
+    let skips = skip_lines(v, tags);
+    if !skips.is_empty() {
+        s.push_str("\nSkipped:\n");
+        s.push_str(&skips);
+    }
+}
+
+/// Skips with their reasons; a test skipped for the same reason on every
+/// kernel is one line.
+fn skip_lines(v: &View<'_>, tags: &[String]) -> String {
+    let mut out = String::new();
+    for id in &v.ids {
+        let skipped: Vec<(usize, String)> = (0..tags.len())
+            .filter_map(|k| {
+                let r = v.worst(k, id)?;
+                (r.status == Status::Skip).then(|| {
+                    (
+                        k,
+                        r.reason.as_deref().map(view::one_line).unwrap_or_default(),
+                    )
+                })
+            })
+            .collect();
+        if skipped.is_empty() {
+            continue;
+        }
+        let same = skipped.len() == tags.len() && skipped.windows(2).all(|w| w[0].1 == w[1].1);
+        if same {
+            let line = format!("{id}: {}", skipped[0].1);
+            out.push_str(&view::wrap(&line, WIDTH, "  ", "      "));
+        } else {
+            for (k, why) in skipped {
+                let line = format!("{} {id}: {why}", tags[k]);
+                out.push_str(&view::wrap(&line, WIDTH, "  ", "      "));
+            }
+        }
+    }
+    out
+}
+
+fn differences(s: &mut String, v: &View<'_>, tags: &[String]) {
+    heading(s, "What differs between the kernels", '-');
+    let mut header = vec!["TEST".to_owned()];
+    header.extend(tags.iter().cloned());
+    let rows: Vec<Vec<String>> = v
+        .ids
+        .iter()
+        .filter(|id| v.status_differs(id))
+        .map(|id| {
+            let mut row = vec![(*id).to_owned()];
+            row.extend((0..tags.len()).map(|k| match v.worst(k, id) {
+                None => "-".to_owned(),
+                Some(r) if view::not_run(&v.kernels()[k], r) => "not run".to_owned(),
+                Some(r) => r.status.as_str().to_owned(),
+            }));
+            row
+        })
+        .collect();
+    if rows.is_empty() {
+        s.push_str("Status: the same on every kernel.\n");
+    } else {
+        let _ = writeln!(s, "Status ({} test{}):", rows.len(), plural(rows.len()));
+        s.push_str(&view::table("  ", &header, &rows));
+    }
+
+    let obs = v.observations();
+    let mut rows = Vec::new();
+    let mut count = 0;
+    let mut last_id = "";
+    for o in obs.iter().filter(|o| o.differs()) {
+        count += 1;
+        if o.id != last_id {
+            rows.push(vec![o.id.to_owned()]);
+            last_id = o.id;
+        }
+        let mut row = vec![format!("  {}", o.name)];
+        row.extend(
+            o.values
+                .iter()
+                .map(|x| x.map_or("-".to_owned(), |x| cell(&x.to_string(), x))),
+        );
+        rows.push(row);
+        if let Some(text) = view::list_difference(tags, &o.values) {
+            rows.push(vec![
+                view::wrap(&text, WIDTH - 2, "    ", "      ")
+                    .trim_end()
+                    .to_owned(),
+            ]);
+        }
+    }
+    if count == 0 {
+        let _ = writeln!(
+            s,
+            "\nObservations: all {} the same on every kernel.",
+            obs.len()
+        );
+    } else {
+        let _ = writeln!(s, "\nObservations ({count} of {}):", obs.len());
+        let mut header = vec!["TEST / OBSERVATION".to_owned()];
+        header.extend(tags.iter().cloned());
+        s.push_str(&view::table("  ", &header, &rows));
+    }
+}
+
+fn cell(text: &str, value: &kharness_record::Value) -> String {
+    let t = match value {
+        kharness_record::Value::List(l) if text.chars().count() > CELL_MAX => {
+            format!("[{} items]", l.len())
+        }
+        _ => text.to_owned(),
+    };
+    if t.chars().count() > CELL_MAX {
+        let cut: String = t.chars().take(CELL_MAX - 1).collect();
+        format!("{cut}~")
+    } else {
+        t
+    }
+}
+
+fn performance(s: &mut String, v: &View<'_>, tags: &[String]) {
+    let n = tags.len();
+    // With several kernels, a metric only one of them has compares nothing.
+    let rows: Vec<_> = v
+        .metrics()
+        .into_iter()
+        .filter(|m| !COUNTER_UNITS.contains(&m.unit) && !m.all_zero())
+        .filter(|m| n == 1 || m.samples.iter().filter(|x| !x.is_empty()).count() > 1)
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    heading(s, "Performance", '-');
+    let reps = v.max_reps();
+    let mut note = if reps > 1 {
+        format!("Median of up to {reps} runs per kernel")
+    } else {
+        "One run per kernel".to_owned()
+    };
+    if n > 1 {
+        note.push_str(&format!(", change against {}", tags[0]));
+        if reps > 1 {
+            note.push_str("; * marks ranges (min to max) that do not overlap");
+        }
+    }
+    note.push_str(". Counters are in report.html.");
+    s.push_str(&view::wrap(&note, WIDTH, "", ""));
+    let mut header = vec!["TEST / METRIC (UNIT)".to_owned()];
+    header.extend(tags.iter().cloned());
+    if n > 1 {
+        header.extend(tags.iter().skip(1).map(|t| format!("{t} vs {}", tags[0])));
+    }
+    let mut table_rows = Vec::new();
+    let mut last_id = "";
+    for m in &rows {
+        if m.id != last_id {
+            table_rows.push(vec![m.id.to_owned()]);
+            last_id = m.id;
+        }
+        let st: Vec<Option<view::Stats>> = m.samples.iter().map(|x| view::stats(x)).collect();
+        let mut row = vec![format!("  {} ({})", m.name, m.unit)];
+        row.extend(
+            st.iter()
+                .map(|x| x.map_or("-".to_owned(), |x| view::num(x.median))),
+        );
+        if n > 1 {
+            for other in st.iter().skip(1) {
+                let text = match (st[0], other) {
+                    (Some(a), Some(b)) => {
+                        let apart = a.n > 1 && b.n > 1 && (b.min > a.max || b.max < a.min);
+                        view::change(a.median, b.median)
+                            .map(|c| if apart { format!("{c} *") } else { c })
+                            .unwrap_or_else(|| "-".to_owned())
+                    }
+                    _ => "-".to_owned(),
+                };
+                row.push(text);
+            }
+        }
+        table_rows.push(row);
+    }
+    s.push_str(&view::table("  ", &header, &table_rows));
+}
+
+fn reproduce(s: &mut String, v: &View<'_>, tags: &[String]) {
+    let res = v.res;
+    heading(s, "How to reproduce", '-');
+    let mut words: Vec<String> = vec!["kharness".into(), "run".into()];
+    for kr in v.kernels() {
+        let path = kr.identity.path.to_string_lossy();
+        let boot = format!(
+            "{}/vmlinuz-{}",
+            crate::kernel::BOOT_DIR,
+            kr.identity.release
+        );
+        words.push("--kernel".into());
+        words.push(if path == boot {
+            kr.identity.release.clone()
+        } else {
+            path.into_owned()
+        });
+    }
+    if let Some(b) = res.backend {
+        words.extend(["--backend".into(), b.as_str().into()]);
+    }
+    words.extend(["--accel".into(), res.accel.accel.as_str().into()]);
+    if let Some(m) = view::perf_mode(res) {
+        words.extend(["--perf-mode".into(), m.into()]);
+    }
+    for f in &res.filters {
+        words.extend(["--filter".into(), f.clone()]);
+    }
+    let reps = v.max_reps();
+    if reps > 1 {
+        words.extend(["--reps".into(), reps.to_string()]);
+    }
+    s.push_str(&command_lines(&words));
+    s.push_str(
+        "\nEach kernel's VM command, as run (command.sh in its directory of\n\
+         the run directory):\n",
+    );
+    for (k, kr) in v.kernels().iter().enumerate() {
+        let dir = std::path::Path::new(&kr.console_log)
+            .parent()
+            .map(|p| p.join("command.sh").to_string_lossy().into_owned())
+            .unwrap_or_else(|| "command.sh".into());
+        let _ = writeln!(s, "{} {dir}", tags[k]);
+        let _ = writeln!(s, "    {}", kr.command);
+    }
+}
+
+/// A shell command quoted word by word, an option and its value kept
+/// together, broken with `\\` so it stays one command when pasted.
+fn command_lines(words: &[String]) -> String {
+    let mut units: Vec<String> = Vec::new();
+    for w in words {
+        let q = sh_quote(w).into_owned();
+        match units.last_mut() {
+            Some(u) if !w.starts_with("--") && u.starts_with("--") && !u.contains(' ') => {
+                u.push(' ');
+                u.push_str(&q);
+            }
+            _ => units.push(q),
+        }
+    }
+    let mut out = String::from("  ");
+    let mut col = 2;
+    for (i, u) in units.iter().enumerate() {
+        let len = u.chars().count();
+        if i > 0 {
+            if u.starts_with("--") && col + 1 + len > WIDTH - 2 {
+                out.push_str(" \\\n      ");
+                col = 6;
+            } else {
+                out.push(' ');
+                col += 1;
+            }
+        }
+        out.push_str(u);
+        col += len;
+    }
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::view::tests::{rec, run};
+    use serde_json::json;
+
+    #[test]
+    fn a_clean_single_kernel_run_is_short() {
+        let res = run(&[(
+            "6.12.107+deb12-amd64",
+            "completed",
+            &[
+                rec("splice.a", "pass"),
+                json!({"id": "io_uring.b", "status": "skip", "reason": "no SEND_ZC", "duration_us": 1}),
+            ],
+        )]);
+        let md = markdown(&res);
+        assert!(md.contains("[1] 6.12.107+deb12-amd64, sha256 000000000000\n    completed in 10.0 s: 1 pass, 1 skip\n"), "{md}");
+        assert!(md.contains("What failed\n-----------\nNothing: every test passed or was skipped for a reason.\n"), "{md}");
+        assert!(md.contains("Skipped:\n  io_uring.b: no SEND_ZC\n"), "{md}");
+        assert!(!md.contains("What differs"), "{md}");
+        assert!(
+            md.contains("  kharness run --kernel 6.12.107+deb12-amd64 --accel tcg\n"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn reproduction_quotes_what_a_shell_would_split() {
+        let mut res = run(&[("x", "completed", &[])]);
+        res.kernels[0].identity.path = "/home/me/my linux/bzImage".into();
+        res.filters = vec!["splice.*".into(), "tag:perf".into()];
+        let md = markdown(&res);
+        assert!(
+            md.contains("  kharness run --kernel '/home/me/my linux/bzImage' --accel tcg \\\n      --filter 'splice.*' --filter tag:perf\n"),
+            "{md}"
+        );
+    }
+}
