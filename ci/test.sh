@@ -11,6 +11,9 @@ step() { printf '\n== %s\n' "$*" >&2; }
 step "setup"
 ci/setup.sh
 
+step "test dependencies (report validators)"
+ci/test-deps.sh
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

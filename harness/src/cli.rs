@@ -64,7 +64,9 @@ struct CompareArgs {
     threshold: f64,
 }
 
-/// Print the summary of a stored run again (e.g. with --verbose).
+/// Print the summary of a stored run again (e.g. with --verbose) and
+/// rewrite its report files (junit.xml, results.ktap, kcidb.json,
+/// report.md, report.html).
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
   kharness report kharness-runs/latest
@@ -242,6 +244,9 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Cmd::List(a) => list(a, cli.quiet),
         Cmd::Report(a) => {
             let res = crate::results::load(&a.run_dir)?;
+            // Regenerate the report files too: a newer kharness renders
+            // an older run with its own renderers.
+            crate::report::write_all(&a.run_dir, &res)?;
             print!("{}", crate::report::terminal(&res, cli.verbose));
             Ok(res.exit_code())
         }

@@ -150,6 +150,7 @@ pub fn execute(plan: &Plan, out: &Output) -> Result<ExitCode> {
     results.finished = Some(humantime::format_rfc3339_seconds(SystemTime::now()).to_string());
     let run_dir = &ctx.run_dir;
     write_json(&run_dir.join("results.json"), &results)?;
+    crate::report::write_all(&run_dir.path, &results)?;
     let table = crate::report::terminal(&results, out.verbose);
     crate::results::write_atomic(&run_dir.join("summary.txt"), table.as_bytes())
         .map_err(|e| Error::io("failed to write", run_dir.join("summary.txt"), e))?;

@@ -2,6 +2,7 @@
 //! run directory gets (JUnit, KTAP, KCIDB, mail-ready text, HTML).
 
 mod html;
+mod junit;
 mod kcidb;
 mod ktap;
 mod markdown;
@@ -11,6 +12,7 @@ mod view;
 use std::path::{Path, PathBuf};
 
 pub use html::{PALETTE, html};
+pub use junit::junit;
 pub use kcidb::kcidb;
 pub use ktap::ktap;
 pub use markdown::markdown;
@@ -20,7 +22,13 @@ use crate::error::{Error, Result};
 use crate::results::RunResults;
 
 /// The report files of a run directory, in the order [`write_all`] writes them.
-pub const REPORT_FILES: [&str; 4] = ["results.ktap", "kcidb.json", "report.md", "report.html"];
+pub const REPORT_FILES: [&str; 5] = [
+    "junit.xml",
+    "results.ktap",
+    "kcidb.json",
+    "report.md",
+    "report.html",
+];
 
 /// Writes every report file into `run_dir`, each atomically, and returns
 /// their paths. All are attempted; the first failure is returned after.
@@ -48,6 +56,9 @@ pub fn write_all(run_dir: &Path, res: &RunResults) -> Result<Vec<PathBuf>> {
 
 fn render(name: &str, res: &RunResults) -> Result<Vec<u8>> {
     Ok(match name {
+        "junit.xml" => junit(res)
+            .map_err(|e| Error::Infra(format!("failed to render junit.xml: {e}")))?
+            .into_bytes(),
         "results.ktap" => ktap(res).into_bytes(),
         "kcidb.json" => {
             let mut b = serde_json::to_vec_pretty(&kcidb(res)).expect("JSON values serialise");

@@ -35,8 +35,13 @@ impl Vng {
         if self.accel == Accel::Tcg {
             v.push("--disable-kvm".into());
         }
-        // Kernel messages on the console log, so crashes can be found there.
+        // Kernel messages on the console log, so crashes can be found
+        // there; warnings and worse only (every oops, BUG, WARN and panic),
+        // since printing the whole boot through an emulated serial port
+        // cost about a quarter of a short run under TCG.
         v.push("--verbose".into());
+        v.push("--append".into());
+        v.push("loglevel=4".into());
         v.push("--memory".into());
         v.push(self.memory.clone().into());
         if let Some(n) = self.cpus {
