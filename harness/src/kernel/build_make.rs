@@ -1,0 +1,394 @@
+//! Running `make` for a kernel build: argv only, its own process group,
+//! stdout and stderr into one log file (nothing to drain, so no pipe can
+//! fill and stall it), progress read back from the log, and a clean stop of
+//! the whole group when the caller cancels.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// Between SIGTERM and SIGKILL when a build is stopped.
+const GRACE: Duration = Duration::from_secs(5);
+const POLL: Duration = Duration::from_millis(250);
+/// How often the progress callback hears about a running build.
+const REPORT_EVERY: Duration = Duration::from_secs(1);
+
+/// Where a running build has got to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildProgress {
+    /// Which step: `tinyconfig`, `olddefconfig`, `bzImage`.
+    pub target: String,
+    pub elapsed: Duration,
+    /// kbuild's short-form lines so far (`  CC      fs/splice.o`, `  LD ...`).
+    pub steps: usize,
+    /// The latest of them, trimmed.
+    pub last: String,
+}
+
+/// One `make` invocation.
+#[derive(Debug)]
+pub struct MakeCommand {
+    pub program: PathBuf,
+    /// Working directory: the source tree (`make O=...` runs from there).
+    pub dir: PathBuf,
+    pub args: Vec<OsString>,
+    /// Extra environment on top of the caller's, minus [`SCRUBBED_ENV`].
+    pub env: Vec<(OsString, OsString)>,
+    pub log: PathBuf,
+    /// The step name given to progress reports.
+    pub target: String,
+}
+
+/// Variables that would change what `make` builds or where, behind the
+/// spec's back: an outer make's jobserver, a preset output dir or config.
+pub const SCRUBBED_ENV: &[&str] = &[
+    "MAKEFLAGS",
+    "MFLAGS",
+    "MAKELEVEL",
+    "GNUMAKEFLAGS",
+    "KBUILD_OUTPUT",
+    "KCONFIG_CONFIG",
+    "KCONFIG_ALLCONFIG",
+    "ARCH",
+    "CROSS_COMPILE",
+    "LLVM",
+    "O",
+    "W",
+    "V",
+];
+
+/// How a `make` ended.
+#[derive(Debug)]
+pub struct MakeOutcome {
+    pub status: ExitStatus,
+    pub cancelled: bool,
+    pub steps: usize,
+}
+
+impl MakeCommand {
+    /// The command as a person would type it.
+    pub fn display(&self) -> String {
+        std::iter::once(self.program.as_os_str())
+            .chain(self.args.iter().map(|a| a.as_os_str()))
+            .map(|a| {
+                let s = a.to_string_lossy();
+                if s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_=./:+,".contains(&b))
+                {
+                    s.into_owned()
+                } else {
+                    format!("'{}'", s.replace('\'', r"'\''"))
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// The process to start: argv, directory and environment.
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(&self.program);
+        cmd.args(&self.args).current_dir(&self.dir);
+        for k in SCRUBBED_ENV {
+            cmd.env_remove(k);
+        }
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Runs it to the end (or until `cancel` is set), calling `progress`
+    /// about once a second.
+    pub fn run(
+        &self,
+        cancel: Option<&AtomicBool>,
+        progress: &mut dyn FnMut(&BuildProgress),
+    ) -> std::io::Result<MakeOutcome> {
+        let log = File::create(&self.log)?;
+        let log_err = log.try_clone()?;
+        let mut cmd = self.command();
+        cmd.stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err)
+            .process_group(0);
+        let started = Instant::now();
+        let mut child = cmd.spawn()?;
+        let pgid = rustix::process::Pid::from_child(&child);
+        let mut tail = LogTail::open(&self.log)?;
+        let mut last_report = Instant::now();
+        let mut report = |tail: &mut LogTail, force: bool| {
+            tail.poll();
+            if force || last_report.elapsed() >= REPORT_EVERY {
+                last_report = Instant::now();
+                progress(&BuildProgress {
+                    target: self.target.clone(),
+                    elapsed: started.elapsed(),
+                    steps: tail.steps,
+                    last: tail.last.clone(),
+                });
+            }
+        };
+        let mut cancelled = false;
+        let status = loop {
+            if let Some(st) = child.try_wait()? {
+                break st;
+            }
+            report(&mut tail, false);
+            if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+                cancelled = true;
+                let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::TERM);
+                let stop_at = Instant::now() + GRACE;
+                while Instant::now() < stop_at && child.try_wait()?.is_none() {
+                    std::thread::sleep(POLL);
+                }
+                let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
+                break child.wait()?;
+            }
+            std::thread::sleep(POLL);
+        };
+        // make is gone; nothing it started (cc1, ld) may outlive it. ESRCH
+        // means the group is already empty.
+        let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
+        report(&mut tail, true);
+        Ok(MakeOutcome {
+            status,
+            cancelled,
+            steps: tail.steps,
+        })
+    }
+}
+
+/// Reads what a log file gained since the last look.
+struct LogTail {
+    file: File,
+    pos: u64,
+    partial: String,
+    steps: usize,
+    last: String,
+}
+
+impl LogTail {
+    fn open(path: &Path) -> std::io::Result<Self> {
+        Ok(LogTail {
+            file: File::open(path)?,
+            pos: 0,
+            partial: String::new(),
+            steps: 0,
+            last: String::new(),
+        })
+    }
+
+    fn poll(&mut self) {
+        let mut buf = Vec::new();
+        if self.file.seek(SeekFrom::Start(self.pos)).is_err()
+            || self.file.read_to_end(&mut buf).is_err()
+        {
+            return;
+        }
+        self.pos += buf.len() as u64;
+        self.partial.push_str(&String::from_utf8_lossy(&buf));
+        while let Some(nl) = self.partial.find('\n') {
+            let line: String = self.partial.drain(..=nl).collect();
+            if is_step(&line) {
+                self.steps += 1;
+                self.last = line.split_whitespace().collect::<Vec<_>>().join(" ");
+            }
+        }
+    }
+}
+
+/// kbuild's quiet lines: two spaces, an upper-case tag, spaces, a target.
+fn is_step(line: &str) -> bool {
+    let Some(rest) = line.strip_prefix("  ") else {
+        return false;
+    };
+    let tag: String = rest.chars().take_while(|c| !c.is_whitespace()).collect();
+    !tag.is_empty()
+        && tag.len() <= 8
+        && tag
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        && rest[tag.len()..].starts_with(' ')
+        && !rest[tag.len()..].trim().is_empty()
+}
+
+/// The lines of a failed build's log that say why: compiler and linker
+/// errors, make's `***` lines; at most `max`, and the log's last lines when
+/// none of those are there.
+pub fn error_lines(log: &str, max: usize) -> Vec<String> {
+    let wanted = |l: &str| {
+        l.contains("error:")
+            || l.contains("Error:")
+            || l.contains("undefined reference")
+            || l.contains("***")
+            || l.contains("fatal error")
+    };
+    let mut v: Vec<String> = Vec::new();
+    for l in log.lines().filter(|l| wanted(l)) {
+        if !v.iter().any(|x| x == l) {
+            v.push(l.to_owned());
+        }
+        if v.len() == max {
+            break;
+        }
+    }
+    if v.is_empty() {
+        let all: Vec<&str> = log.lines().collect();
+        v = all[all.len().saturating_sub(max)..]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+    }
+    v
+}
+
+/// How a process ended, for messages.
+pub fn describe_status(status: &ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(c), _) => format!("exit status {c}"),
+        (None, Some(s)) => format!("killed by signal {s}"),
+        _ => status.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str, dir: &Path) -> MakeCommand {
+        MakeCommand {
+            program: "sh".into(),
+            dir: dir.to_owned(),
+            args: vec!["-c".into(), script.into()],
+            env: vec![("KH_TEST".into(), "1".into())],
+            log: dir.join("log"),
+            target: "test".into(),
+        }
+    }
+
+    #[test]
+    fn output_and_progress_come_from_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let cmd = sh(
+            "echo \"  CC      fs/splice.o\"; echo \"  LD      vmlinux\" >&2; \
+             echo \"KH_TEST=$KH_TEST\"; exit 2",
+            dir.path(),
+        );
+        let mut seen = Vec::new();
+        let out = cmd.run(None, &mut |p| seen.push(p.clone())).unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        assert!(!out.cancelled);
+        assert_eq!(out.steps, 2);
+        let last = seen.last().unwrap();
+        assert_eq!((last.steps, last.last.as_str()), (2, "LD vmlinux"));
+        let log = std::fs::read_to_string(dir.path().join("log")).unwrap();
+        assert!(log.contains("KH_TEST=1"), "{log}");
+    }
+
+    #[test]
+    fn outer_make_and_kbuild_variables_are_scrubbed() {
+        let cmd = sh("true", Path::new("/"));
+        let envs: Vec<(String, Option<String>)> = cmd
+            .command()
+            .get_envs()
+            .map(|(k, v)| {
+                (
+                    k.to_string_lossy().into_owned(),
+                    v.map(|v| v.to_string_lossy().into_owned()),
+                )
+            })
+            .collect();
+        for k in ["MAKEFLAGS", "KBUILD_OUTPUT", "ARCH", "KCONFIG_CONFIG"] {
+            assert!(
+                envs.contains(&(k.to_owned(), None)),
+                "{k} not removed: {envs:?}"
+            );
+        }
+        assert!(envs.contains(&("KH_TEST".to_owned(), Some("1".to_owned()))));
+    }
+
+    #[test]
+    fn cancel_stops_the_whole_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("grandchild.pid");
+        let script = format!(
+            "sh -c 'trap \"\" TERM; echo $$ > {}; exec sleep 300' & wait",
+            pidfile.display()
+        );
+        let cmd = sh(&script, dir.path());
+        let cancel = AtomicBool::new(false);
+        let started = Instant::now();
+        let out = std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(600));
+                cancel.store(true, Ordering::Relaxed);
+            });
+            cmd.run(Some(&cancel), &mut |_| {})
+        })
+        .unwrap();
+        assert!(out.cancelled);
+        assert!(started.elapsed() < Duration::from_secs(30));
+        let pid: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        assert!(
+            stat.is_empty() || stat.contains(") Z"),
+            "grandchild {pid} outlived the cancel"
+        );
+    }
+
+    #[test]
+    fn steps_are_kbuild_quiet_lines_only() {
+        for yes in [
+            "  CC      fs/splice.o\n",
+            "  LD [M]  x.ko\n",
+            "  AS      a.o\n",
+        ] {
+            assert!(is_step(yes), "{yes:?}");
+        }
+        for no in [
+            "make[1]: Entering directory '/x'\n",
+            "  GEN     \n",
+            "CC fs/splice.o\n",
+            "fs/splice.c:3:1: error: x\n",
+        ] {
+            assert!(!is_step(no), "{no:?}");
+        }
+    }
+
+    #[test]
+    fn error_lines_pick_compiler_and_make_errors() {
+        let log = "  CC      fs/splice.o\n\
+                   fs/splice.c:10:5: error: 'x' undeclared (first use in this function)\n\
+                   fs/splice.c:10:5: note: each undeclared identifier is reported only once\n\
+                   make[4]: *** [scripts/Makefile.build:229: fs/splice.o] Error 1\n\
+                   make[4]: *** [scripts/Makefile.build:229: fs/splice.o] Error 1\n";
+        assert_eq!(
+            error_lines(log, 20),
+            [
+                "fs/splice.c:10:5: error: 'x' undeclared (first use in this function)",
+                "make[4]: *** [scripts/Makefile.build:229: fs/splice.o] Error 1",
+            ]
+        );
+        assert_eq!(error_lines("a\nb\nc\n", 2), ["b", "c"]);
+    }
+
+    #[test]
+    fn display_quotes_what_needs_it() {
+        let dir = Path::new("/src");
+        let mut c = sh("x", dir);
+        c.program = "make".into();
+        c.args = vec!["O=/tmp/b".into(), "CC=ccache gcc".into(), "-j2".into()];
+        assert_eq!(c.display(), "make O=/tmp/b 'CC=ccache gcc' -j2");
+    }
+}
