@@ -16,4 +16,5 @@ pub mod report;
 pub mod results;
 pub mod run;
 pub mod series;
+pub mod series_run;
 pub mod vm;

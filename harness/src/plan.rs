@@ -12,6 +12,10 @@ use crate::vm::{AccelChoice, BackendChoice, PerfModeChoice};
 pub struct Plan {
     /// Kernel images, in the order given (one result column each).
     pub kernels: Vec<PathBuf>,
+    /// Column names for the kernels (series steps: `base`, `+1`, ...);
+    /// the release string where absent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
     /// Test filters (globs, area names, `tag:NAME`); empty means all.
     pub filters: Vec<String>,
     pub accel: AccelChoice,

@@ -39,8 +39,26 @@ struct Ctx<'a> {
     initramfs: Option<PathBuf>,
 }
 
-/// Runs a plan end to end; returns the exit code.
+/// Runs a plan end to end, prints the summary; returns the exit code.
 pub fn execute(plan: &Plan, out: &Output) -> Result<ExitCode> {
+    let Some((results, run_dir)) = run_plan(plan, out)? else {
+        return Ok(ExitCode::Ok);
+    };
+    let table = crate::report::terminal(&results, out.verbose);
+    crate::results::write_atomic(&run_dir.join("summary.txt"), table.as_bytes())
+        .map_err(|e| Error::io("failed to write", run_dir.join("summary.txt"), e))?;
+    print!("{table}");
+    println!("run directory: {}", run_dir.path.display());
+    if results.interrupted {
+        return Err(Error::Interrupted);
+    }
+    Ok(results.exit_code())
+}
+
+/// Boots every kernel of the plan and collects the results into a new
+/// run directory (results.json and the report files written); `None` for a
+/// dry run, which only prints the VM commands.
+pub fn run_plan(plan: &Plan, out: &Output) -> Result<Option<(RunResults, RunDir)>> {
     let identities = plan
         .kernels
         .iter()
@@ -83,7 +101,7 @@ pub fn execute(plan: &Plan, out: &Output) -> Result<ExitCode> {
             };
             println!("{cmd}");
         }
-        return Ok(ExitCode::Ok);
+        return Ok(None);
     }
     let started = SystemTime::now();
     let verdict = vm::resolve_accel(plan.accel, &identities[0].path, cache_dir().as_deref());
@@ -141,25 +159,18 @@ pub fn execute(plan: &Plan, out: &Output) -> Result<ExitCode> {
         if vm::interrupted() {
             break;
         }
-        let kr = boot_one(&ctx, i, id)?;
+        let mut kr = boot_one(&ctx, i, id)?;
+        kr.label = plan.labels.get(i).cloned();
         results.kernels.push(kr);
         // Partial results survive a later crash of the harness itself.
         write_json(&ctx.run_dir.join("results.json"), &results)?;
     }
     results.interrupted = vm::interrupted();
     results.finished = Some(humantime::format_rfc3339_seconds(SystemTime::now()).to_string());
-    let run_dir = &ctx.run_dir;
+    let run_dir = ctx.run_dir;
     write_json(&run_dir.join("results.json"), &results)?;
     crate::report::write_all(&run_dir.path, &results)?;
-    let table = crate::report::terminal(&results, out.verbose);
-    crate::results::write_atomic(&run_dir.join("summary.txt"), table.as_bytes())
-        .map_err(|e| Error::io("failed to write", run_dir.join("summary.txt"), e))?;
-    print!("{table}");
-    println!("run directory: {}", run_dir.path.display());
-    if results.interrupted {
-        return Err(Error::Interrupted);
-    }
-    Ok(results.exit_code())
+    Ok(Some((results, run_dir)))
 }
 
 fn is_installed(program: &Path) -> bool {
@@ -378,6 +389,7 @@ fn boot_one(ctx: &Ctx<'_>, index: usize, id: &KernelIdentity) -> Result<KernelRu
     let findings = vm::console::scan(&console);
     let (events, bad_lines) = kharness_record::parse_events(&text);
     let mut kr = KernelRun {
+        label: None,
         identity: id.clone(),
         outcome: KernelOutcome::Completed,
         detail: None,

@@ -13,11 +13,7 @@ const CELL_MAX: usize = 36;
 /// Renders the summary table of a run.
 pub fn terminal(res: &RunResults, verbose: bool) -> String {
     let mut s = String::new();
-    let cols: Vec<String> = res
-        .kernels
-        .iter()
-        .map(|k| k.identity.release.clone())
-        .collect();
+    let cols: Vec<String> = res.kernels.iter().map(|k| k.name().to_owned()).collect();
     // Test ids in the order the guest ran them.
     let mut ids: Vec<String> = Vec::new();
     for k in &res.kernels {
@@ -163,7 +159,7 @@ pub fn terminal(res: &RunResults, verbose: bool) -> String {
         let _ = writeln!(
             s,
             "{}: {} passed, {} failed, {} skipped; {} in {:.1}s",
-            kr.identity.release,
+            kr.name(),
             kr.count(Status::Pass),
             bad,
             kr.count(Status::Skip),

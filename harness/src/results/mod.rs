@@ -3,6 +3,7 @@
 pub mod compare;
 mod model;
 pub mod stats;
+pub mod steps;
 mod store;
 
 pub use model::{KernelOutcome, KernelRun, RESULTS_SCHEMA, RunResults};

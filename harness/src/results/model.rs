@@ -70,6 +70,9 @@ impl KernelOutcome {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct KernelRun {
+    /// The column name (a series step such as `+2`), when not the release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
     pub identity: KernelIdentity,
     pub outcome: KernelOutcome,
     /// Why the outcome is not `completed`, in one line.
@@ -91,6 +94,11 @@ pub struct KernelRun {
 }
 
 impl KernelRun {
+    /// What reports call this kernel: its label, else its release.
+    pub fn name(&self) -> &str {
+        self.label.as_deref().unwrap_or(&self.identity.release)
+    }
+
     pub fn count(&self, s: Status) -> usize {
         self.records.iter().filter(|r| r.status == s).count()
     }

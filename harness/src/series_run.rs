@@ -1,0 +1,378 @@
+//! `kharness series`: build the base tree and each prefix of a series
+//! (incrementally, in one scratch tree), boot every step, and report per
+//! patch what changed and the first patch that changed each test.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::error::{Error, ExitCode, Result};
+use crate::kernel::build::{self, BuildProgress, BuildSpec};
+use crate::plan::Plan;
+use crate::results::steps::{self, Attribution, Check};
+use crate::run::Output;
+use crate::series::{self, ScratchTree, Series};
+
+/// What `kharness series` was asked to do, beyond an ordinary run plan.
+pub struct SeriesPlan {
+    pub series: PathBuf,
+    pub tree: PathBuf,
+    /// Build and boot only the base and the whole series.
+    pub final_only: bool,
+    /// Extra config fragments (the embedded default when empty).
+    pub fragments: Vec<PathBuf>,
+    pub jobs: Option<usize>,
+    /// Smallest relative metric change that counts (0.02 = 2%).
+    pub threshold: f64,
+    /// How the steps are booted (kernels field filled in here).
+    pub run: Plan,
+}
+
+/// One built step.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    /// 0 for the base, k for base + patches 1..=k.
+    pub patches: usize,
+    pub label: String,
+    pub subject: Option<String>,
+    /// sha256 over the applied patches' sha256 ("" for the base).
+    pub patchset_hash: String,
+    pub bzimage: PathBuf,
+    /// Seconds spent building (0 when the artifact was reused).
+    pub build_s: f64,
+    pub reused: bool,
+}
+
+/// Everything a series run produced besides the ordinary run results.
+#[derive(Debug, Clone, Serialize)]
+pub struct SeriesReport {
+    pub name: String,
+    pub format: String,
+    pub tree: PathBuf,
+    pub steps: Vec<Step>,
+    /// The step the series stopped at and why (a patch that does not apply
+    /// or a build that fails).
+    pub stopped: Option<String>,
+    pub changes: Vec<steps::Change>,
+    pub expectations: Vec<Check>,
+}
+
+pub fn execute(sp: SeriesPlan, out: &Output) -> Result<ExitCode> {
+    let series = series::read(&sp.series)?;
+    if !out.quiet {
+        eprintln!(
+            "kharness: series {:?}: {} patch(es) read from {}",
+            series.name,
+            series.patches.len(),
+            sp.series.display()
+        );
+        for n in &series.notes {
+            eprintln!("kharness:   {n}");
+        }
+    }
+    check_base(&series, &sp.tree, out);
+    let cache = crate::run::cache_dir()
+        .ok_or_else(|| Error::Usage("no cache directory: set KHARNESS_CACHE_DIR".into()))?;
+    let mut tree = ScratchTree::open(&sp.tree, &cache)?;
+    for n in tree.notes() {
+        if !out.quiet {
+            eprintln!("kharness:   {n}");
+        }
+    }
+    let n = series.patches.len();
+    let wanted: Vec<usize> = if sp.final_only {
+        vec![0, n]
+    } else {
+        (0..=n).collect()
+    };
+    let mut built: Vec<Step> = Vec::new();
+    let mut stopped = None;
+    let mut stop_code = ExitCode::Ok;
+    for &k in &wanted {
+        if crate::vm::interrupted() {
+            return Err(Error::Interrupted);
+        }
+        match build_step(&sp, &series, &mut tree, &cache, k, out) {
+            Ok(step) => built.push(step),
+            Err(e) => {
+                eprintln!("kharness: error: {e}");
+                stopped = Some(e.to_string());
+                stop_code = e.exit_code();
+                break;
+            }
+        }
+    }
+    if built.is_empty() {
+        return Err(Error::Infra(
+            stopped.unwrap_or_else(|| "nothing was built".into()),
+        ));
+    }
+
+    let mut plan = sp.run.clone();
+    plan.kernels = built.iter().map(|s| s.bzimage.clone()).collect();
+    plan.labels = built.iter().map(|s| s.label.clone()).collect();
+    let Some((results, run_dir)) = crate::run::run_plan(&plan, out)? else {
+        return Ok(ExitCode::Ok);
+    };
+    let attribution = steps::attribute(&results, sp.threshold);
+    let expectations = match &series.manifest {
+        // With --final-only, step 1 is the whole series: expectations name
+        // single patches and cannot be checked.
+        Some(m) if !sp.final_only => steps::check_expectations(&attribution, &m.expect),
+        _ => Vec::new(),
+    };
+    let report = SeriesReport {
+        name: series.name.clone(),
+        format: format!("{:?}", series.format),
+        tree: sp.tree.clone(),
+        steps: built,
+        stopped,
+        changes: attribution.changes.clone(),
+        expectations,
+    };
+    crate::results::write_json(&run_dir.join("series.json"), &report)?;
+    let mut text = crate::report::terminal(&results, out.verbose);
+    text.push_str(&render(&report, &attribution, &series));
+    crate::results::write_atomic(&run_dir.join("summary.txt"), text.as_bytes())
+        .map_err(|e| Error::io("failed to write", run_dir.join("summary.txt"), e))?;
+    print!("{text}");
+    println!("run directory: {}", run_dir.path.display());
+
+    let worse = attribution
+        .changes
+        .iter()
+        .any(|c| c.what == "status" && c.to != "pass" && c.to != "skip")
+        || attribution.per_patch.iter().any(|p| {
+            p.metrics
+                .iter()
+                .any(|m| m.verdict == crate::results::compare::Verdict::Regression)
+        });
+    let unmet = report.expectations.iter().any(|c| !c.met);
+    let code = results.exit_code().max(stop_code).max(if worse || unmet {
+        ExitCode::TestsFailed
+    } else {
+        ExitCode::Ok
+    });
+    Ok(code)
+}
+
+/// Warns when series.toml names a base the tree is not.
+fn check_base(series: &Series, tree: &Path, out: &Output) {
+    let Some(req) = series
+        .manifest
+        .as_ref()
+        .and_then(|m| m.base.kernel.as_ref())
+    else {
+        return;
+    };
+    let Some(version) = makefile_version(tree) else {
+        return;
+    };
+    if !req.matches(&version) && !out.quiet {
+        eprintln!(
+            "kharness: warning: series wants a {} base; {} is {version}",
+            req.as_str(),
+            tree.display()
+        );
+    }
+}
+
+/// VERSION.PATCHLEVEL.SUBLEVEL from a kernel tree's top Makefile.
+fn makefile_version(tree: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(tree.join("Makefile")).ok()?;
+    let field = |name: &str| {
+        text.lines().find_map(|l| {
+            l.strip_prefix(name)?
+                .trim_start()
+                .strip_prefix('=')
+                .map(|v| v.trim().to_owned())
+        })
+    };
+    Some(format!(
+        "{}.{}.{}",
+        field("VERSION")?,
+        field("PATCHLEVEL")?,
+        field("SUBLEVEL")?
+    ))
+}
+
+fn build_step(
+    sp: &SeriesPlan,
+    series: &Series,
+    tree: &mut ScratchTree,
+    cache: &Path,
+    k: usize,
+    out: &Output,
+) -> Result<Step> {
+    let patches = &series.patches[..k];
+    let prefix = series.prefix_hash(k);
+    let label = if k == 0 {
+        "base".to_owned()
+    } else {
+        format!("+{k}")
+    };
+    // The artifact is keyed by what went into it: the base tree, the
+    // patches, the config fragments.
+    let base_id = serde_json::to_string(tree.base()).unwrap_or_default();
+    let fragments: Vec<String> = sp
+        .fragments
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap_or_default())
+        .collect();
+    let key = series::sha256_hex(
+        format!(
+            "{base_id}\n{prefix}\n{}\n{}",
+            build::DEFAULT_FRAGMENT,
+            fragments.join("\n")
+        )
+        .as_bytes(),
+    );
+    let artifact_dir = cache.join("artifacts").join(&key[..32]);
+    let artifact = artifact_dir.join("bzImage");
+    let subject = patches.last().map(|p| p.subject.clone());
+    if artifact.is_file() {
+        if !out.quiet {
+            eprintln!("kharness: [{label}] reusing {}", artifact.display());
+        }
+        return Ok(Step {
+            patches: k,
+            label,
+            subject,
+            patchset_hash: prefix,
+            bzimage: artifact,
+            build_s: 0.0,
+            reused: true,
+        });
+    }
+    let applied = tree.checkout(patches)?;
+    if !out.quiet {
+        let what = match patches.last() {
+            Some(p) => format!("patch {}", p.label()),
+            None => "the base tree".to_owned(),
+        };
+        eprintln!("kharness: [{label}] building {what} ({applied} patch(es) applied now)");
+    }
+    let mut spec = BuildSpec::new(tree.path());
+    spec.fragments = sp.fragments.clone();
+    if let Some(j) = sp.jobs {
+        spec.jobs = j;
+    }
+    spec.cache_dir = cache.join("builds");
+    spec.cancel = Some(std::sync::Arc::clone(crate::vm::interrupt_flag()));
+    let started = Instant::now();
+    let mut last_print = Instant::now();
+    let quiet = out.quiet;
+    let mut progress = |p: &BuildProgress| {
+        if !quiet && last_print.elapsed().as_secs() >= 10 {
+            last_print = Instant::now();
+            eprintln!(
+                "kharness:   {} {}s, {} steps, {}",
+                p.target,
+                p.elapsed.as_secs(),
+                p.steps,
+                p.last
+            );
+        }
+    };
+    let built = build::configure_and_build(&spec, &mut progress).map_err(|e| {
+        let what = match patches.last() {
+            Some(p) => format!("building with patch {}", p.label()),
+            None => "building the base tree".to_owned(),
+        };
+        Error::Infra(format!("{what} failed: {e}"))
+    })?;
+    std::fs::create_dir_all(&artifact_dir)
+        .map_err(|e| Error::io("failed to create", &artifact_dir, e))?;
+    let bytes = std::fs::read(&built.bzimage)
+        .map_err(|e| Error::io("failed to read", &built.bzimage, e))?;
+    crate::results::write_atomic(&artifact, &bytes)
+        .map_err(|e| Error::io("failed to write", &artifact, e))?;
+    let build_s = started.elapsed().as_secs_f64();
+    if !out.quiet {
+        eprintln!(
+            "kharness: [{label}] built in {build_s:.1}s ({} kbuild steps)",
+            built.steps
+        );
+    }
+    Ok(Step {
+        patches: k,
+        label,
+        subject,
+        patchset_hash: prefix,
+        bzimage: artifact,
+        build_s,
+        reused: false,
+    })
+}
+
+fn render(r: &SeriesReport, att: &Attribution, series: &Series) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "\nSeries {:?} ({} patches):",
+        r.name,
+        series.patches.len()
+    );
+    for step in &r.steps {
+        let what = step.subject.as_deref().unwrap_or("the base tree");
+        let how = if step.reused {
+            "reused".to_owned()
+        } else {
+            format!("built in {:.0}s", step.build_s)
+        };
+        let _ = writeln!(s, "  {:<5} {what} ({how})", step.label);
+    }
+    if let Some(why) = &r.stopped {
+        let _ = writeln!(s, "  stopped: {}", why.lines().next().unwrap_or(""));
+    }
+    s.push_str("\nWhat each patch changed (against the step before):\n");
+    for (i, p) in att.per_patch.iter().enumerate() {
+        let step = &r.steps[i + 1];
+        let changes: Vec<&steps::Change> =
+            att.changes.iter().filter(|c| c.patch == i + 1).collect();
+        let _ = writeln!(
+            s,
+            "  {} {}: {}",
+            step.label,
+            step.subject.as_deref().unwrap_or(""),
+            if changes.is_empty() {
+                "nothing".to_owned()
+            } else {
+                format!("{} change(s)", changes.len())
+            }
+        );
+        for c in changes {
+            let _ = writeln!(s, "      {} {}: {} -> {}", c.test, c.what, c.from, c.to);
+        }
+        let _ = p;
+    }
+    if !att.first_change.is_empty() {
+        s.push_str("\nFirst patch that changed each result:\n");
+        for ((test, what), k) in &att.first_change {
+            let _ = writeln!(
+                s,
+                "  {test} {what}: {}",
+                r.steps.get(*k).map_or("?", |st| st.label.as_str())
+            );
+        }
+    }
+    if !r.expectations.is_empty() {
+        let met = r.expectations.iter().filter(|c| c.met).count();
+        let _ = writeln!(
+            s,
+            "\nExpected effects (series.toml): {met} of {} met",
+            r.expectations.len()
+        );
+        for c in &r.expectations {
+            let mark = if c.met { "met  " } else { "UNMET" };
+            let _ = writeln!(
+                s,
+                "  {mark} +{} {}: expected {}; got {}",
+                c.patch, c.test, c.expected, c.actual
+            );
+        }
+    }
+    s
+}
