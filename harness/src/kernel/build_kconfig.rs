@@ -258,19 +258,29 @@ pub fn explain(source: &Path, fin: &BTreeMap<String, OptionValue>, name: &str) -
 }
 
 /// For each `config NAME`/`menuconfig NAME` entry in one Kconfig file: its
-/// line and the conditions on it (`depends on`, and `if` on its prompt).
+/// line and the conditions on it (enclosing `if` blocks of that file,
+/// `depends on`, and `if` on its prompt).
 fn definitions(text: &str, name: &str) -> Vec<(usize, Vec<String>)> {
     let lines: Vec<&str> = text.lines().collect();
     let mut out = Vec::new();
+    let mut ifs: Vec<String> = Vec::new();
     for (i, l) in lines.iter().enumerate() {
         let t = l.trim();
+        if let Some(c) = t.strip_prefix("if ") {
+            ifs.push(strip_comment(c).to_owned());
+            continue;
+        }
+        if t == "endif" || t.starts_with("endif ") || t.starts_with("endif#") {
+            ifs.pop();
+            continue;
+        }
         let head = t
             .strip_prefix("config ")
             .or_else(|| t.strip_prefix("menuconfig "));
         if head.map(str::trim) != Some(name) {
             continue;
         }
-        let mut conds = Vec::new();
+        let mut conds = ifs.clone();
         for body in &lines[i + 1..] {
             let bt = body.trim();
             // The entry ends at the next unindented line.
@@ -278,7 +288,7 @@ fn definitions(text: &str, name: &str) -> Vec<(usize, Vec<String>)> {
                 break;
             }
             if let Some(d) = bt.strip_prefix("depends on ") {
-                conds.push(d.trim().to_owned());
+                conds.push(strip_comment(d).to_owned());
             } else if let Some(c) = prompt_condition(bt) {
                 conds.push(c);
             }
@@ -286,6 +296,10 @@ fn definitions(text: &str, name: &str) -> Vec<(usize, Vec<String>)> {
         out.push((i + 1, conds));
     }
     out
+}
+
+fn strip_comment(s: &str) -> &str {
+    s.split('#').next().unwrap_or("").trim()
 }
 
 /// `bool "text" if COND` -> `COND`.
@@ -414,15 +428,19 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("fs/x")).unwrap();
         std::fs::write(
             dir.path().join("fs/x/Kconfig"),
-            "config OTHER\n\tbool\n\nconfig WANTED\n\tbool \"wanted\" if EXPERT\n\
-             \tdepends on NET && !SMALL\n\thelp\n\t  text\n\nconfig AFTER\n\tdepends on NOPE\n",
+            "config OTHER\n\tbool\n\nif BLK # a comment\nconfig WANTED\n\tbool \"wanted\" if EXPERT\n\
+             \tdepends on NET && !SMALL\n\thelp\n\t  text\n\nendif # BLK\nconfig AFTER\n\tdepends on NOPE\n",
         )
         .unwrap();
         let fin =
             to_map(&parse("CONFIG_NET=y\n# CONFIG_EXPERT is not set\nCONFIG_SMALL=y\n").unwrap());
         assert_eq!(
             explain(dir.path(), &fin, "WANTED"),
-            "defined at fs/x/Kconfig:4; needs EXPERT and NET && !SMALL (here EXPERT is off, SMALL is on)"
+            "defined at fs/x/Kconfig:5; needs BLK and EXPERT and NET && !SMALL (here BLK is off, EXPERT is off, SMALL is on)"
+        );
+        assert_eq!(
+            explain(dir.path(), &fin, "AFTER"),
+            "defined at fs/x/Kconfig:12; needs NOPE (here NOPE is off)"
         );
         assert_eq!(
             explain(dir.path(), &fin, "BASE_FULL"),
