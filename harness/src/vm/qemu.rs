@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use super::accel::Accel;
-use super::quote::sh_quote;
 
 /// A qemu-direct invocation.
 #[derive(Debug, Clone)]
@@ -91,18 +90,11 @@ impl Qemu {
     }
 
     pub fn command(&self) -> Command {
-        let argv = self.argv();
-        let mut cmd = Command::new(&argv[0]);
-        cmd.args(&argv[1..]);
-        cmd
+        super::quote::command_of(&self.argv())
     }
 
     pub fn display(&self) -> String {
-        self.argv()
-            .iter()
-            .map(|a| sh_quote(&a.to_string_lossy()).into_owned())
-            .collect::<Vec<_>>()
-            .join(" ")
+        super::quote::display_argv(&self.argv())
     }
 }
 

@@ -25,6 +25,22 @@ pub fn sh_join<S: AsRef<str>>(words: &[S]) -> String {
         .join(" ")
 }
 
+/// An argv as a person would type it (for `--dry-run`, command.sh and
+/// recipes): every word quoted where it needs to be.
+pub fn display_argv(argv: &[std::ffi::OsString]) -> String {
+    argv.iter()
+        .map(|a| sh_quote(&a.to_string_lossy()).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A process for an argv (program first), with no shell in between.
+pub fn command_of(argv: &[std::ffi::OsString]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(&argv[0]);
+    cmd.args(&argv[1..]);
+    cmd
+}
+
 /// Whether a host path can be handed to vng's `--rwdir` as is: vng splits
 /// that value at `=` and QEMU splits its options at `,`, so only a
 /// conservative character set passes.

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use super::accel::Accel;
-use super::quote::{sh_join, sh_quote};
+use super::quote::sh_join;
 
 /// A `vng --run` invocation.
 #[derive(Debug, Clone)]
@@ -65,19 +65,12 @@ impl Vng {
     }
 
     pub fn command(&self) -> Command {
-        let argv = self.argv();
-        let mut cmd = Command::new(&argv[0]);
-        cmd.args(&argv[1..]);
-        cmd
+        super::quote::command_of(&self.argv())
     }
 
     /// The command as a person would type it (for `--dry-run` and recipes).
     pub fn display(&self) -> String {
-        self.argv()
-            .iter()
-            .map(|a| sh_quote(&a.to_string_lossy()).into_owned())
-            .collect::<Vec<_>>()
-            .join(" ")
+        super::quote::display_argv(&self.argv())
     }
 }
 
