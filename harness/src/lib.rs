@@ -7,10 +7,12 @@
 #![deny(unsafe_code)]
 
 pub mod cli;
+pub mod config;
 pub mod doctor;
 pub mod error;
 pub mod guest;
 pub mod kernel;
+pub mod manual;
 pub mod plan;
 pub mod report;
 pub mod results;
