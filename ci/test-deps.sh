@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Installs the tools harness/tests/reports.rs checks the report files with,
+# Installs the tools harness/tests/reports.rs checks the report files with
+# (and tests/help.rs the man pages with),
 # only what is missing; a second run installs nothing and takes a second.
 #
 #   apt: chromium              renders report.html headless (charts test)
+#        man-db, groff-base    render the generated man pages (tests/help.rs)
 #   pip: kcidb-io              KernelCI's validator for kcidb.json
 #        xmlschema             XML Schema check of junit.xml
 #
@@ -11,7 +13,7 @@
 # Under CI=true those tests fail if a tool is missing; elsewhere they skip.
 set -euo pipefail
 
-APT_PACKAGES=(chromium)
+APT_PACKAGES=(chromium man-db groff-base)
 PIP_PACKAGES=("kcidb-io==141" "xmlschema==4.3.2")
 PY_MODULES=(kcidb_io xmlschema)
 

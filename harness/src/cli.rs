@@ -10,7 +10,18 @@ use crate::error::{Error, ExitCode, Result};
 use crate::plan::Plan;
 use crate::vm::{AccelChoice, BackendChoice, PerfModeChoice};
 
-const EXIT_CODES: &str = "\
+const AFTER_HELP: &str = "\
+Examples:
+  kharness doctor                     # what is installed, what is missing
+  kharness run                        # newest kernel under /boot, every test
+  kharness run --kernel 6.1.0-56-amd64 --kernel ~/linux/arch/x86/boot/bzImage --filter 'splice.*'
+  kharness series my-series.mbox --tree ~/linux
+  kharness compare kharness-runs/20261122T050000Z kharness-runs/latest
+  kharness run --help                 # each command explains itself, with examples
+
+Every option that takes a value can also be set in kharness.toml, per
+profile: see `kharness config --help` and `kharness config show`.
+
 Exit codes:
   0  all tests passed or skipped
   1  a test failed
@@ -22,7 +33,7 @@ Exit codes:
 /// semantics tests for splice, tee, vmsplice, sendfile, io_uring and
 /// signals inside them.
 #[derive(Parser, Debug)]
-#[command(name = "kharness", version, after_help = EXIT_CODES)]
+#[command(name = "kharness", version, after_help = AFTER_HELP)]
 pub struct Cli {
     /// Print only the results table and errors.
     #[arg(long, short, global = true, env = "KHARNESS_QUIET")]
@@ -252,8 +263,11 @@ struct ListArgs {
 ///
 /// A setting comes from, highest first: its flag, its KHARNESS_* variable,
 /// the project file (--config FILE, else kharness.toml in the current
-/// directory or a parent), the user file ($XDG_CONFIG_HOME/kharness/
-/// config.toml, else ~/.config/kharness/config.toml), the built-in default.
+/// directory or a parent), the user file
+/// ($XDG_CONFIG_HOME/kharness/config.toml, else
+/// ~/.config/kharness/config.toml), the built-in default. Relative paths in
+/// a file are relative to its directory; a list replaces, never extends, a
+/// lower level's.
 /// Settings sit under [profile.NAME]; a profile inherits [profile.default]
 /// of its file. The profile is --profile, else $KHARNESS_PROFILE, else `ci`
 /// when $CI is set, else `default`.
@@ -477,11 +491,11 @@ fn dispatch(cli: Cli, config: &crate::config::Layers) -> Result<ExitCode> {
             Ok(ExitCode::Ok)
         }
         Cmd::Completions(a) => {
-            crate::manual::completions(Cli::command(), a.shell, &mut std::io::stdout());
+            crate::manual::print(&crate::manual::completions(Cli::command(), a.shell))?;
             Ok(ExitCode::Ok)
         }
         Cmd::Man(a) => {
-            crate::manual::man(Cli::command(), a.command.as_deref(), &mut std::io::stdout())?;
+            crate::manual::print(&crate::manual::man(Cli::command(), a.command.as_deref())?)?;
             Ok(ExitCode::Ok)
         }
     }

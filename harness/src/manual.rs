@@ -7,15 +7,17 @@ use clap::Command;
 
 use crate::error::{Error, Result};
 
-/// Writes the completion script for `shell`.
-pub fn completions(mut cmd: Command, shell: clap_complete::Shell, out: &mut dyn Write) {
+/// The completion script for `shell`.
+pub fn completions(mut cmd: Command, shell: clap_complete::Shell) -> Vec<u8> {
     let name = cmd.get_name().to_owned();
-    clap_complete::generate(shell, &mut cmd, name, out);
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut cmd, name, &mut out);
+    out
 }
 
-/// Writes the man page of the command, or of one of its subcommands
+/// The man page (roff) of the command, or of one of its subcommands
 /// (`kharness-run(1)`).
-pub fn man(cmd: Command, sub: Option<&str>, out: &mut dyn Write) -> Result<()> {
+pub fn man(cmd: Command, sub: Option<&str>) -> Result<Vec<u8>> {
     let cmd = match sub {
         None => cmd,
         Some(name) => {
@@ -39,7 +41,20 @@ pub fn man(cmd: Command, sub: Option<&str>, out: &mut dyn Write) -> Result<()> {
             page
         }
     };
+    let mut out = Vec::new();
     clap_mangen::Man::new(cmd)
-        .render(out)
-        .map_err(|e| Error::io("failed to write", "the man page to stdout", e))
+        .render(&mut out)
+        .map_err(|e| Error::io("failed to render", "the man page", e))?;
+    Ok(out)
+}
+
+/// Writes to stdout; a reader that went away (`| head`) is no error.
+pub fn print(bytes: &[u8]) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Error::io("failed to write", "stdout", e))
+        }
+        _ => Ok(()),
+    }
 }
