@@ -282,10 +282,14 @@ impl Env {
     }
 
     fn ci(&self) -> bool {
-        self.ci
-            .as_deref()
-            .is_some_and(|v| !v.is_empty() && v != "false" && v != "0")
+        self.ci.as_deref().is_some_and(ci_says_yes)
     }
+}
+
+/// Whether a value of `$CI` means "this is CI": anything but empty,
+/// `false` or `0`.
+pub fn ci_says_yes(v: &str) -> bool {
+    !v.is_empty() && v != "false" && v != "0"
 }
 
 /// The `--config` and `--profile` the command line (or their environment

@@ -14,6 +14,7 @@ pub mod guest;
 pub mod kernel;
 pub mod manual;
 pub mod plan;
+pub mod progress;
 pub mod report;
 pub mod results;
 pub mod run;
