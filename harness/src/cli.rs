@@ -374,6 +374,10 @@ pub fn main() -> i32 {
     for w in &config.warnings {
         eprintln!("kharness: warning: {w}");
     }
+    if let (Some(note), false, Cmd::Run(_) | Cmd::Series(_)) = (config.note(), cli.quiet, &cli.cmd)
+    {
+        eprintln!("kharness: config: {note}");
+    }
     crate::vm::interrupt_flag();
     match dispatch(cli, &config) {
         Ok(code) => code as i32,

@@ -198,6 +198,31 @@ pub struct Layers {
     config_flag: Option<PathBuf>,
 }
 
+impl Layers {
+    /// A line saying which profile and files are in effect; none when no
+    /// file was read and the profile is the default one.
+    pub fn note(&self) -> Option<String> {
+        let read: Vec<String> = self
+            .files
+            .iter()
+            .filter(|(_, _, exists)| *exists)
+            .map(|(_, p, _)| p.display().to_string())
+            .collect();
+        if read.is_empty() && self.profile_origin == Origin::Default {
+            return None;
+        }
+        let files = if read.is_empty() {
+            "no config file".to_owned()
+        } else {
+            read.join(", ")
+        };
+        Some(format!(
+            "profile {} ({}); {files}",
+            self.profile, self.profile_origin
+        ))
+    }
+}
+
 /// Why parsing the command line stopped.
 #[derive(Debug)]
 pub enum Failure {

@@ -376,6 +376,15 @@ fn file_values_reach_the_run_and_flags_still_win() {
     assert_eq!(argv[argv.len() - 1], "tee.*");
     assert!(argv.windows(2).any(|w| w == ["--reps", "3"]), "{argv:?}");
 
+    assert!(
+        r.stderr().contains(&format!(
+            "kharness: config: profile default (default); {}\n",
+            s.path("proj/kharness.toml")
+        )),
+        "{}",
+        r.stderr()
+    );
+
     let r = s.run(
         &[],
         &["run", "--dry-run", "--accel", "tcg", "--memory", "1G"],
@@ -396,7 +405,9 @@ fn a_required_argument_can_come_from_the_file() {
     assert_eq!(
         r.stderr(),
         format!(
-            "kharness: error: --tree {}: not a kernel source tree (no Makefile); e.g. /usr/src/linux-source-6.12 after ci/setup.sh\n",
+            "kharness: config: profile default (default); {}\n\
+             kharness: error: --tree {}: not a kernel source tree (no Makefile); e.g. /usr/src/linux-source-6.12 after ci/setup.sh\n",
+            s.path("proj/kharness.toml"),
             s.path("proj/linux")
         )
     );
