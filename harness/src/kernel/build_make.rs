@@ -28,6 +28,9 @@ pub struct BuildProgress {
     pub steps: usize,
     /// The latest of them, trimmed.
     pub last: String,
+    /// How many the last successful run of this target in this directory
+    /// had (a rough size for a progress bar).
+    pub expected: Option<usize>,
 }
 
 /// One `make` invocation.
@@ -109,6 +112,10 @@ impl MakeCommand {
         cancel: Option<&AtomicBool>,
         progress: &mut dyn FnMut(&BuildProgress),
     ) -> std::io::Result<MakeOutcome> {
+        let counted = self.log.with_extension("steps");
+        let expected = std::fs::read_to_string(&counted)
+            .ok()
+            .and_then(|s| s.trim().parse().ok());
         let log = File::create(&self.log)?;
         let log_err = log.try_clone()?;
         let mut cmd = self.command();
@@ -130,6 +137,7 @@ impl MakeCommand {
                     elapsed: started.elapsed(),
                     steps: tail.steps,
                     last: tail.last.clone(),
+                    expected,
                 });
             }
         };
@@ -155,6 +163,10 @@ impl MakeCommand {
         // means the group is already empty.
         let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
         report(&mut tail, true);
+        if status.success() && !cancelled {
+            // Best effort: only a progress bar's length depends on it.
+            let _ = std::fs::write(&counted, format!("{}\n", tail.steps));
+        }
         Ok(MakeOutcome {
             status,
             cancelled,

@@ -1,0 +1,442 @@
+//! kharness.toml through the real binary: where files are found, profiles,
+//! precedence (flag > env > project > user > default), and what broken
+//! files say. Every command runs in a scratch directory with a scratch
+//! HOME and none of the caller's KHARNESS_*, CI or XDG_CONFIG_HOME.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::Run;
+
+struct Sandbox {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+}
+
+impl Sandbox {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        // Canonical, so paths in messages match what we compare against.
+        let root = dir.path().canonicalize().expect("it resolves");
+        std::fs::create_dir_all(root.join("proj/sub/deeper")).expect("mkdir works");
+        Sandbox { _dir: dir, root }
+    }
+
+    fn project(&self, text: &str) -> PathBuf {
+        let p = self.root.join("proj/kharness.toml");
+        std::fs::write(&p, text).expect("write works");
+        p
+    }
+
+    fn user(&self, text: &str) -> PathBuf {
+        let d = self.root.join("home/.config/kharness");
+        std::fs::create_dir_all(&d).expect("mkdir works");
+        let p = d.join("config.toml");
+        std::fs::write(&p, text).expect("write works");
+        p
+    }
+
+    /// kharness in proj/sub/deeper with only the given variables set.
+    fn run(&self, env: &[(&str, &str)], args: &[&str]) -> Run {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kharness"));
+        cmd.current_dir(self.root.join("proj/sub/deeper"));
+        for (k, _) in std::env::vars_os() {
+            let k = k.to_string_lossy();
+            if k.starts_with("KHARNESS_") || k == "CI" || k == "XDG_CONFIG_HOME" {
+                cmd.env_remove(&*k);
+            }
+        }
+        // A scratch HOME, but the same toolchain (the guest may be built).
+        if let Some(home) = std::env::var_os("HOME") {
+            let home = PathBuf::from(home);
+            for (var, dir) in [("RUSTUP_HOME", ".rustup"), ("CARGO_HOME", ".cargo")] {
+                if std::env::var_os(var).is_none() {
+                    cmd.env(var, home.join(dir));
+                }
+            }
+        }
+        cmd.env("HOME", self.root.join("home"));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        common::run_with(cmd, args)
+    }
+
+    fn path(&self, rel: &str) -> String {
+        self.root.join(rel).display().to_string()
+    }
+}
+
+/// The `key = value  # origin` line of `config show` for `key`, spaces
+/// squeezed.
+fn line_of(show: &str, key: &str) -> String {
+    show.lines()
+        .find(|l| l.starts_with(&format!("{key} = ")) || l.starts_with(&format!("# {key} is")))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| panic!("no line for {key}:\n{show}"))
+}
+
+#[test]
+fn show_without_files_lists_every_key_at_its_default() {
+    let s = Sandbox::new();
+    let r = s.run(&[], &["config", "show"]);
+    r.expect_code(0);
+    let out = r.stdout();
+    assert!(
+        out.starts_with(
+            "# profile: default (default)\n# project file: none (kharness.toml not found)\n"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "# user file: {} (none)",
+            s.path("home/.config/kharness/config.toml")
+        )),
+        "{out}"
+    );
+    assert_eq!(line_of(&out, "timeout"), "timeout = \"20m\" # default");
+    assert_eq!(line_of(&out, "reps"), "reps = 1 # default");
+    assert_eq!(line_of(&out, "cpus"), "# cpus is not set # default");
+    assert_eq!(line_of(&out, "threshold"), "threshold = 2 # default");
+    for key in [
+        "kernels",
+        "series",
+        "tree",
+        "filters",
+        "backend",
+        "accel",
+        "perf-mode",
+        "test-timeout",
+        "memory",
+        "out",
+    ] {
+        line_of(&out, key);
+    }
+    assert_eq!(r.stderr(), "");
+}
+
+#[test]
+fn precedence_is_flag_env_project_user_default() {
+    let s = Sandbox::new();
+    let proj = s.project(
+        "[profile.default]\ntimeout = \"15m\"\nreps = 3\nmemory = \"2G\"\nout = \"runs\"\n",
+    );
+    let user = s.user(
+        "[profile.default]\ntimeout = \"1h\"\nreps = 9\nmemory = \"3G\"\ncpus = 2\naccel = \"tcg\"\n",
+    );
+    let r = s.run(
+        &[("KHARNESS_MEMORY", "4G"), ("KHARNESS_REPS", "4")],
+        &["config", "show", "run", "--reps", "5"],
+    );
+    r.expect_code(0);
+    let out = r.stdout();
+    let (p, u) = (proj.display(), user.display());
+    assert_eq!(line_of(&out, "reps"), "reps = 5 # flag --reps");
+    assert_eq!(
+        line_of(&out, "memory"),
+        "memory = \"4G\" # env KHARNESS_MEMORY"
+    );
+    assert_eq!(
+        line_of(&out, "timeout"),
+        format!("timeout = \"15m\" # project {p}:2 [profile.default]")
+    );
+    assert_eq!(
+        line_of(&out, "cpus"),
+        format!("cpus = 2 # user {u}:5 [profile.default]")
+    );
+    assert_eq!(
+        line_of(&out, "accel"),
+        format!("accel = \"tcg\" # user {u}:6 [profile.default]")
+    );
+    assert_eq!(line_of(&out, "backend"), "backend = \"auto\" # default");
+    // A relative path is relative to the file that says it.
+    assert_eq!(
+        line_of(&out, "out"),
+        format!(
+            "out = \"{}\" # project {p}:5 [profile.default]",
+            s.path("proj/runs")
+        )
+    );
+    // Keys `run` does not take are left out of its view.
+    assert!(!out.contains("tree"), "{out}");
+}
+
+#[test]
+fn profiles_inherit_default_and_are_chosen_by_flag_env_or_ci() {
+    let s = Sandbox::new();
+    let p = s.project(
+        "[profile.default]\nreps = 3\nbackend = \"vng\"\n\n[profile.ci]\nbackend = \"qemu\"\n\n[profile.quick]\nfilters = [\"tee.*\"]\n",
+    );
+    let p = p.display();
+    let show = |env: &[(&str, &str)], args: &[&str]| {
+        let mut a = args.to_vec();
+        a.extend(["config", "show", "run"]);
+        let r = s.run(env, &a);
+        r.expect_code(0);
+        r.stdout()
+    };
+    let out = show(&[], &[]);
+    assert!(out.starts_with("# profile: default (default)\n"), "{out}");
+    assert_eq!(
+        line_of(&out, "backend"),
+        format!("backend = \"vng\" # project {p}:3 [profile.default]")
+    );
+
+    let out = show(&[("CI", "true")], &[]);
+    assert!(out.starts_with("# profile: ci (env CI)\n"), "{out}");
+    assert_eq!(
+        line_of(&out, "backend"),
+        format!("backend = \"qemu\" # project {p}:6 [profile.ci]")
+    );
+    // ci inherits the rest from default.
+    assert_eq!(
+        line_of(&out, "reps"),
+        format!("reps = 3 # project {p}:2 [profile.default]")
+    );
+    // CI=false is not CI.
+    assert!(show(&[("CI", "false")], &[]).starts_with("# profile: default (default)\n"));
+
+    let out = show(&[("CI", "true"), ("KHARNESS_PROFILE", "quick")], &[]);
+    assert!(
+        out.starts_with("# profile: quick (env KHARNESS_PROFILE)\n"),
+        "{out}"
+    );
+    assert_eq!(
+        line_of(&out, "filters"),
+        format!("filters = [\"tee.*\"] # project {p}:9 [profile.quick]")
+    );
+    let out = show(&[("KHARNESS_PROFILE", "quick")], &["--profile", "ci"]);
+    assert!(out.starts_with("# profile: ci (flag --profile)\n"), "{out}");
+}
+
+#[test]
+fn the_project_file_outranks_the_user_file_in_every_profile() {
+    let s = Sandbox::new();
+    let p = s.project("[profile.default]\nreps = 3\n");
+    s.user("[profile.ci]\nreps = 7\n");
+    let r = s.run(&[("CI", "1")], &["config", "show", "run"]);
+    r.expect_code(0);
+    assert_eq!(
+        line_of(&r.stdout(), "reps"),
+        format!("reps = 3 # project {}:2 [profile.default]", p.display())
+    );
+}
+
+#[test]
+fn an_unknown_profile_is_a_usage_error() {
+    let s = Sandbox::new();
+    s.project("[profile.nightly]\nreps = 3\n");
+    let r = s.run(&[], &["--profile", "nighty", "run", "--dry-run"]);
+    r.expect_code(2);
+    assert_eq!(
+        r.stderr(),
+        "kharness: error: unknown profile 'nighty' (from --profile); profiles: ci, default, nightly\n"
+    );
+    let r = s.run(&[("KHARNESS_PROFILE", "x")], &["config", "show"]);
+    r.expect_code(2);
+    assert_eq!(
+        r.stderr(),
+        "kharness: error: unknown profile 'x' (from KHARNESS_PROFILE); profiles: ci, default, nightly\n"
+    );
+}
+
+#[test]
+fn broken_files_are_usage_errors_at_file_line_col() {
+    let s = Sandbox::new();
+    let cases: &[(&str, &str)] = &[
+        (
+            "[profile.default]\ntimeout = \"15m\nreps = 2\n",
+            "2:15: invalid TOML: invalid basic string, expected `\"`",
+        ),
+        (
+            "[profile.default]\nreps 3\n",
+            "2:6: invalid TOML: key with no value, expected `=`",
+        ),
+        (
+            "[profile.default]\nreps = 1\nreps = 2\n",
+            "3:1: invalid TOML: duplicate key",
+        ),
+        (
+            "[profile.default]\nreps = \"5\"\n",
+            "2:8: `reps` must be an integer, not string",
+        ),
+        (
+            "[profile.ci]\nfilters = \"tee.*\"\n",
+            "2:11: `filters` must be an array of strings, not string",
+        ),
+        (
+            "[profile.default]\nreps = 0\n",
+            "2:8: invalid value 0 for `reps`: 0 is not in 1..=1000",
+        ),
+        (
+            "[profile.default]\naccel = \"warp\"\n",
+            "2:9: invalid value \"warp\" for `accel`: expected one of auto, kvm, tcg",
+        ),
+        (
+            "\n[profile.default]\ntimeout = \"soon\"\n",
+            "3:11: invalid value \"soon\" for `timeout`: expected number at 0 (try 90s, 15m, 1h)",
+        ),
+        (
+            "profile = 3\n",
+            "1:11: `profile` must be a table of profiles, e.g. [profile.default], not integer",
+        ),
+    ];
+    for (text, want) in cases {
+        let p = s.project(text);
+        let r = s.run(&[], &["run", "--dry-run"]);
+        r.expect_code(2);
+        assert_eq!(
+            r.stderr(),
+            format!("kharness: error: {}:{want}\n", p.display()),
+            "for {text:?}"
+        );
+    }
+}
+
+#[test]
+fn a_bad_user_file_is_reported_too() {
+    let s = Sandbox::new();
+    let u = s.user("[profile.default]\ncpus = 1.5\n");
+    let r = s.run(&[], &["config", "show"]);
+    r.expect_code(2);
+    assert_eq!(
+        r.stderr(),
+        format!(
+            "kharness: error: {}:2:8: `cpus` must be an integer, not float\n",
+            u.display()
+        )
+    );
+}
+
+#[test]
+fn unknown_keys_warn_and_do_not_stop() {
+    let s = Sandbox::new();
+    let p = s.project(
+        "reps = 2\n[profile.default]\ntimout = \"5m\"\nperf_mode = \"wallclock\"\ncolour = true\n",
+    );
+    let r = s.run(&[], &["config", "show"]);
+    r.expect_code(0);
+    let p = p.display();
+    assert_eq!(
+        r.stderr(),
+        format!(
+            "kharness: warning: {p}:5:1: unknown key `colour` in [profile.default]\n\
+             kharness: warning: {p}:4:1: unknown key `perf_mode` in [profile.default]; did you mean `perf-mode`?\n\
+             kharness: warning: {p}:3:1: unknown key `timout` in [profile.default]; did you mean `timeout`?\n\
+             kharness: warning: {p}:1:1: unknown key `reps`; settings go in a profile, e.g. under [profile.default]\n"
+        )
+    );
+}
+
+#[test]
+fn config_flag_replaces_the_search_and_must_exist() {
+    let s = Sandbox::new();
+    s.project("[profile.default]\nreps = 3\n");
+    let other = s.root.join("other.toml");
+    std::fs::write(&other, "[profile.default]\nreps = 4\n").unwrap();
+    let r = s.run(
+        &[],
+        &["config", "show", "run", "--config", other.to_str().unwrap()],
+    );
+    r.expect_code(0);
+    assert_eq!(
+        line_of(&r.stdout(), "reps"),
+        format!("reps = 4 # project {}:2 [profile.default]", other.display())
+    );
+    let r = s.run(&[("KHARNESS_CONFIG", "/nonexistent/k.toml")], &["run"]);
+    r.expect_code(2);
+    assert_eq!(
+        r.stderr(),
+        "kharness: error: --config /nonexistent/k.toml: no such file\n"
+    );
+}
+
+#[test]
+fn file_values_reach_the_run_and_flags_still_win() {
+    let s = Sandbox::new();
+    s.project(
+        "[profile.default]\nbackend = \"qemu\"\nmemory = \"2G\"\nfilters = [\"tee.*\"]\nreps = 3\n",
+    );
+    let r = s.run(&[], &["run", "--dry-run", "--accel", "tcg"]);
+    r.expect_code(0);
+    let cmd = r.stdout();
+    assert!(cmd.starts_with("qemu-system-x86_64 "), "{cmd}");
+    assert!(cmd.contains(" -m 2G "), "{cmd}");
+    // The guest's argv is hex-encoded JSON on the kernel command line.
+    let hex = cmd.split("kharness_argv=").nth(1).unwrap();
+    let hex: String = hex.chars().take_while(|c| c.is_ascii_hexdigit()).collect();
+    let bytes: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect();
+    let argv: Vec<String> = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(argv[argv.len() - 1], "tee.*");
+    assert!(argv.windows(2).any(|w| w == ["--reps", "3"]), "{argv:?}");
+
+    assert!(
+        r.stderr().contains(&format!(
+            "kharness: config: profile default (default); {}\n",
+            s.path("proj/kharness.toml")
+        )),
+        "{}",
+        r.stderr()
+    );
+
+    let r = s.run(
+        &[],
+        &["run", "--dry-run", "--accel", "tcg", "--memory", "1G"],
+    );
+    r.expect_code(0);
+    assert!(r.stdout().contains(" -m 1G "), "{}", r.stdout());
+}
+
+#[test]
+fn a_required_argument_can_come_from_the_file() {
+    let s = Sandbox::new();
+    std::fs::create_dir_all(s.root.join("proj/linux")).unwrap();
+    s.project("[profile.default]\ntree = \"linux\"\n");
+    std::fs::write(s.root.join("proj/sub/deeper/x.patch"), "").unwrap();
+    let r = s.run(&[], &["series", "x.patch"]);
+    r.expect_code(2);
+    // The tree came from the file, resolved against its directory.
+    assert_eq!(
+        r.stderr(),
+        format!(
+            "kharness: config: profile default (default); {}\n\
+             kharness: error: --tree: {} is not a kernel source tree: no Makefile; e.g. /usr/src/linux-source-6.12 after ci/setup.sh\n",
+            s.path("proj/kharness.toml"),
+            s.path("proj/linux")
+        )
+    );
+    std::fs::remove_file(s.root.join("proj/kharness.toml")).unwrap();
+    let r = s.run(&[], &["series", "x.patch"]);
+    r.expect_code(2);
+    assert!(
+        r.stderr()
+            .contains("the following required arguments were not provided:\n  --tree <TREE>"),
+        "{}",
+        r.stderr()
+    );
+}
+
+#[test]
+fn the_readme_example_loads_without_warnings() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    let start = readme
+        .find("```toml\n")
+        .expect("README has a ```toml example");
+    let body = &readme[start + 8..];
+    let example = &body[..body.find("```").unwrap()];
+    let s = Sandbox::new();
+    s.project(example);
+    for profile in ["default", "ci"] {
+        let r = s.run(&[], &["--profile", profile, "config", "show"]);
+        r.expect_code(0);
+        assert_eq!(r.stderr(), "", "{example}");
+    }
+}

@@ -1,0 +1,74 @@
+//! Progress on a real terminal: `script` gives kharness a pseudo-terminal
+//! for stderr, and a short qemu-backend run shows the boot spinner and the
+//! bar of tests; under CI=true the same run prints plain lines only.
+
+use std::process::Command;
+
+const K612: &str = "/boot/vmlinuz-6.12.107+deb12-amd64";
+
+/// Runs kharness under `script` (so its stderr is a terminal) and returns
+/// everything the terminal received.
+fn on_a_terminal(ci: Option<&str>, args: &[&str]) -> String {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let typescript = dir.path().join("typescript");
+    let mut line = vec![env!("CARGO_BIN_EXE_kharness").to_owned()];
+    line.extend(args.iter().map(|a| format!("'{a}'")));
+    line.extend([
+        "--out".to_owned(),
+        dir.path().join("runs").display().to_string(),
+    ]);
+    let mut cmd = Command::new("script");
+    cmd.args(["-q", "-e", "-c", &line.join(" ")])
+        .arg(&typescript)
+        .env_remove("CI");
+    if let Some(v) = ci {
+        cmd.env("CI", v);
+    }
+    let out = cmd.output().expect("script (util-linux) runs");
+    let text =
+        String::from_utf8_lossy(&std::fs::read(&typescript).expect("script wrote its typescript"))
+            .into_owned();
+    assert!(
+        out.status.success(),
+        "{:?}: {}\n{text}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+#[test]
+#[ignore = "boots two VMs; ci/test.sh runs it"]
+fn bars_on_a_terminal_and_plain_lines_under_ci() {
+    let args = [
+        "run",
+        "--backend",
+        "qemu",
+        "--accel",
+        "tcg",
+        "--kernel",
+        K612,
+        "--filter",
+        "tee.*",
+    ];
+    let tty = on_a_terminal(None, &args);
+    assert!(
+        tty.contains("booting 6.12.107+deb12-amd64"),
+        "no boot spinner:\n{tty}"
+    );
+    assert!(tty.contains("] 7/7"), "no bar of tests:\n{tty}");
+    // Every result still gets its line, above the bar.
+    assert!(tty.contains("7/7   pass"), "{tty}");
+    // The bar is cleared before the summary.
+    assert!(tty.contains("\x1b[2K"), "{tty}");
+
+    let plain = on_a_terminal(Some("true"), &args);
+    assert!(
+        !plain.contains('\x1b'),
+        "escape sequences under CI:\n{plain}"
+    );
+    for n in 1..=7 {
+        assert!(plain.contains(&format!("  {n}/7   pass")), "{plain}");
+    }
+    assert!(plain.contains("tee   7 pass"), "{plain}");
+}
