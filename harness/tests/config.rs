@@ -406,7 +406,7 @@ fn a_required_argument_can_come_from_the_file() {
         r.stderr(),
         format!(
             "kharness: config: profile default (default); {}\n\
-             kharness: error: --tree {}: not a kernel source tree (no Makefile); e.g. /usr/src/linux-source-6.12 after ci/setup.sh\n",
+             kharness: error: --tree: {} is not a kernel source tree: no Makefile; e.g. /usr/src/linux-source-6.12 after ci/setup.sh\n",
             s.path("proj/kharness.toml"),
             s.path("proj/linux")
         )
