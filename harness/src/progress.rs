@@ -111,15 +111,16 @@ impl TestProgress {
 
     /// Reads what the results file gained; call it often.
     pub fn poll(&mut self, records: &Path) {
-        let Ok(text) = std::fs::read_to_string(records) else {
+        // Bytes: a guest that died mid-character leaves no valid UTF-8.
+        let Ok(bytes) = std::fs::read(records) else {
             return;
         };
         // Only complete lines: the guest may be mid-write.
-        let end = text.rfind('\n').map_or(0, |i| i + 1);
+        let end = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
         if end <= self.seen_bytes {
             return;
         }
-        let (events, _) = kharness_record::parse_events(&text[self.seen_bytes..end]);
+        let (events, _) = kharness_record::parse_event_bytes(&bytes[self.seen_bytes..end]);
         self.seen_bytes = end;
         for ev in &events {
             self.event(ev);
