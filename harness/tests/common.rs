@@ -67,3 +67,18 @@ pub fn results_json(run: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(run.join("results.json")).expect("results.json exists");
     serde_json::from_str(&text).expect("results.json is valid JSON")
 }
+
+/// Property-test settings: `KHARNESS_FUZZ_CASES` cases (else `default`),
+/// and no failure files: what a property finds is kept as a named
+/// regression test.
+pub fn fuzz_config(default: u32) -> proptest::test_runner::Config {
+    let cases = std::env::var("KHARNESS_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default);
+    proptest::test_runner::Config {
+        cases,
+        failure_persistence: Some(Box::new(proptest::test_runner::FileFailurePersistence::Off)),
+        ..proptest::test_runner::Config::default()
+    }
+}
