@@ -38,7 +38,8 @@
 //! `{tmp}/pwned` (the marker hostile names try to create) does not exist;
 //! and `{tmp}/cache` (the cache directory every case gets through
 //! `KHARNESS_CACHE_DIR`) was never created, so no scratch tree was made,
-//! nothing was built and no accelerator probe booted. vng and QEMU are
+//! nothing was built and no accelerator probe booted; nor was the default
+//! `kharness-runs` in the working directory (`{tmp}`). vng and QEMU are
 //! pointed at programs that do not exist, so no case can boot a VM.
 //!
 //! Configuration cases (`kharness.toml`) are added the same way: a setup
@@ -309,6 +310,9 @@ fn judge(case: &Case, tmp: &Path, sub: &Subst, o: &Outcome) -> Vec<String> {
         if Path::new(a).exists() {
             bad.push(format!("{a} exists"));
         }
+    }
+    if tmp.join("kharness-runs").exists() {
+        bad.push("a run directory was created in the working directory".into());
     }
     if tmp.join("cache").exists() {
         bad.push("the cache directory was created: something was built, copied or probed".into());

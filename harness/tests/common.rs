@@ -89,3 +89,18 @@ pub fn have(tool_ok: bool, what: &str) -> bool {
     let _ = writeln!(std::io::stderr().lock(), "SKIPPED: {msg}");
     false
 }
+
+/// Property-test settings: `KHARNESS_FUZZ_CASES` cases (else `default`),
+/// and no failure files: what a property finds is kept as a named
+/// regression test.
+pub fn fuzz_config(default: u32) -> proptest::test_runner::Config {
+    let cases = std::env::var("KHARNESS_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default);
+    proptest::test_runner::Config {
+        cases,
+        failure_persistence: Some(Box::new(proptest::test_runner::FileFailurePersistence::Off)),
+        ..proptest::test_runner::Config::default()
+    }
+}

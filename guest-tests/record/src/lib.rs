@@ -301,8 +301,13 @@ fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
+/// Runs of whitespace and control characters (some readers break lines at
+/// `\x1c`) become one space.
 fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    s.split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]

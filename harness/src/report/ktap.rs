@@ -49,11 +49,13 @@ fn kernel_block(s: &mut String, v: &View<'_>, k: usize, kr: &KernelRun) {
         .collect();
     let _ = writeln!(s, "{p}KTAP version 1");
     let _ = writeln!(s, "{p}# Subtest: {label}");
-    let _ = writeln!(s, "{p}# kernel: {}", kr.identity.banner);
+    // Banners and paths are the kernel's and the user's text: a line
+    // break in one would break the document.
+    let _ = writeln!(s, "{p}# kernel: {}", view::one_line(&kr.identity.banner));
     let _ = writeln!(
         s,
         "{p}# image: {} sha256 {}",
-        kr.identity.path.display(),
+        view::one_line(&kr.identity.path.to_string_lossy()),
         kr.identity.sha256
     );
     let _ = writeln!(s, "{p}1..{}", ids.len());
@@ -85,7 +87,7 @@ fn kernel_block(s: &mut String, v: &View<'_>, k: usize, kr: &KernelRun) {
     for f in &kr.console_findings {
         let _ = writeln!(s, "{p}# kernel {} on the console:", f.kind);
         for line in f.excerpt.lines() {
-            let _ = writeln!(s, "{p}#   {line}");
+            let _ = writeln!(s, "{p}#   {}", view::one_line(line));
         }
     }
     let bad = kr.records.iter().filter(|r| r.status.is_bad()).count();
@@ -129,9 +131,15 @@ fn diagnostics(s: &mut String, p: &str, r: &TestRecord) {
     }
 }
 
-/// A KTAP test description may not hold `#`, which starts a directive.
+/// A KTAP test description is one line, not empty, and may not hold `#`,
+/// which starts a directive.
 fn description(s: &str) -> String {
-    s.replace('#', "_")
+    let d = view::one_line(s).replace('#', "_");
+    if d.is_empty() {
+        "unnamed".to_owned()
+    } else {
+        d
+    }
 }
 
 #[cfg(test)]
@@ -202,5 +210,8 @@ not ok 2 6.12 # CRASHED guest crashed: kernel oops: Oops: int3
     #[test]
     fn descriptions_lose_hashes() {
         assert_eq!(description("6.12 #2"), "6.12 _2");
+        // Found by fuzz_reports: a line break in a name broke the document.
+        assert_eq!(description("a\nb\u{1c}c"), "a b c");
+        assert_eq!(description(" "), "unnamed");
     }
 }

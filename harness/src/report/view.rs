@@ -263,8 +263,13 @@ pub(crate) fn short_sha(s: &str) -> &str {
     s.get(..12).unwrap_or(s)
 }
 
+/// `s` on one line: runs of whitespace and control characters (which some
+/// readers take for line breaks, e.g. `\x1c`) become one space.
 pub(crate) fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    s.split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A number as a person reads it: whole numbers whole, others to three

@@ -54,7 +54,8 @@ impl RunDir {
 }
 
 /// Checks, before anything is built or booted, that run directories can
-/// be made under `out` (creating it).
+/// be made under `out`: a file can be created in it, or in the nearest
+/// directory above it that exists. Creates nothing that stays.
 pub fn check_out(out: &Path) -> Result<()> {
     if out.exists() && !out.is_dir() {
         return Err(Error::Usage(format!(
@@ -62,8 +63,19 @@ pub fn check_out(out: &Path) -> Result<()> {
             out.display()
         )));
     }
-    std::fs::create_dir_all(out)
-        .and_then(|()| tempfile::tempfile_in(out).map(drop))
+    let existing = out
+        .ancestors()
+        .map(|a| {
+            if a.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                a
+            }
+        })
+        .find(|a| a.exists())
+        .unwrap_or(Path::new("."));
+    tempfile::tempfile_in(existing)
+        .map(drop)
         .map_err(|source| Error::Output {
             path: out.to_owned(),
             source,

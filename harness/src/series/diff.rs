@@ -177,14 +177,14 @@ pub fn scan(lines: &[&str], start: usize, strip: usize) -> Result<Scan, Malforme
             if lines.get(i).is_some_and(|n| n.starts_with("\\ ")) {
                 i += 1;
             }
-            // An added or removed line right after the counted ones means
-            // the header's counts are wrong; taking the hunk as it says
-            // would drop that line silently. (`-- ` ends a mailed patch and
-            // `--- ` opens the next file.)
-            if let Some(extra) = lines
-                .get(i)
-                .filter(|n| n.starts_with('+') || (n.starts_with('-') && !n.starts_with("--")))
-            {
+            // A hunk line right after the counted ones means the header's
+            // counts are wrong; taking the hunk as it says would drop that
+            // line, and every file after it, silently. (`-- ` ends a mailed
+            // patch and `--- ` opens the next file; an empty line may end
+            // the diff.)
+            if let Some(extra) = lines.get(i).filter(|n| {
+                n.starts_with([' ', '+']) || (n.starts_with('-') && !n.starts_with("--"))
+            }) {
                 return Err(Malformed {
                     line: i,
                     why: format!("hunk `{l}` has more lines than its header says: `{extra}`"),
@@ -402,6 +402,15 @@ new file mode 100644
         let d = "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n-c\n";
         assert_eq!(
             scan(&lines(d), 0, 1).expect_err("a removal too many").line,
+            5
+        );
+        // Found by fuzz_series: a context line left over, and the next
+        // file's diff after it, were dropped without a word.
+        let d = "--- a/x\n+++ b/x\n@@ -1,1 +1,1 @@\n-a\n+b\n c\ndiff --git a/y b/y\n--- a/y\n+++ b/y\n@@ -1 +1 @@\n-a\n+b\n";
+        assert_eq!(
+            scan(&lines(d), 0, 1)
+                .expect_err("a context line too many")
+                .line,
             5
         );
     }
