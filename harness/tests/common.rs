@@ -85,3 +85,20 @@ pub fn have(tool_ok: bool, what: &str) -> bool {
     let _ = writeln!(std::io::stderr().lock(), "SKIPPED: {msg}");
     false
 }
+
+/// Runs `cmd` and panics with it, its status and its output unless it
+/// succeeds.
+#[track_caller]
+pub fn expect_clean(cmd: &mut Command) {
+    let shown = format!("{cmd:?}");
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot start {shown}: {e}"));
+    assert!(
+        out.status.success(),
+        "{shown}: {}\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
