@@ -90,7 +90,12 @@ struct CompareArgs {
     /// The run compared against it.
     run_b: PathBuf,
     /// Smallest relative change that counts, in percent.
-    #[arg(long, default_value_t = 2.0, env = "KHARNESS_THRESHOLD")]
+    #[arg(
+        long,
+        default_value_t = 2.0,
+        env = "KHARNESS_THRESHOLD",
+        allow_negative_numbers = true
+    )]
     threshold: f64,
 }
 
@@ -249,7 +254,7 @@ struct SeriesArgs {
     #[arg(long)]
     jobs: Option<usize>,
     /// Smallest metric change that counts, in percent.
-    #[arg(long, default_value_t = 2.0)]
+    #[arg(long, default_value_t = 2.0, allow_negative_numbers = true)]
     threshold: f64,
     #[command(flatten)]
     boot: BootArgs,
@@ -305,10 +310,29 @@ pub fn main() -> i32 {
     match dispatch(cli) {
         Ok(code) => code as i32,
         Err(e) => {
-            eprintln!("kharness: error: {e}");
-            e.exit_code() as i32
+            let code = e.exit_code();
+            if code == ExitCode::Usage {
+                // Bad input is told on one line, even when a path or a
+                // filter holds a newline.
+                eprintln!("kharness: error: {}", one_line(&e.to_string()));
+            } else {
+                eprintln!("kharness: error: {e}");
+            }
+            code as i32
         }
     }
+}
+
+/// `s` with control characters escaped (`\n`, `\t`, `\u{1b}`).
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\n' => "\\n".to_owned(),
+            '\t' => "\\t".to_owned(),
+            c if c.is_control() => c.escape_unicode().to_string(),
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 fn dispatch(cli: Cli) -> Result<ExitCode> {
@@ -327,6 +351,9 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                     .map(|k| crate::kernel::resolve_spec(k))
                     .collect::<Result<Vec<_>>>()?
             };
+            if !a.dry_run {
+                crate::results::check_out(&a.boot.out)?;
+            }
             let mut plan = a.boot.plan(kernels);
             plan.shard = a.shard;
             crate::run::execute(
@@ -350,12 +377,16 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                     a.series.display()
                 )));
             }
-            if !a.tree.join("Makefile").is_file() {
-                return Err(Error::Usage(format!(
-                    "--tree {}: not a kernel source tree (no Makefile); e.g. /usr/src/linux-source-6.12 after ci/setup.sh",
-                    a.tree.display()
-                )));
-            }
+            // Before the series is read: a tree that cannot be built is
+            // told now, not after a scratch copy.
+            crate::kernel::build::check_kernel_tree(&a.tree).map_err(|e| {
+                Error::Usage(format!(
+                    "--tree: {e}; e.g. /usr/src/linux-source-6.12 after ci/setup.sh"
+                ))
+            })?;
+            // Before any build: a run directory that cannot be made would
+            // only fail after every step was built.
+            crate::results::check_out(&a.boot.out)?;
             let mut plan = a.boot.plan(Vec::new());
             // Kernels kharness builds have everything built in: boot them
             // the hermetic, fast way unless asked otherwise.

@@ -452,15 +452,15 @@ fn boot_one(ctx: &Ctx<'_>, index: usize, id: &KernelIdentity) -> Result<KernelRu
         || progress.poll(&records_path),
     )
     .map_err(|e| Error::Infra(format!("failed to start {display}: {e}")))?;
-    let text = std::fs::read_to_string(&records_path).unwrap_or_default();
+    let text = std::fs::read(&records_path).unwrap_or_default();
     if twin.is_some() {
-        let _ = crate::results::write_atomic(&guest_rw_dir.join(RECORDS), text.as_bytes());
+        let _ = crate::results::write_atomic(&guest_rw_dir.join(RECORDS), &text);
     }
     let console =
         String::from_utf8_lossy(&std::fs::read(run_dir.join(&console_rel)).unwrap_or_default())
             .into_owned();
     let findings = vm::console::scan(&console);
-    let (events, bad_lines) = kharness_record::parse_events(&text);
+    let (events, bad_lines) = kharness_record::parse_event_bytes(&text);
     let mut kr = KernelRun {
         label: None,
         identity: id.clone(),
