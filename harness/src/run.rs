@@ -12,7 +12,7 @@ use crate::guest::{self, GuestBinary};
 use crate::kernel::{self, KernelIdentity};
 use crate::plan::Plan;
 use crate::results::{KernelOutcome, KernelRun, RunDir, RunResults, write_json};
-use crate::shard::{self, Part, PlanKey, ShardInfo};
+use crate::shard::{self, Part};
 use crate::vm::{self, Accel, AccelVerdict, Backend, PerfMode, Qemu, Vng};
 
 /// Where the results file lives inside the guest-writable directory.
@@ -164,39 +164,17 @@ pub fn run_plan(plan: &Plan, out: &Output) -> Result<Option<(RunResults, RunDir)
         Backend::Qemu => Some(initramfs_for(&guest, &run_dir)?),
         Backend::Vng => None,
     };
-    let plan_hash = PlanKey {
-        kernels: identities.iter().map(|k| k.sha256.as_str()).collect(),
-        labels: &plan.labels,
-        filters: &plan.filters,
-        tests: catalogue.iter().map(|t| t.id.as_str()).collect(),
-        guest_sha256: &guest.sha256,
-        reps: plan.reps,
-        test_timeout: plan.test_timeout,
-        backend: backend.as_str(),
-        perf_mode: perf_mode.as_str(),
-        memory: &plan.memory,
-        cpus: plan.cpus,
-    }
-    .hash();
-    let shard_info = plan.shard.map(|spec| ShardInfo {
-        index: spec.index,
-        count: spec.count,
-        kernels: identities.len(),
-        tests: catalogue.len(),
-        parts: parts.clone().unwrap_or_default(),
+    let plan_hash = shard::plan_hash(
+        plan,
+        &identities,
+        &catalogue,
+        &guest.sha256,
+        backend,
+        perf_mode,
+    );
+    let shard_info = plan.shard.zip(parts.clone()).map(|(spec, parts)| {
+        shard::info(spec, identities.len(), catalogue.len(), parts, out.quiet)
     });
-    if let (Some(spec), false) = (plan.shard, out.quiet) {
-        eprintln!(
-            "kharness: shard {spec}: {} of {} test run(s) on {} kernel(s)",
-            parts
-                .iter()
-                .flatten()
-                .map(|p| p.end - p.start)
-                .sum::<usize>(),
-            identities.len() * catalogue.len(),
-            boots.len()
-        );
-    }
     let ctx = Ctx {
         plan,
         out,

@@ -16,8 +16,13 @@
 use std::fmt;
 use std::str::FromStr;
 
+use kharness_record::TestInfo;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+use crate::kernel::KernelIdentity;
+use crate::plan::Plan;
+use crate::vm::{Backend, PerfMode};
 
 /// Which part of how many: `K/N`, 1-based.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,10 +104,60 @@ pub fn split(kernels: usize, tests: usize, spec: ShardSpec) -> Vec<Part> {
     parts
 }
 
+/// What a shard's results say about it; tells the user what it runs.
+pub fn info(
+    spec: ShardSpec,
+    kernels: usize,
+    tests: usize,
+    parts: Vec<Part>,
+    quiet: bool,
+) -> ShardInfo {
+    if !quiet {
+        eprintln!(
+            "kharness: shard {spec}: {} of {} test run(s) on {} kernel(s)",
+            parts.iter().map(|p| p.end - p.start).sum::<usize>(),
+            kernels * tests,
+            parts.len()
+        );
+    }
+    ShardInfo {
+        index: spec.index,
+        count: spec.count,
+        kernels,
+        tests,
+        parts,
+    }
+}
+
+/// The plan hash of `results.json`: see [`PlanKey`].
+pub fn plan_hash(
+    plan: &Plan,
+    kernels: &[KernelIdentity],
+    tests: &[TestInfo],
+    guest_sha256: &str,
+    backend: Backend,
+    perf_mode: PerfMode,
+) -> String {
+    PlanKey {
+        kernels: kernels.iter().map(|k| k.sha256.as_str()).collect(),
+        labels: &plan.labels,
+        filters: &plan.filters,
+        tests: tests.iter().map(|t| t.id.as_str()).collect(),
+        guest_sha256,
+        reps: plan.reps,
+        test_timeout: plan.test_timeout,
+        backend: backend.as_str(),
+        perf_mode: perf_mode.as_str(),
+        memory: &plan.memory,
+        cpus: plan.cpus,
+    }
+    .hash()
+}
+
 /// Everything that defines a plan's results, apart from where it runs and
 /// which shard of it: shards merge only when these agree.
 #[derive(Debug, Serialize)]
-pub struct PlanKey<'a> {
+struct PlanKey<'a> {
     /// SHA-256 of each kernel image, in plan order.
     pub kernels: Vec<&'a str>,
     pub labels: &'a [String],

@@ -17,7 +17,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use common::{have, kharness};
+use common::{expect_clean, have, kharness};
 
 fn template(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -229,18 +229,6 @@ fn tool(program: &str) -> bool {
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success())
-}
-
-fn expect_clean(cmd: &mut Command) {
-    let shown = format!("{cmd:?}");
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{shown}: {}\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 #[test]

@@ -104,3 +104,20 @@ pub fn fuzz_config(default: u32) -> proptest::test_runner::Config {
         ..proptest::test_runner::Config::default()
     }
 }
+
+/// Runs `cmd` and panics with it, its status and its output unless it
+/// succeeds.
+#[track_caller]
+pub fn expect_clean(cmd: &mut Command) {
+    let shown = format!("{cmd:?}");
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot start {shown}: {e}"));
+    assert!(
+        out.status.success(),
+        "{shown}: {}\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -9,7 +9,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use common::{kharness, latest_run, results_json};
+use common::{expect_clean, kharness, latest_run, results_json};
 
 const K61: &str = "/boot/vmlinuz-6.1.0-56-amd64";
 const K612: &str = "/boot/vmlinuz-6.12.107+deb12-amd64";
@@ -116,6 +116,8 @@ fn three_shards_merged_match_the_unsharded_run() {
     let n: usize = statuses(&partial).values().map(BTreeMap::len).sum();
     assert_eq!(n, 28 - 9, "shard 2's tests are absent");
 
+    templates_merge_these(&shards, tmp.path());
+
     let other = tmp.path().join("other");
     copy_dir(&shards[1], &other);
     let mut r = results_json(&other);
@@ -131,6 +133,56 @@ fn three_shards_merged_match_the_unsharded_run() {
     ]);
     e.expect_code(2);
     assert!(e.stderr().contains("different plans"), "{}", e.stderr());
+}
+
+/// The report jobs of ci/templates, run as the engines would run them on
+/// these shards' artifacts: each must merge them and exit 0, leaving the
+/// JUnit file where it publishes it from (and, on GitHub, the job summary).
+fn templates_merge_these(shards: &[PathBuf], tmp: &Path) {
+    let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ci/templates");
+    let yaml = |name: &str| -> serde_json::Value {
+        serde_saphyr::from_str(&std::fs::read_to_string(templates.join(name)).unwrap()).unwrap()
+    };
+    let job_dir = |name: &str, layout: &dyn Fn(usize) -> String| {
+        let d = tmp.join(name);
+        std::fs::create_dir_all(d.join("bin")).unwrap();
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_kharness"), d.join("bin/kharness")).unwrap();
+        for (i, s) in shards.iter().enumerate() {
+            copy_dir(s, &d.join(layout(i + 1)));
+        }
+        d
+    };
+    let bash = |dir: &Path, script: &str, env: &[(&str, &Path)]| {
+        expect_clean(
+            std::process::Command::new("bash")
+                .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", script])
+                .current_dir(dir)
+                .envs(env.iter().copied()),
+        );
+    };
+
+    let gh = yaml("github-actions.yml");
+    let dir = job_dir("github", &|k| format!("shards/run-both-shard-{k}"));
+    let summary = tmp.join("github-summary.md");
+    for step in gh["jobs"]["report"]["steps"].as_array().unwrap() {
+        if let Some(script) = step["run"].as_str() {
+            bash(&dir, script, &[("GITHUB_STEP_SUMMARY", &summary)]);
+        }
+    }
+    assert!(dir.join("merged/both/latest/junit.xml").is_file());
+    let text = std::fs::read_to_string(&summary).unwrap();
+    assert!(text.starts_with("kharness results: 2 kernels"), "{text}");
+
+    let gl = yaml("gitlab-ci.yml");
+    let dir = job_dir("gitlab", &|k| format!("shards/both/{k}"));
+    let script: Vec<&str> = gl["report"]["script"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    bash(&dir, &script.join("\n"), &[]);
+    assert!(dir.join("report/both/junit.xml").is_file());
 }
 
 fn copy_dir(from: &Path, to: &Path) {
