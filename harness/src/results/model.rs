@@ -91,6 +91,66 @@ pub struct KernelRun {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub console_findings: Vec<ConsoleFinding>,
     pub records: Vec<TestRecord>,
+    /// Every boot behind this column, in the order they ran; a record's
+    /// `boot` indexes this list. The fields above summarise them: the
+    /// worst outcome, the first boot's command and logs, the summed wall
+    /// time, every boot's findings. Empty in results written before boots
+    /// were recorded (one boot, described by the fields above).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub boots: Vec<Boot>,
+}
+
+/// Why a boot was started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum BootReason {
+    /// The kernel's only pass over the suite.
+    First,
+    /// A fresh boot running the tests after `after`, which crashed or hung
+    /// the previous boot (`outcome`).
+    Continue {
+        after: String,
+        outcome: KernelOutcome,
+    },
+    /// The first boot of pass `k` of `of` (`--boots`), from 1.
+    Repeat { k: u32, of: u32 },
+}
+
+impl BootReason {
+    /// A few words for people: `first`, `repeat 2 of 3`, `continue after
+    /// selftest.hang (guest hung)`.
+    pub fn describe(&self) -> String {
+        match self {
+            BootReason::First => "first".to_owned(),
+            BootReason::Continue { after, outcome } => {
+                format!("continue after {after} ({})", outcome.as_str())
+            }
+            BootReason::Repeat { k, of } => format!("repeat {k} of {of}"),
+        }
+    }
+}
+
+/// One VM boot of a kernel.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Boot {
+    pub why: BootReason,
+    /// When the VM was started, RFC 3339 (UTC, milliseconds).
+    pub started: String,
+    /// Wall time from spawning the VM to its exit.
+    pub wall_s: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vm_exit: Option<i32>,
+    pub outcome: KernelOutcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    pub command: String,
+    /// Paths relative to the run directory.
+    pub console_log: String,
+    pub guest_log: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub console_findings: Vec<ConsoleFinding>,
+    /// Tests this boot was asked to run (reps not counted).
+    pub tests: usize,
 }
 
 impl KernelRun {
@@ -101,6 +161,29 @@ impl KernelRun {
 
     pub fn count(&self, s: Status) -> usize {
         self.records.iter().filter(|r| r.status == s).count()
+    }
+
+    /// Adds a boot and refreshes the summary fields from all boots: the
+    /// first crash or hang stands for the column (its tests were charged
+    /// with it), else the last boot's outcome.
+    pub fn push_boot(&mut self, b: Boot) {
+        if self.boots.is_empty() {
+            self.command = b.command.clone();
+            self.console_log = b.console_log.clone();
+            self.guest_log = b.guest_log.clone();
+        }
+        self.wall_s += b.wall_s;
+        self.console_findings
+            .extend(b.console_findings.iter().cloned());
+        self.boots.push(b);
+        let fatal = self
+            .boots
+            .iter()
+            .find(|b| matches!(b.outcome, KernelOutcome::Crashed | KernelOutcome::Hung));
+        let stands = fatal.or(self.boots.last()).expect("a boot was just pushed");
+        self.outcome = stands.outcome;
+        self.vm_exit = stands.vm_exit;
+        self.detail = stands.detail.clone();
     }
 }
 
