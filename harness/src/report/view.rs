@@ -253,7 +253,7 @@ pub(crate) fn stats(samples: &[f64]) -> Option<Stats> {
 }
 
 /// A test the host wrote for a guest that stopped before reaching it (see
-/// `collect_records` in `run.rs` and `harness/RESULTS.md`).
+/// `run_pass` in `run.rs` and `harness/RESULTS.md`).
 pub(crate) fn not_run(kr: &KernelRun, r: &TestRecord) -> bool {
     kr.outcome != KernelOutcome::Completed
         && r.status == Status::Error

@@ -208,3 +208,62 @@ impl RunResults {
         code
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn boot(why: BootReason, outcome: KernelOutcome, console: &str) -> Boot {
+        Boot {
+            why,
+            started: "2026-11-22T04:16:59.123Z".into(),
+            wall_s: 10.0,
+            vm_exit: Some(0),
+            outcome,
+            detail: (outcome != KernelOutcome::Completed).then(|| outcome.as_str().to_owned()),
+            command: format!("qemu {console}"),
+            console_log: console.into(),
+            guest_log: console.into(),
+            console_findings: Vec::new(),
+            tests: 3,
+        }
+    }
+
+    fn column_json() -> serde_json::Value {
+        serde_json::json!({
+            "identity": {"release": "6.12", "banner": "b", "path": "/k", "sha256": "0", "size": 1},
+            "outcome": "pending", "wall_s": 0.0, "command": "", "console_log": "",
+            "guest_log": "", "records": [{"id": "a.b", "status": "pass", "duration_us": 1}]
+        })
+    }
+
+    #[test]
+    fn a_column_without_boots_still_loads_and_its_records_are_boot_0() {
+        let kr: KernelRun = serde_json::from_value(column_json()).unwrap();
+        assert!(kr.boots.is_empty());
+        assert_eq!(kr.records[0].boot, 0);
+    }
+
+    #[test]
+    fn the_first_crash_stands_for_the_column() {
+        let mut kr: KernelRun = serde_json::from_value(column_json()).unwrap();
+        kr.push_boot(boot(BootReason::First, KernelOutcome::Crashed, "c1"));
+        let cont = BootReason::Continue {
+            after: "a.b".into(),
+            outcome: KernelOutcome::Crashed,
+        };
+        kr.push_boot(boot(cont.clone(), KernelOutcome::Completed, "c2"));
+        assert_eq!(kr.outcome, KernelOutcome::Crashed);
+        assert_eq!(kr.detail.as_deref(), Some("guest crashed"));
+        assert_eq!(kr.console_log, "c1");
+        assert!((kr.wall_s - 20.0).abs() < 1e-9);
+        let json = serde_json::to_value(&kr).unwrap();
+        assert_eq!(
+            json["boots"][1]["why"],
+            serde_json::json!({"kind": "continue", "after": "a.b", "outcome": "crashed"})
+        );
+        assert_eq!(cont.describe(), "continue after a.b (guest crashed)");
+        let back: KernelRun = serde_json::from_value(json).unwrap();
+        assert_eq!(back.boots[1].why, cont);
+    }
+}
