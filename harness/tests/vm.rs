@@ -450,9 +450,11 @@ fn a_vm_over_its_time_limit_is_stopped_and_reported_hung() {
     r.expect_code(4);
     let res = results_json(&latest_run(out.path()));
     assert_eq!(res["kernels"][0]["outcome"], "hung");
-    // Nothing of the VM may survive the stop.
+    // Nothing of the VM may survive the stop. Its command line names this
+    // test's run directory (vng's --rwdir), so other runs' VMs on the
+    // machine do not count.
     let ps = std::process::Command::new("pgrep")
-        .args(["-f", "qemu-system-x86_64.*vmlinuz-6.12.107"])
+        .args(["-f", &format!("qemu-system-x86_64.*{o}")])
         .output()
         .unwrap();
     assert!(
