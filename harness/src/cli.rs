@@ -41,7 +41,36 @@ enum Cmd {
     List(ListArgs),
     Report(ReportArgs),
     Compare(CompareArgs),
+    Merge(MergeArgs),
     Doctor,
+}
+
+/// Join the run directories of the shards of one plan (`kharness run
+/// --shard K/N`) into a new run directory, with every report regenerated.
+///
+/// The merged directory holds results.json, the report files, summary.txt,
+/// each kernel's console and guest logs (the parts of a kernel that two
+/// shards shared, one after the other) and shards.json naming the sources.
+/// Shards of different plans (another kernel, filter, guest build, --reps,
+/// backend or perf mode) or the same shard twice are refused with exit 2;
+/// so is a missing shard, unless --allow-missing. The exit code is then the
+/// merged run's, as `kharness run` would have returned it.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  kharness run --shard 1/3 --out shard1 ...   # on three machines, same flags
+  kharness merge shard1/latest shard2/latest shard3/latest --out merged
+  kharness merge artifacts/*/ --out merged --allow-missing")]
+struct MergeArgs {
+    /// The shards' run directories (each holding results.json).
+    #[arg(required = true)]
+    run_dirs: Vec<PathBuf>,
+    /// Directory under which the merged run gets a new directory.
+    #[arg(long, default_value = "kharness-runs", env = "KHARNESS_OUT")]
+    out: PathBuf,
+    /// Merge even when shards are missing (warns, and says which in
+    /// shards.json); their tests are absent from the merged results.
+    #[arg(long)]
+    allow_missing: bool,
 }
 
 /// Compare two stored runs: status and observation changes, and metrics
@@ -61,7 +90,12 @@ struct CompareArgs {
     /// The run compared against it.
     run_b: PathBuf,
     /// Smallest relative change that counts, in percent.
-    #[arg(long, default_value_t = 2.0, env = "KHARNESS_THRESHOLD")]
+    #[arg(
+        long,
+        default_value_t = 2.0,
+        env = "KHARNESS_THRESHOLD",
+        allow_negative_numbers = true
+    )]
     threshold: f64,
 }
 
@@ -91,6 +125,7 @@ struct ReportArgs {
   kharness run --backend qemu --kernel ~/linux/arch/x86/boot/bzImage
   kharness run --boots 3 --reps 2 --filter tag:perf --kernel 6.1.0-56-amd64 --kernel 6.12.107+deb12-amd64
   kharness run --filter selftest.sysrq_crash --filter 'tee.*'   # crash, then tee in a fresh boot
+  kharness run --shard 2/3 --kernel 6.1.0-56-amd64 --kernel 6.12.107+deb12-amd64
 
 Exit codes: 0 ok, 1 test failures, 2 bad input, 3 infrastructure, 4 guest crashed or hung.")]
 struct RunArgs {
@@ -103,6 +138,11 @@ struct RunArgs {
     /// Print the VM command lines and exit without booting.
     #[arg(long)]
     dry_run: bool,
+    /// Run only part K of N of the plan (e.g. 2/3), for CI machines that
+    /// share one plan; join the parts with `kharness merge`. Every shard
+    /// must get the same kernels, filters and flags.
+    #[arg(long, value_name = "K/N", env = "KHARNESS_SHARD")]
+    shard: Option<crate::shard::ShardSpec>,
 }
 
 /// How kernels are booted and what runs in them (shared by run and series).
@@ -185,6 +225,7 @@ impl BootArgs {
             test_timeout: self.test_timeout,
             vng: self.vng,
             qemu: self.qemu,
+            shard: None,
         }
     }
 }
@@ -228,7 +269,7 @@ struct SeriesArgs {
     #[arg(long)]
     jobs: Option<usize>,
     /// Smallest metric change that counts, in percent.
-    #[arg(long, default_value_t = 2.0)]
+    #[arg(long, default_value_t = 2.0, allow_negative_numbers = true)]
     threshold: f64,
     #[command(flatten)]
     boot: BootArgs,
@@ -284,10 +325,29 @@ pub fn main() -> i32 {
     match dispatch(cli) {
         Ok(code) => code as i32,
         Err(e) => {
-            eprintln!("kharness: error: {e}");
-            e.exit_code() as i32
+            let code = e.exit_code();
+            if code == ExitCode::Usage {
+                // Bad input is told on one line, even when a path or a
+                // filter holds a newline.
+                eprintln!("kharness: error: {}", one_line(&e.to_string()));
+            } else {
+                eprintln!("kharness: error: {e}");
+            }
+            code as i32
         }
     }
+}
+
+/// `s` with control characters escaped (`\n`, `\t`, `\u{1b}`).
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\n' => "\\n".to_owned(),
+            '\t' => "\\t".to_owned(),
+            c if c.is_control() => c.escape_unicode().to_string(),
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 fn dispatch(cli: Cli) -> Result<ExitCode> {
@@ -306,7 +366,11 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                     .map(|k| crate::kernel::resolve_spec(k))
                     .collect::<Result<Vec<_>>>()?
             };
-            let plan = a.boot.plan(kernels);
+            if !a.dry_run {
+                crate::results::check_out(&a.boot.out)?;
+            }
+            let mut plan = a.boot.plan(kernels);
+            plan.shard = a.shard;
             crate::run::execute(
                 &plan,
                 &crate::run::Output {
@@ -328,12 +392,16 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                     a.series.display()
                 )));
             }
-            if !a.tree.join("Makefile").is_file() {
-                return Err(Error::Usage(format!(
-                    "--tree {}: not a kernel source tree (no Makefile); e.g. /usr/src/linux-source-6.12 after ci/setup.sh",
-                    a.tree.display()
-                )));
-            }
+            // Before the series is read: a tree that cannot be built is
+            // told now, not after a scratch copy.
+            crate::kernel::build::check_kernel_tree(&a.tree).map_err(|e| {
+                Error::Usage(format!(
+                    "--tree: {e}; e.g. /usr/src/linux-source-6.12 after ci/setup.sh"
+                ))
+            })?;
+            // Before any build: a run directory that cannot be made would
+            // only fail after every step was built.
+            crate::results::check_out(&a.boot.out)?;
             let mut plan = a.boot.plan(Vec::new());
             // Kernels kharness builds have everything built in: boot them
             // the hermetic, fast way unless asked otherwise.
@@ -389,6 +457,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 ExitCode::Ok
             })
         }
+        Cmd::Merge(a) => crate::merge::execute(&a.run_dirs, &a.out, a.allow_missing, &out),
         Cmd::Doctor => Ok(crate::doctor::doctor()),
     }
 }

@@ -11,6 +11,7 @@ use crate::guest::{self, GuestBinary};
 use crate::kernel::{self, KernelIdentity};
 use crate::plan::Plan;
 use crate::results::{Boot, BootReason, KernelOutcome, KernelRun, RunDir, RunResults, write_json};
+use crate::shard::{self, Part, PlanKey, ShardInfo};
 use crate::vm::{self, Accel, AccelVerdict, Backend, PerfMode, Qemu, Vng};
 
 /// Where the results file lives inside the guest-writable directory.
@@ -36,6 +37,27 @@ struct Ctx<'a> {
     perf_mode: PerfMode,
     /// The qemu-direct initramfs, built once per run.
     initramfs: Option<PathBuf>,
+    /// With `--shard`: the part of the catalogue each booted kernel runs.
+    parts: Option<Vec<Part>>,
+}
+
+impl Ctx<'_> {
+    /// The part kernel `index` runs, when the plan is sharded.
+    fn part(&self, index: usize) -> Option<Part> {
+        self.parts
+            .as_ref()?
+            .iter()
+            .find(|p| p.kernel == index)
+            .copied()
+    }
+
+    /// The tests kernel `index` runs.
+    fn tests(&self, index: usize) -> &[TestInfo] {
+        match self.part(index) {
+            Some(p) => &self.catalogue[p.start..p.end],
+            None => &self.catalogue,
+        }
+    }
 }
 
 /// Runs a plan end to end, prints the summary; returns the exit code.
@@ -82,13 +104,23 @@ pub fn run_plan(plan: &Plan, out: &Output) -> Result<Option<(RunResults, RunDir)
         }
         _ => {}
     }
+    // Kernels this run boots, each with its part of the catalogue when sharded.
+    let parts = plan
+        .shard
+        .map(|spec| shard::split(identities.len(), catalogue.len(), spec));
+    let booted: Vec<(usize, Option<Part>)> = match &parts {
+        Some(parts) => parts.iter().map(|p| (p.kernel, Some(*p))).collect(),
+        None => (0..identities.len()).map(|i| (i, None)).collect(),
+    };
     if out.dry_run {
         let perf_mode = PerfMode::resolve(plan.perf_mode, Accel::Tcg).map_err(Error::Usage)?;
         let rw = Path::new("/tmp/kharness-dry-run");
-        for id in &identities {
+        for &(i, part) in &booted {
+            let id = &identities[i];
             let cmd = match backend {
                 Backend::Vng => {
-                    vng_for(plan, id, &guest, rw, Accel::Tcg, perf_mode, None).display()
+                    let which = Which { part, after: None };
+                    vng_for(plan, id, &guest, rw, Accel::Tcg, perf_mode, which).display()
                 }
                 Backend::Qemu => qemu_for(
                     plan,
@@ -97,7 +129,7 @@ pub fn run_plan(plan: &Plan, out: &Output) -> Result<Option<(RunResults, RunDir)
                     &rw.join(RECORDS),
                     Accel::Tcg,
                     perf_mode,
-                    None,
+                    Which { part, after: None },
                 )
                 .display(),
             };
@@ -132,6 +164,39 @@ pub fn run_plan(plan: &Plan, out: &Output) -> Result<Option<(RunResults, RunDir)
         Backend::Qemu => Some(initramfs_for(&guest, &run_dir)?),
         Backend::Vng => None,
     };
+    let plan_hash = PlanKey {
+        kernels: identities.iter().map(|k| k.sha256.as_str()).collect(),
+        labels: &plan.labels,
+        filters: &plan.filters,
+        tests: catalogue.iter().map(|t| t.id.as_str()).collect(),
+        guest_sha256: &guest.sha256,
+        reps: plan.reps,
+        test_timeout: plan.test_timeout,
+        backend: backend.as_str(),
+        perf_mode: perf_mode.as_str(),
+        memory: &plan.memory,
+        cpus: plan.cpus,
+    }
+    .hash();
+    let shard_info = plan.shard.map(|spec| ShardInfo {
+        index: spec.index,
+        count: spec.count,
+        kernels: identities.len(),
+        tests: catalogue.len(),
+        parts: parts.clone().unwrap_or_default(),
+    });
+    if let (Some(spec), false) = (plan.shard, out.quiet) {
+        eprintln!(
+            "kharness: shard {spec}: {} of {} test run(s) on {} kernel(s)",
+            parts
+                .iter()
+                .flatten()
+                .map(|p| p.end - p.start)
+                .sum::<usize>(),
+            identities.len() * catalogue.len(),
+            booted.len()
+        );
+    }
     let ctx = Ctx {
         plan,
         out,
@@ -142,6 +207,7 @@ pub fn run_plan(plan: &Plan, out: &Output) -> Result<Option<(RunResults, RunDir)
         backend,
         perf_mode,
         initramfs,
+        parts,
     };
     let mut results = RunResults {
         schema: crate::results::RESULTS_SCHEMA,
@@ -155,14 +221,17 @@ pub fn run_plan(plan: &Plan, out: &Output) -> Result<Option<(RunResults, RunDir)
         perf_mode: Some(perf_mode),
         guest: ctx.guest.clone(),
         filters: plan.filters.clone(),
+        plan_hash: Some(plan_hash),
+        shard: shard_info,
         kernels: Vec::new(),
     };
     // One column per kernel; with --boots M each gets M passes, A B A B.
     let mut columns: Vec<Option<KernelRun>> = vec![None; identities.len()];
-    for (i, k) in boot_order(identities.len(), plan.boots) {
+    for (j, k) in boot_order(booted.len(), plan.boots) {
         if vm::interrupted() {
             break;
         }
+        let i = booted[j].0;
         let id = &identities[i];
         let why = if plan.boots > 1 {
             BootReason::Repeat {
@@ -215,10 +284,18 @@ pub fn cache_dir() -> Option<PathBuf> {
     std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/kharness"))
 }
 
-/// The guest's `run` arguments, writing results to `results`, running
-/// only the tests after `after` when given. Its size does not grow with
-/// the tests left, so it fits the kernel command line (qemu backend).
-fn guest_run_args(plan: &Plan, results: &str, after: Option<&str>) -> Vec<String> {
+/// Which tests of the plan one boot runs: a shard's part of the
+/// catalogue, and of that only the tests after `after` (a fresh boot after
+/// a crash or hang). Neither grows with the number of tests, so the guest's
+/// argv fits the kernel command line (qemu backend).
+#[derive(Debug, Clone, Copy, Default)]
+struct Which<'a> {
+    part: Option<Part>,
+    after: Option<&'a str>,
+}
+
+/// The guest's `run` arguments, writing results to `results`.
+fn guest_run_args(plan: &Plan, results: &str, which: Which<'_>) -> Vec<String> {
     let mut v = vec![
         "run".to_owned(),
         "--results".to_owned(),
@@ -228,7 +305,10 @@ fn guest_run_args(plan: &Plan, results: &str, after: Option<&str>) -> Vec<String
         "--test-timeout".to_owned(),
         plan.test_timeout.to_string(),
     ];
-    if let Some(id) = after {
+    if let Some(p) = which.part {
+        v.extend(["--slice".to_owned(), format!("{}..{}", p.start, p.end)]);
+    }
+    if let Some(id) = which.after {
         v.extend(["--after".to_owned(), id.to_owned()]);
     }
     v.push("--".to_owned());
@@ -250,13 +330,13 @@ fn vng_for(
     rw: &Path,
     accel: Accel,
     perf_mode: PerfMode,
-    after: Option<&str>,
+    which: Which<'_>,
 ) -> Vng {
     let mut exec = vec![guest.path.to_string_lossy().into_owned()];
     exec.extend(guest_run_args(
         plan,
         &rw.join(RECORDS).to_string_lossy(),
-        after,
+        which,
     ));
     Vng {
         program: plan.vng.clone(),
@@ -277,9 +357,9 @@ fn qemu_for(
     results: &Path,
     accel: Accel,
     perf_mode: PerfMode,
-    after: Option<&str>,
+    which: Which<'_>,
 ) -> Qemu {
-    let argv = guest_run_args(plan, "/dev/ttyS1", after);
+    let argv = guest_run_args(plan, "/dev/ttyS1", which);
     Qemu {
         program: plan.qemu.clone(),
         kernel: id.path.clone(),
@@ -306,7 +386,7 @@ fn default_cpus(accel: Accel) -> Option<u32> {
 }
 
 /// A name safe for a directory: the release with odd characters replaced.
-fn slug(s: &str) -> String {
+pub(crate) fn slug(s: &str) -> String {
     s.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || "._+-".contains(c) {
@@ -359,7 +439,7 @@ fn run_pass(
 ) -> Result<()> {
     let mut why = first;
     let mut after: Option<String> = None;
-    let mut left: &[TestInfo] = &ctx.catalogue;
+    let mut left: &[TestInfo] = ctx.tests(index);
     let mut boots = 0u32;
     loop {
         let boot_no = u32::try_from(kr.boots.len()).unwrap_or(u32::MAX);
@@ -367,7 +447,7 @@ fn run_pass(
         boots += 1;
         let (records, last) = boot_records(&events, boot.outcome, boot.detail.as_deref(), boot_no);
         // The tests this boot did not reach: those after the last one that
-        // started (the guest runs them in catalogue order).
+        // started (the guest runs them in the catalogue's order).
         let rest = tests_after(left, last.as_deref());
         let fatal = matches!(boot.outcome, KernelOutcome::Crashed | KernelOutcome::Hung);
         let go_on = fatal && last.is_some() && !rest.is_empty() && boots < ctx.plan.max_boots;
@@ -415,7 +495,7 @@ fn run_pass(
 }
 
 /// The tests of `left` a boot did not reach: those after `last`, the last
-/// one that started (the guest runs them in catalogue order); all of them
+/// one that started (the guest runs them in the catalogue's order); all of them
 /// when none started.
 fn tests_after<'a>(left: &'a [TestInfo], last: Option<&str>) -> &'a [TestInfo] {
     match last {
@@ -486,7 +566,10 @@ fn boot_vm(
                 &rw,
                 ctx.verdict.accel,
                 ctx.perf_mode,
-                after,
+                Which {
+                    part: ctx.part(index),
+                    after,
+                },
             );
             let guest_rel = format!("{rel}/guest.log");
             // vng: the guest command's output on stdout, the kernel's on stderr.
@@ -512,7 +595,10 @@ fn boot_vm(
                 &records,
                 ctx.verdict.accel,
                 ctx.perf_mode,
-                after,
+                Which {
+                    part: ctx.part(index),
+                    after,
+                },
             );
             // qemu-direct: the first serial port (stdout) is the console and
             // the guest's KTAP; QEMU's own messages go to stderr.
@@ -553,15 +639,15 @@ fn boot_vm(
         || progress.poll(&records_path),
     )
     .map_err(|e| Error::Infra(format!("failed to start {display}: {e}")))?;
-    let text = std::fs::read_to_string(&records_path).unwrap_or_default();
+    let text = std::fs::read(&records_path).unwrap_or_default();
     if twin.is_some() {
-        let _ = crate::results::write_atomic(&guest_rw_dir.join(RECORDS), text.as_bytes());
+        let _ = crate::results::write_atomic(&guest_rw_dir.join(RECORDS), &text);
     }
     let console =
         String::from_utf8_lossy(&std::fs::read(run_dir.join(&console_rel)).unwrap_or_default())
             .into_owned();
     let findings = vm::console::scan(&console);
-    let (events, bad_lines) = kharness_record::parse_events(&text);
+    let (events, bad_lines) = kharness_record::parse_event_bytes(&text);
     let suite_seen = events.iter().any(|e| matches!(e, Event::Suite { .. }));
     let done = events.iter().any(|e| matches!(e, Event::Done { .. }));
     let fatal = findings.iter().find(|f| f.fatal);

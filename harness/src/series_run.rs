@@ -95,6 +95,9 @@ pub fn execute(sp: SeriesPlan, out: &Output) -> Result<ExitCode> {
         }
         match build_step(&sp, &series, &mut tree, &cache, k, out) {
             Ok(step) => built.push(step),
+            // Nothing built: the error ends the command (and is printed
+            // once, by the caller).
+            Err(e) if built.is_empty() => return Err(e),
             Err(e) => {
                 eprintln!("kharness: error: {e}");
                 stopped = Some(e.to_string());
@@ -104,9 +107,7 @@ pub fn execute(sp: SeriesPlan, out: &Output) -> Result<ExitCode> {
         }
     }
     if built.is_empty() {
-        return Err(Error::Infra(
-            stopped.unwrap_or_else(|| "nothing was built".into()),
-        ));
+        return Err(Error::Infra("nothing was built".into()));
     }
 
     let mut plan = sp.run.clone();

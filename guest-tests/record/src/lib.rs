@@ -137,8 +137,16 @@ impl From<Vec<String>> for Value {
 #[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 pub struct Metric {
     pub name: String,
+    /// JSON has no NaN or infinity: a value that is not a finite number (a
+    /// rate over a zero duration) is written as `null` and read back as
+    /// NaN, so the record it belongs to is not lost.
+    #[serde(deserialize_with = "number_or_null")]
     pub value: f64,
     pub unit: String,
+}
+
+fn number_or_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Option::<f64>::deserialize(d).map(|v| v.unwrap_or(f64::NAN))
 }
 
 /// Everything one test reported.
@@ -243,6 +251,13 @@ pub fn parse_events(text: &str) -> (Vec<Event>, Vec<BadLine>) {
         }
     }
     (events, bad)
+}
+
+/// [`parse_events`] over the raw bytes of a results file: a guest that
+/// died in the middle of a character leaves bytes that are not UTF-8, and
+/// that must not cost the lines before them.
+pub fn parse_event_bytes(bytes: &[u8]) -> (Vec<Event>, Vec<BadLine>) {
+    parse_events(&String::from_utf8_lossy(bytes))
 }
 
 /// Serialises one event as a single line, newline included.

@@ -420,8 +420,9 @@ fn run_make(
     Ok(outcome)
 }
 
-/// Checks `source` looks like a clean kernel tree; returns it canonical.
-fn check_source(source: &Path) -> Result<PathBuf, BuildError> {
+/// Checks `source` has what a kernel tree has (a tree with build output
+/// passes); returns it canonical.
+pub fn check_kernel_tree(source: &Path) -> Result<PathBuf, BuildError> {
     let canon = source
         .canonicalize()
         .map_err(|e| BuildError::NotASourceTree {
@@ -436,6 +437,12 @@ fn check_source(source: &Path) -> Result<PathBuf, BuildError> {
             });
         }
     }
+    Ok(canon)
+}
+
+/// Checks `source` looks like a clean kernel tree; returns it canonical.
+fn check_source(source: &Path) -> Result<PathBuf, BuildError> {
+    let canon = check_kernel_tree(source)?;
     // What kbuild itself looks for before refusing an O= build.
     for output in [".config", "include/config", "arch/x86/include/generated"] {
         if canon.join(output).exists() {

@@ -145,6 +145,7 @@ pub fn identify(path: &Path) -> Result<KernelIdentity> {
         ));
     }
     let mut f = File::open(path).map_err(|e| bad(format!("cannot open: {e}")))?;
+    check_length(&mut f, meta.len()).map_err(bad)?;
     let banner = read_banner(&mut f).map_err(bad)?;
     let release = banner
         .split_whitespace()
@@ -196,6 +197,40 @@ fn read_banner(f: &mut File) -> std::result::Result<String, String> {
         return Err("boot header has an empty version string".into());
     }
     Ok(s)
+}
+
+/// A bzImage cut short (an interrupted copy or download) still has its
+/// header; the header says how long the image is: the setup sectors
+/// (`setup_sects` at 0x1f1, 0 meaning 4) plus the boot sector, then
+/// `syssize` (0x1f4, boot protocol 2.04 and later) 16-byte paragraphs.
+/// Signed images carry more after that, so only a shorter file is wrong.
+/// What is no bzImage at all is left to [`read_banner`] to name.
+fn check_length(f: &mut File, len: u64) -> std::result::Result<(), String> {
+    let mut head = [0u8; 0x208];
+    if f.read_exact(&mut head).is_err() || &head[0x202..0x206] != b"HdrS" {
+        return f
+            .seek(SeekFrom::Start(0))
+            .map(|_| ())
+            .map_err(|e| format!("cannot read: {e}"));
+    }
+    f.seek(SeekFrom::Start(0))
+        .map_err(|e| format!("cannot read: {e}"))?;
+    let protocol = u16::from_le_bytes([head[0x206], head[0x207]]);
+    if protocol < 0x204 {
+        return Ok(());
+    }
+    let setup_sects = match head[0x1f1] {
+        0 => 4,
+        n => u64::from(n),
+    };
+    let syssize = u32::from_le_bytes([head[0x1f4], head[0x1f5], head[0x1f6], head[0x1f7]]);
+    let want = (setup_sects + 1) * 512 + u64::from(syssize) * 16;
+    if len < want {
+        return Err(format!(
+            "truncated kernel image: its boot header says {want} bytes, the file has {len}"
+        ));
+    }
+    Ok(())
 }
 
 /// Hex sha256 of everything `r` yields.
@@ -271,6 +306,23 @@ mod tests {
                 .to_string()
                 .contains("not a regular file")
         );
+        // A real header whose image is cut short.
+        let mut img = std::fs::read(fake_bzimage("6.12.0-cut").path()).unwrap();
+        img[0x1f1] = 1;
+        img[0x1f4..0x1f8].copy_from_slice(&100u32.to_le_bytes());
+        img[0x206..0x208].copy_from_slice(&0x20fu16.to_le_bytes());
+        let mut cut = tempfile::NamedTempFile::new().unwrap();
+        cut.write_all(&img).unwrap();
+        let e = identify(cut.path()).unwrap_err().to_string();
+        assert!(
+            e.contains(
+                "truncated kernel image: its boot header says 2624 bytes, the file has 1024"
+            ),
+            "{e}"
+        );
+        img.resize(2624, 0);
+        std::fs::write(cut.path(), &img).unwrap();
+        assert_eq!(identify(cut.path()).unwrap().release, "6.12.0-cut");
         let short = tempfile::NamedTempFile::new().unwrap();
         assert!(
             identify(short.path())

@@ -53,31 +53,54 @@ impl RunDir {
     }
 }
 
+/// Checks, before anything is built or booted, that run directories can
+/// be made under `out` (creating it).
+pub fn check_out(out: &Path) -> Result<()> {
+    if out.exists() && !out.is_dir() {
+        return Err(Error::Usage(format!(
+            "--out {}: not a directory; pass --out DIR with a writable directory",
+            out.display()
+        )));
+    }
+    std::fs::create_dir_all(out)
+        .and_then(|()| tempfile::tempfile_in(out).map(drop))
+        .map_err(|source| Error::Output {
+            path: out.to_owned(),
+            source,
+        })
+}
+
 /// Reads a run directory's `results.json`.
 pub fn load(run_dir: &Path) -> Result<crate::results::RunResults> {
     let path = run_dir.join("results.json");
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::BadInput {
+    let text = std::fs::read(&path).map_err(|e| Error::BadInput {
         path: path.clone(),
         why: format!(
             "cannot read ({e}); is {} a kharness run directory?",
             run_dir.display()
         ),
     })?;
-    let res: crate::results::RunResults =
-        serde_json::from_str(&text).map_err(|e| Error::BadInput {
-            path: path.clone(),
-            why: format!("line {}, column {}: {e}", e.line(), e.column()),
-        })?;
-    if res.schema != crate::results::RESULTS_SCHEMA {
-        return Err(Error::BadInput {
-            path,
-            why: format!(
-                "schema {} is not {}, the one this kharness reads",
-                res.schema,
-                crate::results::RESULTS_SCHEMA
-            ),
-        });
+    let bad = |why: String| Error::BadInput {
+        path: path.clone(),
+        why,
+    };
+    let value: serde_json::Value =
+        serde_json::from_slice(&text).map_err(|e| bad(format!("not valid JSON: {e}")))?;
+    // The schema first: a results.json from another kharness version fails
+    // on its schema number, not on whichever field moved.
+    let Some(schema) = value.get("schema").and_then(serde_json::Value::as_u64) else {
+        return Err(bad(
+            "not a kharness results file: no `schema` number at the top".into(),
+        ));
+    };
+    if schema != u64::from(crate::results::RESULTS_SCHEMA) {
+        return Err(bad(format!(
+            "schema {schema} is not {}, the one this kharness reads",
+            crate::results::RESULTS_SCHEMA
+        )));
     }
+    let res: crate::results::RunResults = serde_json::from_value(value)
+        .map_err(|e| bad(format!("not a kharness results file: {e}")))?;
     Ok(res)
 }
 

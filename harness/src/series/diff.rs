@@ -177,6 +177,19 @@ pub fn scan(lines: &[&str], start: usize, strip: usize) -> Result<Scan, Malforme
             if lines.get(i).is_some_and(|n| n.starts_with("\\ ")) {
                 i += 1;
             }
+            // An added or removed line right after the counted ones means
+            // the header's counts are wrong; taking the hunk as it says
+            // would drop that line silently. (`-- ` ends a mailed patch and
+            // `--- ` opens the next file.)
+            if let Some(extra) = lines
+                .get(i)
+                .filter(|n| n.starts_with('+') || (n.starts_with('-') && !n.starts_with("--")))
+            {
+                return Err(Malformed {
+                    line: i,
+                    why: format!("hunk `{l}` has more lines than its header says: `{extra}`"),
+                });
+            }
             end = i;
             continue;
         }
@@ -374,6 +387,23 @@ new file mode 100644
         let d = "--- a/x\n+++ b/x\n@@ -1,x +1 @@\n a\n";
         let err = scan(&lines(d), 0, 1).expect_err("bad header");
         assert!(err.why.contains("bad hunk header"), "{}", err.why);
+    }
+
+    #[test]
+    fn a_changed_line_beyond_the_header_counts_is_malformed() {
+        let d = "--- a/x\n+++ b/x\n@@ -1,2 +1,2 @@\n a\n-b\n+c\n+d\n";
+        let err = scan(&lines(d), 0, 1).expect_err("one line too many");
+        assert_eq!(err.line, 6);
+        assert!(
+            err.why.contains("more lines than its header says"),
+            "{}",
+            err.why
+        );
+        let d = "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n-c\n";
+        assert_eq!(
+            scan(&lines(d), 0, 1).expect_err("a removal too many").line,
+            5
+        );
     }
 
     #[test]
