@@ -16,6 +16,7 @@ use crate::runner::{RunOptions, run};
 ///   kharness-guest run
 ///   kharness-guest run 'splice.*' io_uring --results /tmp/out.jsonl
 ///   kharness-guest run tag:perf --reps 5
+///   kharness-guest run selftest.sysrq_crash tee --after selftest.sysrq_crash
 ///   kharness-guest run --slice 10..20 'splice.*'
 #[derive(Parser, Debug)]
 #[command(name = "kharness-guest", version, verbatim_doc_comment)]
@@ -59,8 +60,13 @@ enum Cmd {
         /// Shrink perf tests' data sizes by this factor (0 < f <= 1).
         #[arg(long, default_value_t = 1.0)]
         scale: f64,
+        /// Run only the selected tests that come after this one (all its
+        /// repetitions included): the host continues a suite this way in a
+        /// fresh boot after ID crashed or hung the kernel.
+        #[arg(long, value_name = "ID")]
+        after: Option<String>,
         /// Run only the tests at positions START..END (0-based, END
-        /// excluded) of those the filters select, in catalogue order. The
+        /// excluded) of those the filters select, in run order. The
         /// host's `--shard` uses it: two numbers fit on any kernel command
         /// line, a list of ids may not.
         #[arg(long, value_name = "START..END", value_parser = parse_slice)]
@@ -89,6 +95,7 @@ pub fn main(args: Vec<String>) -> i32 {
             scratch,
             no_fork,
             scale,
+            after,
             slice,
         } => {
             if !(scale > 0.0 && scale <= 1.0) {
@@ -114,6 +121,7 @@ pub fn main(args: Vec<String>) -> i32 {
                 scratch,
                 fork: !no_fork,
                 scale,
+                after,
             })
         }
     }

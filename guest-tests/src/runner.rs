@@ -26,6 +26,8 @@ pub struct RunOptions {
     /// Run each test in a forked child (the default); off for debugging.
     pub fork: bool,
     pub scale: f64,
+    /// Skip the selected tests up to and including this one.
+    pub after: Option<String>,
 }
 
 /// What a test's process sends back to the runner.
@@ -85,6 +87,19 @@ pub fn run(opts: &RunOptions) -> i32 {
         );
         return 2;
     }
+    let tests = match &opts.after {
+        None => &tests[..],
+        Some(id) => match crate::registry::after(&tests, id) {
+            Some(rest) => rest,
+            None => {
+                eprintln!(
+                    "kharness-guest: --after {id}: not among the tests {:?} selects",
+                    opts.filters
+                );
+                return 2;
+            }
+        },
+    };
     let plan: Vec<(&Test, u32)> = tests
         .iter()
         .flat_map(|t| {
@@ -183,6 +198,7 @@ fn run_one(test: &Test, rep: u32, opts: &RunOptions) -> TestRecord {
         reason: report.reason,
         duration_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
         rep,
+        boot: 0,
         observations: report.observations,
         metrics: report.metrics,
     }

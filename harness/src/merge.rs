@@ -8,7 +8,11 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use crate::error::{Error, ExitCode, Result};
-use crate::results::{KernelOutcome, KernelRun, RunDir, RunResults, write_atomic, write_json};
+use kharness_record::TestRecord;
+
+use crate::results::{
+    Boot, KernelOutcome, KernelRun, RunDir, RunResults, write_atomic, write_json,
+};
 use crate::run::Output;
 use crate::shard::{Part, ShardInfo};
 
@@ -220,6 +224,25 @@ fn severity(o: KernelOutcome) -> u8 {
     }
 }
 
+/// The pieces' boots one after the other, their log paths pointing into
+/// the shard directories, and their records renumbered to match.
+fn joined_boots(pieces: &[(&Shard, Part, &KernelRun)]) -> (Vec<Boot>, Vec<TestRecord>) {
+    let (mut boots, mut records) = (Vec::new(), Vec::new());
+    for (s, _, k) in pieces {
+        let first = u32::try_from(boots.len()).unwrap_or(u32::MAX);
+        records.extend(k.records.iter().map(|r| TestRecord {
+            boot: r.boot.saturating_add(first),
+            ..r.clone()
+        }));
+        boots.extend(k.boots.iter().map(|b| Boot {
+            console_log: s.dir.join(&b.console_log).display().to_string(),
+            guest_log: s.dir.join(&b.guest_log).display().to_string(),
+            ..b.clone()
+        }));
+    }
+    (boots, records)
+}
+
 /// The merged results (log paths still those of the shards; `copy_logs`
 /// fixes them). Checked shards only, sorted by index.
 pub fn merge(shards: &[Shard], run_id: &str) -> RunResults {
@@ -241,6 +264,7 @@ pub fn merge(shards: &[Shard], run_id: &str) -> RunResults {
                     line.to_owned()
                 }
             };
+            let (boots, records) = joined_boots(&pieces);
             let details: Vec<String> = pieces
                 .iter()
                 .filter_map(|(s, _, k)| k.detail.as_deref().map(|d| tag(s, d)))
@@ -263,10 +287,8 @@ pub fn merge(shards: &[Shard], run_id: &str) -> RunResults {
                     .iter()
                     .flat_map(|(_, _, k)| k.console_findings.iter().cloned())
                     .collect(),
-                records: pieces
-                    .iter()
-                    .flat_map(|(_, _, k)| k.records.iter().cloned())
-                    .collect(),
+                records,
+                boots,
             })
         })
         .collect();

@@ -153,6 +153,7 @@ fn record() -> impl Strategy<Value = TestRecord> {
             reason,
             duration_us: 1,
             rep,
+            boot: 0,
             observations,
             metrics: vec![],
         })

@@ -58,16 +58,18 @@ fn record() -> impl Strategy<Value = TestRecord> {
         proptest::option::of(".*"),
         any::<u64>(),
         any::<u32>(),
+        any::<u32>(),
         prop::collection::btree_map("[a-z_]{1,16}", value(), 0..4),
         prop::collection::vec(("[a-z_]{1,16}", metric_value(), "[A-Za-z/%]{0,6}"), 0..3),
     )
         .prop_map(
-            |(id, status, reason, duration_us, rep, observations, metrics)| TestRecord {
+            |(id, status, reason, duration_us, rep, boot, observations, metrics)| TestRecord {
                 id,
                 status,
                 reason,
                 duration_us,
                 rep,
+                boot,
                 observations,
                 metrics: metrics
                     .into_iter()
@@ -247,6 +249,7 @@ fn regression_non_finite_metric_keeps_its_record() {
             reason: None,
             duration_us: 0,
             rep: 0,
+            boot: 0,
             observations: BTreeMap::new(),
             metrics: vec![Metric {
                 name: "throughput".into(),
