@@ -162,6 +162,7 @@ pub fn run(opts: &RunOptions) -> i32 {
             guest_version: env!("CARGO_PKG_VERSION").to_owned(),
             kernel_release: release,
             total: plan.len(),
+            uptime_s: uptime_s(),
         },
     );
     for (test, rep) in &plan {
@@ -313,4 +314,10 @@ fn collect_child(pid: rustix::process::Pid, rd: OwnedFd, limit: Duration) -> Chi
         Err(e) => format!("could not be waited for: {e}"),
     };
     ChildReport::error(format!("test process {how} before reporting"))
+}
+
+/// Seconds since boot, from /proc/uptime's first field.
+fn uptime_s() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/uptime").ok()?;
+    text.split_whitespace().next()?.parse().ok()
 }

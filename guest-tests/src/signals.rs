@@ -116,6 +116,13 @@ pub const TESTS: &[Test] = &[
         run: sendfile_handled_signal,
     },
     Test {
+        id: "signals.sendfile_to_socket_handled_signal",
+        tags: &["signals", "sendfile", "net", "semantics", "seed000"],
+        about: "observes whether a handled SIGUSR1 cuts a 64 MiB sendfile(zero source -> AF_UNIX socket with room for all of it) short, i.e. whether splice_to_socket()'s early check tests signal_pending() or fatal_signal_pending()",
+        see: "kernel-patches/splice-fatal-signal (patch 2)",
+        run: sendfile_to_socket_handled_signal,
+    },
+    Test {
         id: "signals.seed000_splice_from_slow_writer",
         tags: &["signals", "splice", "semantics", "seed000"],
         about: "splices from a pipe whose writer is slow into a file: records the short count per call and the result of a call hit by a handled SIGUSR1 while waiting; every byte arrives once",
@@ -745,13 +752,32 @@ fn sendfile_sigkill_loop(ctx: &mut Ctx) -> TestResult {
 }
 
 fn sendfile_handled_signal(ctx: &mut Ctx) -> TestResult {
-    let _handler = install(false)?;
-    let (src, source) = zero_source(ctx, true)?;
-    ctx.observe("source", source);
     let null = File::options().write(true).open("/dev/null")?;
     // Long enough that an uninterruptible transfer is still running when the
     // first signals land, short enough to finish under TCG if it is one.
-    let len = 256 << 20;
+    sendfile_under_signals(ctx, &null, 256 << 20)
+}
+
+fn sendfile_to_socket_handled_signal(ctx: &mut Ctx) -> TestResult {
+    // See: kernel-patches/splice-fatal-signal/0002 — splice_to_socket()
+    // opens each batch with the same early signal test as
+    // splice_from_pipe_next().
+    let len = 64 << 20;
+    let (tx, _rx) = crate::util::unix_pair().or_error("socketpair")?;
+    // Room for the whole transfer, so the socket never waits for send
+    // space: any early return comes from the early signal test alone.
+    crate::sys::net::force_send_buffer(&tx, 2 * len)
+        .or_error("SO_SNDBUFFORCE (needs CAP_NET_ADMIN)")?;
+    sendfile_under_signals(ctx, &tx, len)
+}
+
+/// sendfile(zero source -> `dst`) of `len` bytes while a thread sends a
+/// steady stream of handled SIGUSR1: observes whether a signal cut the
+/// call short.
+fn sendfile_under_signals(ctx: &mut Ctx, dst: &impl AsFd, len: usize) -> TestResult {
+    let _handler = install(false)?;
+    let (src, source) = zero_source(ctx, true)?;
+    ctx.observe("source", source);
     let me = rustix::thread::gettid();
     let returned = AtomicBool::new(false);
     let before = handled_count();
@@ -775,7 +801,7 @@ fn sendfile_handled_signal(ctx: &mut Ctx) -> TestResult {
         } else {
             Some(&mut off)
         };
-        let res = rustix::fs::sendfile(&null, &src, off, len);
+        let res = rustix::fs::sendfile(dst, &src, off, len);
         let elapsed = start.elapsed();
         returned.store(true, Ordering::SeqCst);
         (res, elapsed, pelter.join().expect("signal thread panicked"))

@@ -196,6 +196,11 @@ pub enum Event {
         guest_version: String,
         kernel_release: String,
         total: usize,
+        /// Seconds since the guest kernel booted (/proc/uptime) when the
+        /// suite started: boot-to-first-test as the guest's clock saw it
+        /// (instructions executed, under QEMU's -icount).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        uptime_s: Option<f64>,
     },
     /// A test is about to run. A `start` with no matching `result` names the
     /// test that was running when the guest died.
@@ -362,6 +367,7 @@ mod tests {
                 guest_version: "0.1.0".into(),
                 kernel_release: "6.12".into(),
                 total: 1,
+                uptime_s: Some(1.25),
             },
             Event::Start {
                 id: "splice.x".into(),
