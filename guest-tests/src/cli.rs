@@ -58,6 +58,12 @@ enum Cmd {
         /// Shrink perf tests' data sizes by this factor (0 < f <= 1).
         #[arg(long, default_value_t = 1.0)]
         scale: f64,
+        /// Set by kharness inside the VMs it starts: write `kharness: begin
+        /// ID` / `end ID` around each test to the kernel log (/dev/kmsg), and
+        /// allow the destructive selftests (they taint, crash or hang the
+        /// kernel; without --vm they skip).
+        #[arg(long)]
+        vm: bool,
     },
 }
 
@@ -82,6 +88,7 @@ pub fn main(args: Vec<String>) -> i32 {
             scratch,
             no_fork,
             scale,
+            vm,
         } => {
             if !(scale > 0.0 && scale <= 1.0) {
                 eprintln!("kharness-guest: --scale must be in (0, 1], got {scale}");
@@ -96,6 +103,7 @@ pub fn main(args: Vec<String>) -> i32 {
                 scratch,
                 fork: !no_fork,
                 scale,
+                vm,
             })
         }
     }

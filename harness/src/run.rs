@@ -212,6 +212,7 @@ fn guest_run_args(plan: &Plan, results: &str) -> Vec<String> {
         plan.reps.to_string(),
         "--test-timeout".to_owned(),
         plan.test_timeout.to_string(),
+        "--vm".to_owned(),
         "--".to_owned(),
     ];
     v.extend(plan.filters.iter().cloned());
@@ -446,6 +447,7 @@ fn boot_one(ctx: &Ctx<'_>, index: usize, id: &KernelIdentity) -> Result<KernelRu
     kr.outcome = outcome;
     kr.detail = detail;
     kr.records = collect_records(&events, &ctx.catalogue, outcome);
+    vm::console::mark_tests(&console, &mut kr.records);
     if !bad_lines.is_empty() && !out.quiet {
         eprintln!(
             "kharness: {} unreadable line(s) in the guest's results (torn last write?)",
@@ -517,6 +519,7 @@ fn collect_records(
             rep: 0,
             observations: Default::default(),
             metrics: Vec::new(),
+            kernel_findings: Vec::new(),
         });
     }
     for t in catalogue {
@@ -534,6 +537,7 @@ fn collect_records(
             rep: 0,
             observations: Default::default(),
             metrics: Vec::new(),
+            kernel_findings: Vec::new(),
         });
     }
     results.extend(extra);
@@ -613,6 +617,7 @@ mod tests {
             rep: 0,
             observations: Default::default(),
             metrics: vec![],
+            kernel_findings: vec![],
         })
     }
 
