@@ -179,19 +179,28 @@ impl TestRecord {
     /// [`Status::Warned`] with the complaint's first line as the reason: the
     /// kernel misbehaved while the test ran even if userspace saw nothing
     /// wrong. Worse statuses stay as they are.
+    ///
+    /// A test already `warned` lists each further complaint in its reason
+    /// too (the guest's taint first, then the console's WARN).
     pub fn mark(&mut self, finding: KernelFinding) {
-        if matches!(self.status, Status::Pass | Status::Skip) {
-            let first = finding.excerpt.lines().next().unwrap_or("").trim();
-            let was = match (&self.status, &self.reason) {
-                (Status::Skip, Some(r)) => format!(" (the test itself skipped: {r})"),
-                _ => String::new(),
-            };
-            self.reason = Some(format!("kernel {}: {first}{was}", finding.kind));
-            self.status = Status::Warned;
+        if self.kernel_findings.contains(&finding) {
+            return;
         }
-        if !self.kernel_findings.contains(&finding) {
-            self.kernel_findings.push(finding);
+        let first = finding.excerpt.lines().next().unwrap_or("").trim();
+        let what = format!("kernel {}: {first}", finding.kind);
+        match (self.status, &self.reason) {
+            (Status::Pass | Status::Skip, reason) => {
+                let was = match (self.status, reason) {
+                    (Status::Skip, Some(r)) => format!(" (the test itself skipped: {r})"),
+                    _ => String::new(),
+                };
+                self.reason = Some(format!("{what}{was}"));
+                self.status = Status::Warned;
+            }
+            (Status::Warned, Some(r)) => self.reason = Some(format!("{r}; {what}")),
+            _ => {}
         }
+        self.kernel_findings.push(finding);
     }
 }
 
@@ -384,6 +393,19 @@ mod tests {
             r.kernel_findings,
             std::slice::from_ref(&warn),
             "the same finding once"
+        );
+        let taint = KernelFinding {
+            kind: "taint".into(),
+            fatal: false,
+            excerpt: "tainted during the test: 0 -> 512, new: W (a WARN fired)".into(),
+        };
+        r.mark(taint);
+        assert_eq!(
+            r.reason.as_deref(),
+            Some(
+                "kernel warn: WARNING: CPU: 0 PID: 1 at fs/splice.c:1 x; \
+                 kernel taint: tainted during the test: 0 -> 512, new: W (a WARN fired)"
+            )
         );
         let mut s = rec(Status::Skip, Some("no io_uring"));
         s.mark(warn.clone());
