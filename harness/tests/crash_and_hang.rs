@@ -1,0 +1,196 @@
+//! The acceptance test of "nothing lost": a kernel patched to panic under
+//! one test, freeze under another and WARN under a third
+//! (kernel-patches/guest-crash-and-hang), built from Debian's 6.12 source
+//! and booted for real. Each misbehaviour is charged to its own test, and
+//! every other test keeps its real result.
+
+// Helpers outside #[test] fns unwrap too: a panic is the test failing.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{kharness, latest_run, results_json, series_dir, series_json, unmet_expectations};
+
+const TREE: &str = "/usr/src/linux-source-6.12";
+
+#[test]
+#[ignore = "builds a patched kernel and boots it several times; ci/test.sh runs it"]
+fn panic_hang_and_warn_are_charged_to_their_tests_and_the_rest_is_kept() {
+    let out = tempfile::tempdir().unwrap();
+    let series = series_dir("guest-crash-and-hang");
+    let normal = [
+        "tee.duplicate_content",
+        "splice.from_dev_zero",
+        "vmsplice.memory_pipe_file",
+    ];
+    let selftests = [
+        "selftest.kernel_panic",
+        "selftest.kernel_hang",
+        "selftest.kernel_warn",
+    ];
+    let mut args = vec![
+        "series",
+        &series,
+        "--tree",
+        TREE,
+        "--final-only",
+        "--timeout",
+        "90s",
+        "--out",
+        out.path().to_str().unwrap(),
+    ];
+    for f in normal.iter().chain(&selftests) {
+        args.extend(["--filter", f]);
+    }
+    let r = kharness(&args);
+    r.expect_code(4);
+    let run = latest_run(out.path());
+    let res = results_json(&run);
+    let kernels = res["kernels"].as_array().unwrap();
+    let step = |label: &str| {
+        kernels
+            .iter()
+            .find(|k| k["label"] == label)
+            .unwrap_or_else(|| panic!("no step {label}: {res}"))
+    };
+    let rec = |k: &serde_json::Value, id: &str| -> serde_json::Value {
+        k["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["id"] == id)
+            // With fresh boots a test may have a record per boot; the one
+            // that ran counts.
+            .find(|r| !r["reason"].as_str().unwrap_or("").starts_with("not run"))
+            .cloned()
+            .unwrap_or_else(|| panic!("no record of {id} that ran: {}", k["records"]))
+    };
+    // The base kernel has no trigger: the selftests skip, the rest pass.
+    let base = step("base");
+    for id in normal {
+        assert_eq!(rec(base, id)["status"], "pass", "base {id}");
+    }
+    for id in selftests {
+        assert_eq!(rec(base, id)["status"], "skip", "base {id}");
+    }
+
+    let patched = step("+1");
+    let panic = rec(patched, "selftest.kernel_panic");
+    assert_eq!(panic["status"], "crashed", "{panic}");
+    let excerpt = panic["kernel_findings"][0]["excerpt"]
+        .as_str()
+        .unwrap_or("");
+    assert!(
+        excerpt.contains("Kernel panic - not syncing: kharness: panic requested from userspace"),
+        "the crashed test carries the panic's excerpt: {panic}"
+    );
+
+    let hang = rec(patched, "selftest.kernel_hang");
+    assert_eq!(hang["status"], "timeout", "{hang}");
+
+    let warn = rec(patched, "selftest.kernel_warn");
+    assert_eq!(warn["status"], "warned", "{warn}");
+    let found = &warn["kernel_findings"];
+    let kinds: Vec<&str> = found
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"warn"), "{warn}");
+    let w = found
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "warn")
+        .unwrap()["excerpt"]
+        .as_str()
+        .unwrap();
+    assert!(
+        w.starts_with("WARNING: CPU: 0 PID: ") && w.contains("fs/splice.c"),
+        "first WARN line: {w}"
+    );
+    assert!(w.contains("\nRIP: "), "RIP line: {w}");
+    assert!(w.contains("\nCall Trace:\n"), "head of the call trace: {w}");
+    // The W taint flag the WARN set is seen by the guest too.
+    assert!(kinds.contains(&"taint"), "{warn}");
+
+    // Every other test kept its real result on the patched kernel.
+    for id in normal {
+        let r = rec(patched, id);
+        assert_eq!(r["status"], "pass", "+1 {id}: {r}");
+        assert!(r.get("kernel_findings").is_none(), "{r}");
+    }
+
+    let unmet = unmet_expectations(&series_json(&run));
+    assert!(unmet.is_empty(), "series.toml expectations: {unmet:?}");
+}
+
+/// The WARN half alone, in one boot: a console WARN between a test's
+/// markers marks that test and no other.
+#[test]
+#[ignore = "builds a patched kernel (or reuses it) and boots it; ci/test.sh runs it"]
+fn a_kernel_warn_marks_its_test_and_no_other() {
+    let out = tempfile::tempdir().unwrap();
+    let series = series_dir("guest-crash-and-hang");
+    let r = kharness(&[
+        "series",
+        &series,
+        "--tree",
+        TREE,
+        "--final-only",
+        "--timeout",
+        "90s",
+        "--out",
+        out.path().to_str().unwrap(),
+        "--filter",
+        "tee.duplicate_content",
+        "--filter",
+        "selftest.kernel_warn",
+        "--filter",
+        "splice.from_dev_zero",
+    ]);
+    r.expect_code(1);
+    let res = results_json(&latest_run(out.path()));
+    let patched = res["kernels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["label"] == "+1")
+        .unwrap_or_else(|| panic!("no patched step: {res}"));
+    assert_eq!(patched["outcome"], "completed", "{patched}");
+    let recs = patched["records"].as_array().unwrap();
+    let status: Vec<(&str, &str)> = recs
+        .iter()
+        .map(|r| (r["id"].as_str().unwrap(), r["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        status,
+        [
+            ("splice.from_dev_zero", "pass"),
+            ("tee.duplicate_content", "pass"),
+            ("selftest.kernel_warn", "warned"),
+        ]
+    );
+    let warn = &recs[2];
+    let w = warn["kernel_findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "warn")
+        .unwrap_or_else(|| panic!("no console WARN charged: {warn}"))["excerpt"]
+        .as_str()
+        .unwrap();
+    assert!(
+        w.starts_with("WARNING: CPU: 0 PID: ") && w.contains("fs/splice.c"),
+        "{w}"
+    );
+    assert!(
+        w.contains("\nRIP: ") && w.contains("\nCall Trace:\n"),
+        "{w}"
+    );
+    assert!(
+        warn["reason"].as_str().unwrap().starts_with("kernel "),
+        "{warn}"
+    );
+}
