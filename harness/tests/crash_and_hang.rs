@@ -13,11 +13,51 @@ use common::{kharness, latest_run, results_json, series_dir, series_json, unmet_
 
 const TREE: &str = "/usr/src/linux-source-6.12";
 
+/// `kharness series guest-crash-and-hang --final-only` with these filters
+/// and VM time limit, its run directory under `out`.
+fn run_series(out: &std::path::Path, timeout: &str, filters: &[&str]) -> common::Run {
+    let series = series_dir("guest-crash-and-hang");
+    let mut args = vec![
+        "series",
+        &series,
+        "--tree",
+        TREE,
+        "--final-only",
+        "--timeout",
+        timeout,
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    for f in filters {
+        args.extend(["--filter", f]);
+    }
+    kharness(&args)
+}
+
+/// The kernel run of a series step (`base`, `+1`).
+fn step<'a>(res: &'a serde_json::Value, label: &str) -> &'a serde_json::Value {
+    res["kernels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["label"] == label)
+        .unwrap_or_else(|| panic!("no step {label}: {res}"))
+}
+
+/// (id, status) of each record of a kernel run, in order.
+fn statuses(k: &serde_json::Value) -> Vec<(&str, &str)> {
+    k["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["id"].as_str().unwrap(), r["status"].as_str().unwrap()))
+        .collect()
+}
+
 #[test]
 #[ignore = "builds a patched kernel and boots it several times; ci/test.sh runs it"]
 fn panic_hang_and_warn_are_charged_to_their_tests_and_the_rest_is_kept() {
     let out = tempfile::tempdir().unwrap();
-    let series = series_dir("guest-crash-and-hang");
     let normal = [
         "tee.duplicate_content",
         "splice.from_dev_zero",
@@ -28,31 +68,17 @@ fn panic_hang_and_warn_are_charged_to_their_tests_and_the_rest_is_kept() {
         "selftest.kernel_hang",
         "selftest.kernel_warn",
     ];
-    let mut args = vec![
-        "series",
-        &series,
-        "--tree",
-        TREE,
-        "--final-only",
-        "--timeout",
-        "90s",
-        "--out",
-        out.path().to_str().unwrap(),
-    ];
-    for f in normal.iter().chain(&selftests) {
-        args.extend(["--filter", f]);
-    }
-    let r = kharness(&args);
+    // Interleaved: where the guest runs tests in filter order, each
+    // ordinary test after the panic and the freeze needs a fresh boot.
+    let filters: Vec<&str> = normal
+        .iter()
+        .zip(&selftests)
+        .flat_map(|(n, s)| [*n, *s])
+        .collect();
+    let r = run_series(out.path(), "90s", &filters);
     r.expect_code(4);
     let run = latest_run(out.path());
     let res = results_json(&run);
-    let kernels = res["kernels"].as_array().unwrap();
-    let step = |label: &str| {
-        kernels
-            .iter()
-            .find(|k| k["label"] == label)
-            .unwrap_or_else(|| panic!("no step {label}: {res}"))
-    };
     let rec = |k: &serde_json::Value, id: &str| -> serde_json::Value {
         k["records"]
             .as_array()
@@ -66,7 +92,7 @@ fn panic_hang_and_warn_are_charged_to_their_tests_and_the_rest_is_kept() {
             .unwrap_or_else(|| panic!("no record of {id} that ran: {}", k["records"]))
     };
     // The base kernel has no trigger: the selftests skip, the rest pass.
-    let base = step("base");
+    let base = step(&res, "base");
     for id in normal {
         assert_eq!(rec(base, id)["status"], "pass", "base {id}");
     }
@@ -74,7 +100,7 @@ fn panic_hang_and_warn_are_charged_to_their_tests_and_the_rest_is_kept() {
         assert_eq!(rec(base, id)["status"], "skip", "base {id}");
     }
 
-    let patched = step("+1");
+    let patched = step(&res, "+1");
     let panic = rec(patched, "selftest.kernel_panic");
     assert_eq!(panic["status"], "crashed", "{panic}");
     let excerpt = panic["kernel_findings"][0]["excerpt"]
@@ -132,40 +158,22 @@ fn panic_hang_and_warn_are_charged_to_their_tests_and_the_rest_is_kept() {
 #[ignore = "builds a patched kernel (or reuses it) and boots it; ci/test.sh runs it"]
 fn a_kernel_warn_marks_its_test_and_no_other() {
     let out = tempfile::tempdir().unwrap();
-    let series = series_dir("guest-crash-and-hang");
-    let r = kharness(&[
-        "series",
-        &series,
-        "--tree",
-        TREE,
-        "--final-only",
-        "--timeout",
+    let r = run_series(
+        out.path(),
         "90s",
-        "--out",
-        out.path().to_str().unwrap(),
-        "--filter",
-        "tee.duplicate_content",
-        "--filter",
-        "selftest.kernel_warn",
-        "--filter",
-        "splice.from_dev_zero",
-    ]);
+        &[
+            "tee.duplicate_content",
+            "selftest.kernel_warn",
+            "splice.from_dev_zero",
+        ],
+    );
     r.expect_code(1);
     let res = results_json(&latest_run(out.path()));
-    let patched = res["kernels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["label"] == "+1")
-        .unwrap_or_else(|| panic!("no patched step: {res}"));
+    let patched = step(&res, "+1");
     assert_eq!(patched["outcome"], "completed", "{patched}");
     let recs = patched["records"].as_array().unwrap();
-    let status: Vec<(&str, &str)> = recs
-        .iter()
-        .map(|r| (r["id"].as_str().unwrap(), r["status"].as_str().unwrap()))
-        .collect();
     assert_eq!(
-        status,
+        statuses(patched),
         [
             ("splice.from_dev_zero", "pass"),
             ("tee.duplicate_content", "pass"),
@@ -192,5 +200,30 @@ fn a_kernel_warn_marks_its_test_and_no_other() {
     assert!(
         warn["reason"].as_str().unwrap().starts_with("kernel "),
         "{warn}"
+    );
+}
+
+/// The hang half alone, in one boot: a guest frozen with interrupts off is
+/// stopped by the host's VM time limit and the frozen test is `timeout`;
+/// the test before it keeps its pass.
+#[test]
+#[ignore = "builds a patched kernel (or reuses it) and boots it; ci/test.sh runs it"]
+fn a_frozen_guest_is_stopped_and_its_test_timed_out() {
+    let out = tempfile::tempdir().unwrap();
+    let r = run_series(
+        out.path(),
+        "60s",
+        &["tee.duplicate_content", "selftest.kernel_hang"],
+    );
+    r.expect_code(4);
+    let res = results_json(&latest_run(out.path()));
+    let patched = step(&res, "+1");
+    assert_eq!(patched["outcome"], "hung", "{patched}");
+    assert_eq!(
+        statuses(patched),
+        [
+            ("tee.duplicate_content", "pass"),
+            ("selftest.kernel_hang", "timeout"),
+        ]
     );
 }
