@@ -16,6 +16,7 @@ use crate::runner::{RunOptions, run};
 ///   kharness-guest run
 ///   kharness-guest run 'splice.*' io_uring --results /tmp/out.jsonl
 ///   kharness-guest run tag:perf --reps 5
+///   kharness-guest run selftest.sysrq_crash tee --after selftest.sysrq_crash
 #[derive(Parser, Debug)]
 #[command(name = "kharness-guest", version, verbatim_doc_comment)]
 pub struct Cli {
@@ -64,6 +65,11 @@ enum Cmd {
         /// kernel; without --vm they skip).
         #[arg(long)]
         vm: bool,
+        /// Run only the selected tests that come after this one (all its
+        /// repetitions included): the host continues a suite this way in a
+        /// fresh boot after ID crashed or hung the kernel.
+        #[arg(long, value_name = "ID")]
+        after: Option<String>,
     },
 }
 
@@ -89,6 +95,7 @@ pub fn main(args: Vec<String>) -> i32 {
             no_fork,
             scale,
             vm,
+            after,
         } => {
             if !(scale > 0.0 && scale <= 1.0) {
                 eprintln!("kharness-guest: --scale must be in (0, 1], got {scale}");
@@ -104,6 +111,7 @@ pub fn main(args: Vec<String>) -> i32 {
                 fork: !no_fork,
                 scale,
                 vm,
+                after,
             })
         }
     }

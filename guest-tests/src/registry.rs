@@ -22,21 +22,43 @@ pub fn all() -> Vec<&'static Test> {
     .collect()
 }
 
-/// The tests any filter selects (all of them when there is no filter).
+/// The tests any filter selects (all of them when there is no filter), in
+/// the order of the filters: those the first filter selects, in catalogue
+/// order, then those the second adds, and so on. So `run selftest.hang
+/// tee` runs the hang first and the tee tests after it.
 ///
 /// A filter is a glob over the id (`splice.*`, `*zero*`), an area name
 /// (`io_uring`), or `tag:NAME`. Tests tagged `destructive` (they crash or
 /// hang the guest on purpose) run only when a filter names their exact id.
 pub fn select(filters: &[String]) -> Vec<&'static Test> {
-    all()
-        .into_iter()
-        .filter(|t| {
-            if t.has_tag("destructive") {
-                return filters.iter().any(|f| f == t.id);
+    let tests = all();
+    if filters.is_empty() {
+        return tests
+            .into_iter()
+            .filter(|t| !t.has_tag("destructive"))
+            .collect();
+    }
+    let mut out: Vec<&'static Test> = Vec::new();
+    for f in filters {
+        for t in &tests {
+            let hit = if t.has_tag("destructive") {
+                f == t.id
+            } else {
+                matches(f, t)
+            };
+            if hit && !out.iter().any(|o| o.id == t.id) {
+                out.push(t);
             }
-            filters.is_empty() || filters.iter().any(|f| matches(f, t))
-        })
-        .collect()
+        }
+    }
+    out
+}
+
+/// The tests of a selection that come after `id`; `None` when `id` is not
+/// in it. The host continues a suite in a fresh boot with this.
+pub fn after<'a>(tests: &'a [&'static Test], id: &str) -> Option<&'a [&'static Test]> {
+    let i = tests.iter().position(|t| t.id == id)?;
+    Some(&tests[i + 1..])
 }
 
 /// Whether one filter selects one test.
@@ -132,5 +154,37 @@ mod tests {
             "an area filter must not pick destructive tests"
         );
         assert_eq!(select(&["selftest.hang".into()]).len(), 1);
+    }
+
+    #[test]
+    fn tests_run_in_filter_order_each_once() {
+        let f = |v: &[&str]| -> Vec<&str> {
+            select(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .iter()
+                .map(|t| t.id)
+                .collect()
+        };
+        let ids = f(&[
+            "selftest.sysrq_crash",
+            "tee.*",
+            "tee",
+            "splice.from_dev_zero",
+        ]);
+        assert_eq!(ids[0], "selftest.sysrq_crash");
+        assert!(ids[1..ids.len() - 1].iter().all(|i| i.starts_with("tee.")));
+        assert_eq!(ids.last(), Some(&"splice.from_dev_zero"));
+        let tee = f(&["tee"]);
+        assert_eq!(ids.len(), tee.len() + 2, "no test twice");
+    }
+
+    #[test]
+    fn after_skips_up_to_and_including_the_id() {
+        let sel = select(&["selftest.hang".into(), "tee".into()]);
+        let rest = after(&sel, "selftest.hang").unwrap();
+        assert_eq!(rest.len(), sel.len() - 1);
+        assert!(rest.iter().all(|t| t.id.starts_with("tee.")));
+        let last = sel.last().unwrap().id;
+        assert!(after(&sel, last).unwrap().is_empty());
+        assert!(after(&sel, "splice.nope").is_none());
     }
 }

@@ -30,6 +30,8 @@ pub struct RunOptions {
     /// the kernel log, and allow the selftests that taint, crash or hang
     /// the kernel.
     pub vm: bool,
+    /// Skip the selected tests up to and including this one.
+    pub after: Option<String>,
 }
 
 /// What a test's process sends back to the runner.
@@ -89,6 +91,19 @@ pub fn run(opts: &RunOptions) -> i32 {
         );
         return 2;
     }
+    let tests = match &opts.after {
+        None => &tests[..],
+        Some(id) => match crate::registry::after(&tests, id) {
+            Some(rest) => rest,
+            None => {
+                eprintln!(
+                    "kharness-guest: --after {id}: not among the tests {:?} selects",
+                    opts.filters
+                );
+                return 2;
+            }
+        },
+    };
     let plan: Vec<(&Test, u32)> = tests
         .iter()
         .flat_map(|t| {
@@ -200,6 +215,7 @@ fn run_one(test: &Test, rep: u32, opts: &RunOptions) -> TestRecord {
         reason: report.reason,
         duration_us,
         rep,
+        boot: 0,
         observations: report.observations,
         metrics: report.metrics,
         kernel_findings: Vec::new(),
@@ -343,6 +359,7 @@ mod tests {
             fork: true,
             scale: 1.0,
             vm: false,
+            after: None,
         };
         for id in ["selftest.taint_user", "selftest.sysrq_crash"] {
             let t = crate::registry::select(&[id.to_owned()])[0];

@@ -89,6 +89,8 @@ struct ReportArgs {
   kharness run --kernel ~/linux/arch/x86/boot/bzImage --filter 'splice.*' --filter io_uring
   kharness run --accel tcg --timeout 20m --out /tmp/runs
   kharness run --backend qemu --kernel ~/linux/arch/x86/boot/bzImage
+  kharness run --boots 3 --reps 2 --filter tag:perf --kernel 6.1.0-56-amd64 --kernel 6.12.107+deb12-amd64
+  kharness run --filter selftest.sysrq_crash --filter 'tee.*'   # crash, then tee in a fresh boot
 
 Exit codes: 0 ok, 1 test failures, 2 bad input, 3 infrastructure, 4 guest crashed or hung.")]
 struct RunArgs {
@@ -107,7 +109,8 @@ struct RunArgs {
 #[derive(clap::Args, Debug)]
 struct BootArgs {
     /// Run only matching tests: a glob over ids ('splice.*'), an area
-    /// (io_uring) or tag:NAME. Repeatable; a test runs if any filter matches.
+    /// (io_uring) or tag:NAME. Repeatable; a test runs if any filter
+    /// matches, in the order of the filters.
     #[arg(long = "filter", short = 'f', value_name = "GLOB")]
     filters: Vec<String>,
     /// Accelerator: auto probes KVM once (cached) and falls back to TCG.
@@ -142,6 +145,15 @@ struct BootArgs {
     /// Repeat perf-tagged tests this many times in each boot.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
     reps: u32,
+    /// Run the suite this many times on each kernel, each time in a fresh
+    /// boot, interleaving kernels (A B A B) so drift of a busy host hits
+    /// all alike; every boot's samples pool into the kernel's column.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    boots: u32,
+    /// After a test crashes or hangs the guest, the tests after it run in a
+    /// fresh boot; one pass over a kernel takes at most this many boots.
+    #[arg(long, default_value_t = crate::plan::DEFAULT_MAX_BOOTS, value_parser = clap::value_parser!(u32).range(1..=100))]
+    max_boots: u32,
     /// Seconds one test may run inside the guest before it is killed.
     #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..))]
     test_timeout: u64,
@@ -168,6 +180,8 @@ impl BootArgs {
             memory: self.memory,
             cpus: self.cpus,
             reps: self.reps,
+            boots: self.boots,
+            max_boots: self.max_boots,
             test_timeout: self.test_timeout,
             vng: self.vng,
             qemu: self.qemu,
@@ -192,6 +206,7 @@ impl BootArgs {
   kharness series kernel-patches/demo-splice-regression --tree /usr/src/linux-source-6.12
   kharness series ~/mail/my-series.mbox --tree ~/linux --reps 5 --filter 'splice.*' --filter tag:perf
   kharness series thread.txt --tree ~/linux --final-only
+  kharness series DIR --tree ~/linux --boots 3 --reps 2 --filter tag:perf   # base +1 +2 base +1 +2 ...
 
 Exit codes: 0 nothing regressed and every expected effect happened, 1 a test
 got worse, a metric regressed or an expected effect did not happen, 2 bad

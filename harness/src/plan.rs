@@ -32,12 +32,31 @@ pub struct Plan {
     pub cpus: Option<u32>,
     /// Repetitions of perf-tagged tests inside one boot.
     pub reps: u32,
+    /// Passes of the suite over each kernel, each in its own boot,
+    /// interleaved across kernels (A B A B).
+    #[serde(default = "one")]
+    pub boots: u32,
+    /// Boots one pass may take: the first, then fresh boots continuing
+    /// after a test that crashed or hung the guest.
+    #[serde(default = "default_max_boots")]
+    pub max_boots: u32,
     /// Seconds one test may take inside the guest.
     pub test_timeout: u64,
     /// The vng program.
     pub vng: PathBuf,
     /// The QEMU program (qemu-direct backend).
     pub qemu: PathBuf,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Five boots a pass: four crashes or hangs cost four tests, not the run.
+pub const DEFAULT_MAX_BOOTS: u32 = 5;
+
+fn default_max_boots() -> u32 {
+    DEFAULT_MAX_BOOTS
 }
 
 mod humantime_serde_secs {

@@ -1,7 +1,6 @@
 //! `kharness run`: boot each kernel of a plan, run the guest suite in it,
 //! and collect what came back into the run directory.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -11,7 +10,7 @@ use crate::error::{Error, ExitCode, Result};
 use crate::guest::{self, GuestBinary};
 use crate::kernel::{self, KernelIdentity};
 use crate::plan::Plan;
-use crate::results::{KernelOutcome, KernelRun, RunDir, RunResults, write_json};
+use crate::results::{Boot, BootReason, KernelOutcome, KernelRun, RunDir, RunResults, write_json};
 use crate::vm::{self, Accel, AccelVerdict, Backend, PerfMode, Qemu, Vng};
 
 /// Where the results file lives inside the guest-writable directory.
@@ -88,7 +87,9 @@ pub fn run_plan(plan: &Plan, out: &Output) -> Result<Option<(RunResults, RunDir)
         let rw = Path::new("/tmp/kharness-dry-run");
         for id in &identities {
             let cmd = match backend {
-                Backend::Vng => vng_for(plan, id, &guest, rw, Accel::Tcg, perf_mode).display(),
+                Backend::Vng => {
+                    vng_for(plan, id, &guest, rw, Accel::Tcg, perf_mode, None).display()
+                }
                 Backend::Qemu => qemu_for(
                     plan,
                     id,
@@ -96,6 +97,7 @@ pub fn run_plan(plan: &Plan, out: &Output) -> Result<Option<(RunResults, RunDir)
                     &rw.join(RECORDS),
                     Accel::Tcg,
                     perf_mode,
+                    None,
                 )
                 .display(),
             };
@@ -155,13 +157,24 @@ pub fn run_plan(plan: &Plan, out: &Output) -> Result<Option<(RunResults, RunDir)
         filters: plan.filters.clone(),
         kernels: Vec::new(),
     };
-    for (i, id) in identities.iter().enumerate() {
+    // One column per kernel; with --boots M each gets M passes, A B A B.
+    let mut columns: Vec<Option<KernelRun>> = vec![None; identities.len()];
+    for (i, k) in boot_order(identities.len(), plan.boots) {
         if vm::interrupted() {
             break;
         }
-        let mut kr = boot_one(&ctx, i, id)?;
-        kr.label = plan.labels.get(i).cloned();
-        results.kernels.push(kr);
+        let id = &identities[i];
+        let why = if plan.boots > 1 {
+            BootReason::Repeat {
+                k: k + 1,
+                of: plan.boots,
+            }
+        } else {
+            BootReason::First
+        };
+        let kr = columns[i].get_or_insert_with(|| column(plan, i, id));
+        run_pass(&ctx, i, id, kr, why)?;
+        results.kernels = columns.iter().flatten().cloned().collect();
         // Partial results survive a later crash of the harness itself.
         write_json(&ctx.run_dir.join("results.json"), &results)?;
     }
@@ -202,8 +215,10 @@ pub fn cache_dir() -> Option<PathBuf> {
     std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/kharness"))
 }
 
-/// The guest's `run` arguments, writing results to `results`.
-fn guest_run_args(plan: &Plan, results: &str) -> Vec<String> {
+/// The guest's `run` arguments, writing results to `results`, running
+/// only the tests after `after` when given. Its size does not grow with
+/// the tests left, so it fits the kernel command line (qemu backend).
+fn guest_run_args(plan: &Plan, results: &str, after: Option<&str>) -> Vec<String> {
     let mut v = vec![
         "run".to_owned(),
         "--results".to_owned(),
@@ -213,8 +228,11 @@ fn guest_run_args(plan: &Plan, results: &str) -> Vec<String> {
         "--test-timeout".to_owned(),
         plan.test_timeout.to_string(),
         "--vm".to_owned(),
-        "--".to_owned(),
     ];
+    if let Some(id) = after {
+        v.extend(["--after".to_owned(), id.to_owned()]);
+    }
+    v.push("--".to_owned());
     v.extend(plan.filters.iter().cloned());
     v
 }
@@ -233,9 +251,14 @@ fn vng_for(
     rw: &Path,
     accel: Accel,
     perf_mode: PerfMode,
+    after: Option<&str>,
 ) -> Vng {
     let mut exec = vec![guest.path.to_string_lossy().into_owned()];
-    exec.extend(guest_run_args(plan, &rw.join(RECORDS).to_string_lossy()));
+    exec.extend(guest_run_args(
+        plan,
+        &rw.join(RECORDS).to_string_lossy(),
+        after,
+    ));
     Vng {
         program: plan.vng.clone(),
         kernel: id.path.clone(),
@@ -255,8 +278,9 @@ fn qemu_for(
     results: &Path,
     accel: Accel,
     perf_mode: PerfMode,
+    after: Option<&str>,
 ) -> Qemu {
-    let argv = guest_run_args(plan, "/dev/ttyS1");
+    let argv = guest_run_args(plan, "/dev/ttyS1", after);
     Qemu {
         program: plan.qemu.clone(),
         kernel: id.path.clone(),
@@ -295,12 +319,147 @@ fn slug(s: &str) -> String {
         .collect()
 }
 
-fn boot_one(ctx: &Ctx<'_>, index: usize, id: &KernelIdentity) -> Result<KernelRun> {
+/// A new, empty column for kernel `index`.
+fn column(plan: &Plan, index: usize, id: &KernelIdentity) -> KernelRun {
+    KernelRun {
+        label: plan.labels.get(index).cloned(),
+        identity: id.clone(),
+        outcome: KernelOutcome::Pending,
+        detail: None,
+        vm_exit: None,
+        wall_s: 0.0,
+        command: String::new(),
+        console_log: String::new(),
+        guest_log: String::new(),
+        console_findings: Vec::new(),
+        records: Vec::new(),
+        boots: Vec::new(),
+    }
+}
+
+/// The order of boots for `kernels` kernels run `boots` times each:
+/// (kernel, pass) pairs interleaved A B A B, so slow drift of the host
+/// spreads over every kernel alike.
+pub fn boot_order(kernels: usize, boots: u32) -> Vec<(usize, u32)> {
+    (0..boots)
+        .flat_map(|k| (0..kernels).map(move |i| (i, k)))
+        .collect()
+}
+
+/// One pass of the suite over one kernel: a first boot, then, after a
+/// crash or hang that left tests unrun, fresh boots that run the tests
+/// after the one that was running, at most `plan.max_boots` boots in all.
+/// A boot in which no test started ends the pass, so a kernel that dies at
+/// boot is never booted in a loop. Adds the boots and records to `kr`.
+fn run_pass(
+    ctx: &Ctx<'_>,
+    index: usize,
+    id: &KernelIdentity,
+    kr: &mut KernelRun,
+    first: BootReason,
+) -> Result<()> {
+    let mut why = first;
+    let mut after: Option<String> = None;
+    let mut left: &[TestInfo] = &ctx.catalogue;
+    let mut boots = 0u32;
+    loop {
+        let boot_no = u32::try_from(kr.boots.len()).unwrap_or(u32::MAX);
+        let (mut boot, events) = boot_vm(ctx, index, id, boot_no, &why, after.as_deref(), left)?;
+        boots += 1;
+        let (mut records, last) =
+            boot_records(&events, boot.outcome, boot.detail.as_deref(), boot_no);
+        // Kernel complaints on this boot's console, charged to the test
+        // whose markers surround them.
+        let console = std::fs::read(ctx.run_dir.join(&boot.console_log)).unwrap_or_default();
+        vm::console::mark_tests(&String::from_utf8_lossy(&console), &mut records);
+        // The tests this boot did not reach: those after the last one that
+        // started (the guest runs them in catalogue order).
+        let rest = tests_after(left, last.as_deref());
+        let fatal = matches!(boot.outcome, KernelOutcome::Crashed | KernelOutcome::Hung);
+        let go_on = fatal && last.is_some() && !rest.is_empty() && boots < ctx.plan.max_boots;
+        let outcome = boot.outcome;
+        if go_on {
+            boot.detail = boot.detail.map(|d| {
+                format!(
+                    "{d}; the {} test(s) after it ran in a fresh boot",
+                    rest.len()
+                )
+            });
+        }
+        kr.records.extend(records);
+        kr.push_boot(boot);
+        if !go_on {
+            let why_not = if !fatal || rest.is_empty() {
+                String::new()
+            } else if last.is_none() {
+                "; no test started in this boot, so no fresh boot".to_owned()
+            } else {
+                format!("; no boots left (--max-boots {})", ctx.plan.max_boots)
+            };
+            kr.records.extend(rest.iter().map(|t| TestRecord {
+                id: t.id.clone(),
+                status: Status::Error,
+                reason: Some(format!(
+                    "not run: the guest stopped first ({}){why_not}",
+                    outcome.as_str()
+                )),
+                duration_us: 0,
+                rep: 0,
+                boot: boot_no,
+                observations: Default::default(),
+                metrics: Vec::new(),
+                kernel_findings: Vec::new(),
+            }));
+            return Ok(());
+        }
+        why = BootReason::Continue {
+            after: last.clone().unwrap_or_default(),
+            outcome,
+        };
+        after = last;
+        left = rest;
+    }
+}
+
+/// The tests of `left` a boot did not reach: those after `last`, the last
+/// one that started (the guest runs them in catalogue order); all of them
+/// when none started.
+fn tests_after<'a>(left: &'a [TestInfo], last: Option<&str>) -> &'a [TestInfo] {
+    match last {
+        Some(l) => left
+            .iter()
+            .position(|t| t.id == l)
+            .map_or(&left[left.len()..], |i| &left[i + 1..]),
+        None => left,
+    }
+}
+
+/// Boots kernel `index` once to run the tests `tests` (those after
+/// `after` among the selected ones); returns the boot and the guest's
+/// events. The first boot of a kernel writes into the kernel's directory,
+/// later ones into `bootN/` under it.
+fn boot_vm(
+    ctx: &Ctx<'_>,
+    index: usize,
+    id: &KernelIdentity,
+    boot_no: u32,
+    why: &BootReason,
+    after: Option<&str>,
+    tests: &[TestInfo],
+) -> Result<(Boot, Vec<Event>)> {
     let (plan, out, run_dir) = (ctx.plan, ctx.out, &ctx.run_dir);
-    let rel = format!("kernels/{}-{}", index + 1, slug(&id.release));
+    let kernel_rel = format!("kernels/{}-{}", index + 1, slug(&id.release));
+    if boot_no == 0 {
+        let dir = run_dir.join(&kernel_rel);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io("failed to create", &dir, e))?;
+        write_json(&dir.join("kernel.json"), id)?;
+    }
+    let rel = if boot_no == 0 {
+        kernel_rel
+    } else {
+        format!("{kernel_rel}/boot{}", boot_no + 1)
+    };
     let dir = run_dir.join(&rel);
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io("failed to create", &dir, e))?;
-    write_json(&dir.join("kernel.json"), id)?;
     let guest_rw_dir = dir.join("rw");
     std::fs::create_dir_all(&guest_rw_dir)
         .map_err(|e| Error::io("failed to create", &guest_rw_dir, e))?;
@@ -327,7 +486,15 @@ fn boot_one(ctx: &Ctx<'_>, index: usize, id: &KernelIdentity) -> Result<KernelRu
                 .as_ref()
                 .map(|t| t.path().to_owned())
                 .unwrap_or(canonical_rw);
-            let vng = vng_for(plan, id, &ctx.guest, &rw, ctx.verdict.accel, ctx.perf_mode);
+            let vng = vng_for(
+                plan,
+                id,
+                &ctx.guest,
+                &rw,
+                ctx.verdict.accel,
+                ctx.perf_mode,
+                after,
+            );
             let guest_rel = format!("{rel}/guest.log");
             // vng: the guest command's output on stdout, the kernel's on stderr.
             (
@@ -345,7 +512,15 @@ fn boot_one(ctx: &Ctx<'_>, index: usize, id: &KernelIdentity) -> Result<KernelRu
                 .initramfs
                 .as_deref()
                 .expect("the qemu backend builds an initramfs first");
-            let q = qemu_for(plan, id, initrd, &records, ctx.verdict.accel, ctx.perf_mode);
+            let q = qemu_for(
+                plan,
+                id,
+                initrd,
+                &records,
+                ctx.verdict.accel,
+                ctx.perf_mode,
+                after,
+            );
             // qemu-direct: the first serial port (stdout) is the console and
             // the guest's KTAP; QEMU's own messages go to stderr.
             (
@@ -361,17 +536,22 @@ fn boot_one(ctx: &Ctx<'_>, index: usize, id: &KernelIdentity) -> Result<KernelRu
     crate::results::write_atomic(&dir.join("command.sh"), format!("{display}\n").as_bytes())
         .map_err(|e| Error::io("failed to write", dir.join("command.sh"), e))?;
     if !out.quiet {
+        let how = match why {
+            BootReason::First => String::new(),
+            other => format!(", boot {}: {}", boot_no + 1, other.describe()),
+        };
         eprintln!(
-            "kharness: [{}/{}] booting {} ({} tests, {}, {})",
+            "kharness: [{}/{}] booting {} ({} tests, {}, {}{how})",
             index + 1,
             plan.kernels.len(),
             id.release,
-            ctx.catalogue.len(),
+            tests.len(),
             ctx.backend.as_str(),
             ctx.verdict.accel.as_str()
         );
     }
-    let mut progress = Progress::new(ctx.catalogue.len(), out.quiet);
+    let started = SystemTime::now();
+    let mut progress = Progress::new(tests.len(), out.quiet);
     let sup = vm::supervise(
         &mut command,
         &run_dir.join(&stdout_rel),
@@ -389,19 +569,6 @@ fn boot_one(ctx: &Ctx<'_>, index: usize, id: &KernelIdentity) -> Result<KernelRu
             .into_owned();
     let findings = vm::console::scan(&console);
     let (events, bad_lines) = kharness_record::parse_events(&text);
-    let mut kr = KernelRun {
-        label: None,
-        identity: id.clone(),
-        outcome: KernelOutcome::Completed,
-        detail: None,
-        vm_exit: sup.status.code(),
-        wall_s: sup.elapsed.as_secs_f64(),
-        command: display,
-        console_log: console_rel,
-        guest_log: guest_rel,
-        console_findings: findings.clone(),
-        records: Vec::new(),
-    };
     let suite_seen = events.iter().any(|e| matches!(e, Event::Suite { .. }));
     let done = events.iter().any(|e| matches!(e, Event::Done { .. }));
     let fatal = findings.iter().find(|f| f.fatal);
@@ -427,9 +594,8 @@ fn boot_one(ctx: &Ctx<'_>, index: usize, id: &KernelIdentity) -> Result<KernelRu
         (
             KernelOutcome::Crashed,
             Some(format!(
-                "guest died (vm exit {:?}); see {}",
+                "guest died (vm exit {:?}); see {console_rel}",
                 sup.status.code(),
-                kr.console_log
             )),
         )
     } else if !suite_seen {
@@ -444,23 +610,40 @@ fn boot_one(ctx: &Ctx<'_>, index: usize, id: &KernelIdentity) -> Result<KernelRu
     } else {
         (KernelOutcome::Completed, None)
     };
-    kr.outcome = outcome;
-    kr.detail = detail;
-    kr.records = collect_records(&events, &ctx.catalogue, outcome);
-    vm::console::mark_tests(&console, &mut kr.records);
     if !bad_lines.is_empty() && !out.quiet {
         eprintln!(
             "kharness: {} unreadable line(s) in the guest's results (torn last write?)",
             bad_lines.len()
         );
     }
+    let boot = Boot {
+        why: why.clone(),
+        started: humantime::format_rfc3339_millis(started).to_string(),
+        wall_s: sup.elapsed.as_secs_f64(),
+        vm_exit: sup.status.code(),
+        outcome,
+        detail,
+        command: display,
+        console_log: console_rel,
+        guest_log: guest_rel,
+        console_findings: findings,
+        tests: tests.len(),
+    };
     if !out.quiet {
+        let results: Vec<&TestRecord> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Result(r) => Some(r),
+                _ => None,
+            })
+            .collect();
         let worst = if outcome == KernelOutcome::Completed {
+            let n = |s: Status| results.iter().filter(|r| r.status == s).count();
             format!(
                 "{} passed, {} failed, {} skipped",
-                kr.count(Status::Pass),
-                kr.records.iter().filter(|r| r.status.is_bad()).count(),
-                kr.count(Status::Skip)
+                n(Status::Pass),
+                results.iter().filter(|r| r.status.is_bad()).count(),
+                n(Status::Skip)
             )
         } else {
             outcome.as_str().to_owned()
@@ -470,78 +653,66 @@ fn boot_one(ctx: &Ctx<'_>, index: usize, id: &KernelIdentity) -> Result<KernelRu
             index + 1,
             plan.kernels.len(),
             id.release,
-            kr.wall_s
+            boot.wall_s
         );
     }
-    Ok(kr)
+    Ok((boot, events))
 }
 
 fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or("")
 }
 
-/// Turns the guest's events into one record per catalogue test (and rep):
-/// a test that started but never reported is charged with the VM's fate;
-/// one that never started says so.
-fn collect_records(
+/// The records of one boot, numbered `boot`: what the guest reported, and
+/// for a test that started but never reported, a record charging it with
+/// the boot's fate. Also returns the last test that started, where a
+/// fresh boot would continue.
+fn boot_records(
     events: &[Event],
-    catalogue: &[TestInfo],
     outcome: KernelOutcome,
-) -> Vec<TestRecord> {
+    detail: Option<&str>,
+    boot: u32,
+) -> (Vec<TestRecord>, Option<String>) {
     let mut results: Vec<TestRecord> = Vec::new();
     let mut open: Option<String> = None;
+    let mut last: Option<String> = None;
     for ev in events {
         match ev {
-            Event::Start { id } => open = Some(id.clone()),
+            Event::Start { id } => {
+                open = Some(id.clone());
+                last = Some(id.clone());
+            }
             Event::Result(r) => {
                 open = None;
-                results.push(r.clone());
+                last = Some(r.id.clone());
+                results.push(TestRecord { boot, ..r.clone() });
             }
             _ => {}
         }
     }
-    let seen: HashMap<&str, ()> = results.iter().map(|r| (r.id.as_str(), ())).collect();
-    let mut extra = Vec::new();
-    if let Some(id) = &open {
+    if let Some(id) = open {
+        let rep = results.iter().filter(|r| r.id == id).count();
         let status = match outcome {
             KernelOutcome::Hung => Status::Timeout,
             KernelOutcome::Interrupted => Status::Error,
             _ => Status::Crashed,
         };
-        extra.push(TestRecord {
-            id: id.clone(),
+        results.push(TestRecord {
+            id,
             status,
-            reason: Some(format!(
-                "running when the guest ended: {}",
-                outcome.as_str()
-            )),
+            reason: Some(match detail.map(first_line) {
+                Some(d) => format!("running when the guest ended: {}: {d}", outcome.as_str()),
+                None => format!("running when the guest ended: {}", outcome.as_str()),
+            }),
             duration_us: 0,
-            rep: 0,
+            rep: u32::try_from(rep).unwrap_or(u32::MAX),
+            boot,
             observations: Default::default(),
             metrics: Vec::new(),
             kernel_findings: Vec::new(),
         });
     }
-    for t in catalogue {
-        if seen.contains_key(t.id.as_str()) || open.as_deref() == Some(t.id.as_str()) {
-            continue;
-        }
-        extra.push(TestRecord {
-            id: t.id.clone(),
-            status: Status::Error,
-            reason: Some(format!(
-                "not run: the guest stopped first ({})",
-                outcome.as_str()
-            )),
-            duration_us: 0,
-            rep: 0,
-            observations: Default::default(),
-            metrics: Vec::new(),
-            kernel_findings: Vec::new(),
-        });
-    }
-    results.extend(extra);
-    results
+    (results, last)
 }
 
 /// Prints each test's result as its record arrives.
@@ -615,6 +786,7 @@ mod tests {
             reason: None,
             duration_us: 1,
             rep: 0,
+            boot: 0,
             observations: Default::default(),
             metrics: vec![],
             kernel_findings: vec![],
@@ -622,25 +794,61 @@ mod tests {
     }
 
     #[test]
-    fn crash_charges_the_running_test_and_keeps_the_rest() {
+    fn a_crash_charges_the_running_test_and_the_rest_continue_after_it() {
         let cat = [info("a.one"), info("a.two"), info("a.three")];
         let evs = [
             Event::Start { id: "a.one".into() },
             result("a.one"),
             Event::Start { id: "a.two".into() },
         ];
-        let recs = collect_records(&evs, &cat, KernelOutcome::Crashed);
-        let st: Vec<(&str, Status)> = recs.iter().map(|r| (r.id.as_str(), r.status)).collect();
+        let (recs, last) = boot_records(
+            &evs,
+            KernelOutcome::Crashed,
+            Some("kernel panic: sysrq triggered crash"),
+            1,
+        );
+        let st: Vec<(&str, Status, u32)> = recs
+            .iter()
+            .map(|r| (r.id.as_str(), r.status, r.boot))
+            .collect();
         assert_eq!(
             st,
-            [
-                ("a.one", Status::Pass),
-                ("a.two", Status::Crashed),
-                ("a.three", Status::Error)
-            ]
+            [("a.one", Status::Pass, 1), ("a.two", Status::Crashed, 1)]
         );
-        let hung = collect_records(&evs, &cat, KernelOutcome::Hung);
+        assert!(recs[1].reason.as_deref().unwrap().contains("sysrq"));
+        assert_eq!(last.as_deref(), Some("a.two"));
+        let rest: Vec<&str> = tests_after(&cat, last.as_deref())
+            .iter()
+            .map(|t| t.id.as_str())
+            .collect();
+        assert_eq!(rest, ["a.three"]);
+        let (hung, _) = boot_records(&evs, KernelOutcome::Hung, None, 0);
         assert_eq!(hung[1].status, Status::Timeout);
+        // A boot where nothing started leaves everything to run.
+        let (none, last) = boot_records(&[], KernelOutcome::Crashed, None, 0);
+        assert!(none.is_empty() && last.is_none());
+        assert_eq!(tests_after(&cat, None).len(), 3);
+    }
+
+    #[test]
+    fn a_crash_in_a_later_rep_is_numbered_after_the_reps_that_ended() {
+        let evs = [
+            Event::Start { id: "p.x".into() },
+            result("p.x"),
+            Event::Start { id: "p.x".into() },
+        ];
+        let (recs, _) = boot_records(&evs, KernelOutcome::Crashed, None, 0);
+        assert_eq!((recs[1].status, recs[1].rep), (Status::Crashed, 1));
+    }
+
+    #[test]
+    fn boots_interleave_kernels() {
+        assert_eq!(boot_order(2, 2), [(0, 0), (1, 0), (0, 1), (1, 1)]);
+        assert_eq!(boot_order(3, 1), [(0, 0), (1, 0), (2, 0)]);
+        assert_eq!(
+            boot_order(2, 3),
+            [(0, 0), (1, 0), (0, 1), (1, 1), (0, 2), (1, 2)]
+        );
     }
 
     #[test]

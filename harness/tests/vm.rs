@@ -166,28 +166,244 @@ fn whole_suite_passes_on_both_debian_kernels_and_shows_their_differences() {
     }
 }
 
-#[test]
-#[ignore = "boots a VM that panics; ci/test.sh runs it"]
-fn a_guest_crash_is_reported_as_crash_and_earlier_results_are_kept() {
+/// The record of a test in a kernel's column.
+fn record<'a>(res: &'a serde_json::Value, kernel: usize, id: &str) -> &'a serde_json::Value {
+    res["kernels"][kernel]["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == id)
+        .unwrap_or_else(|| panic!("no record for {id}"))
+}
+
+/// A record's boot number (absent means 0).
+fn boot_of(res: &serde_json::Value, kernel: usize, id: &str) -> u64 {
+    record(res, kernel, id)["boot"].as_u64().unwrap_or(0)
+}
+
+/// A crash costs the test that was running, and the tests after it run
+/// in a fresh boot: one before (boot 0), the crash, two after (boot 1).
+fn crash_then_continue(backend: &str) {
     let out = tempfile::tempdir().unwrap();
     let o = out.path().to_str().unwrap();
     let r = kharness(&[
         "run",
         "--out",
         o,
+        "--backend",
+        backend,
         "--kernel",
         K612,
         "--filter",
-        "tee.duplicate_content",
+        "splice.roundtrip_one_byte",
         "--filter",
         "selftest.sysrq_crash",
+        "--filter",
+        "tee.duplicate_content",
+        "--filter",
+        "tee.input_left_unconsumed",
+    ]);
+    r.expect_code(4);
+    let run = latest_run(out.path());
+    let res = results_json(&run);
+    let k = &res["kernels"][0];
+    assert_eq!(k["outcome"], "crashed", "{k}");
+    assert_eq!(status_of(&res, 0, "splice.roundtrip_one_byte"), "pass");
+    let crash = status_of(&res, 0, "selftest.sysrq_crash");
+    assert!(crash.starts_with("crashed"), "{crash}");
+    assert!(crash.contains("sysrq"), "the console excerpt: {crash}");
+    for id in ["tee.duplicate_content", "tee.input_left_unconsumed"] {
+        assert_eq!(status_of(&res, 0, id), "pass");
+        assert_eq!(boot_of(&res, 0, id), 1, "{id} ran in the second boot");
+    }
+    assert_eq!(boot_of(&res, 0, "selftest.sysrq_crash"), 0);
+    let boots = k["boots"].as_array().unwrap();
+    assert_eq!(boots.len(), 2, "{boots:?}");
+    assert_eq!(boots[0]["why"]["kind"], "first");
+    assert_eq!(boots[0]["outcome"], "crashed");
+    assert_eq!(boots[1]["why"]["kind"], "continue");
+    assert_eq!(boots[1]["why"]["after"], "selftest.sysrq_crash");
+    assert_eq!(boots[1]["outcome"], "completed");
+    assert_eq!(boots[1]["tests"], 2);
+    for b in boots {
+        let console = run.join(b["console_log"].as_str().unwrap());
+        assert!(console.is_file(), "{}", console.display());
+    }
+    assert!(r.stdout().contains("guest crashed"), "{}", r.stdout());
+}
+
+#[test]
+#[ignore = "boots two VMs, the first panics; ci/test.sh runs it"]
+fn a_guest_crash_costs_one_test_and_the_rest_run_in_a_fresh_boot_vng() {
+    crash_then_continue("vng");
+}
+
+#[test]
+#[ignore = "boots two VMs, the first panics; ci/test.sh runs it"]
+fn a_guest_crash_costs_one_test_and_the_rest_run_in_a_fresh_boot_qemu() {
+    crash_then_continue("qemu");
+}
+
+#[test]
+#[ignore = "boots a VM that panics; ci/test.sh runs it"]
+fn max_boots_bounds_the_fresh_boots_after_a_crash() {
+    let out = tempfile::tempdir().unwrap();
+    let o = out.path().to_str().unwrap();
+    let r = kharness(&[
+        "run",
+        "--out",
+        o,
+        "--backend",
+        "qemu",
+        "--max-boots",
+        "1",
+        "--kernel",
+        K612,
+        "--filter",
+        "selftest.sysrq_crash",
+        "--filter",
+        "tee.duplicate_content",
     ]);
     r.expect_code(4);
     let res = results_json(&latest_run(out.path()));
-    assert_eq!(res["kernels"][0]["outcome"], "crashed");
-    assert_eq!(status_of(&res, 0, "tee.duplicate_content"), "pass");
+    assert_eq!(res["kernels"][0]["boots"].as_array().unwrap().len(), 1);
     assert!(status_of(&res, 0, "selftest.sysrq_crash").starts_with("crashed"));
-    assert!(r.stdout().contains("guest crashed"), "{}", r.stdout());
+    let tee = status_of(&res, 0, "tee.duplicate_content");
+    assert!(
+        tee.starts_with("error (not run") && tee.contains("--max-boots 1"),
+        "{tee}"
+    );
+}
+
+#[test]
+#[ignore = "boots two VMs, the first hangs until stopped; ci/test.sh runs it"]
+fn a_hung_guest_is_stopped_and_the_rest_run_in_a_fresh_boot() {
+    let out = tempfile::tempdir().unwrap();
+    let o = out.path().to_str().unwrap();
+    // The guest's own per-test limit is longer than the VM's, so the host
+    // has to stop the VM while selftest.hang sleeps. Wall-clock mode: under
+    // -icount with sleep=off an idle guest's clock leaps ahead, and the
+    // hour-long sleep would end at once.
+    let r = kharness(&[
+        "run",
+        "--out",
+        o,
+        "--backend",
+        "qemu",
+        "--perf-mode",
+        "wallclock",
+        "--kernel",
+        K612,
+        "--timeout",
+        "120s",
+        "--test-timeout",
+        "3600",
+        "--filter",
+        "selftest.hang",
+        "--filter",
+        "tee.duplicate_content",
+    ]);
+    r.expect_code(4);
+    let res = results_json(&latest_run(out.path()));
+    let k = &res["kernels"][0];
+    assert_eq!(k["outcome"], "hung", "{k}");
+    let hang = status_of(&res, 0, "selftest.hang");
+    assert!(hang.starts_with("timeout"), "{hang}\n{k}");
+    assert_eq!(status_of(&res, 0, "tee.duplicate_content"), "pass");
+    assert_eq!(boot_of(&res, 0, "tee.duplicate_content"), 1);
+    let boots = k["boots"].as_array().unwrap();
+    assert_eq!(boots[0]["outcome"], "hung");
+    assert_eq!(boots[1]["why"]["after"], "selftest.hang");
+    assert_eq!(boots[1]["why"]["outcome"], "hung");
+    // The stopped VM's whole process group is gone.
+    let ps = std::process::Command::new("pgrep")
+        .args(["-f", &format!("qemu-system-x86_64.*{o}")])
+        .output()
+        .unwrap();
+    assert!(
+        ps.stdout.is_empty(),
+        "QEMU left behind: {}",
+        String::from_utf8_lossy(&ps.stdout)
+    );
+}
+
+#[test]
+#[ignore = "boots four VMs; ci/test.sh runs it"]
+fn boots_interleave_kernels_and_pool_their_samples_in_one_column() {
+    let out = tempfile::tempdir().unwrap();
+    let o = out.path().to_str().unwrap();
+    let r = kharness(&[
+        "run",
+        "--out",
+        o,
+        "--backend",
+        "qemu",
+        "--kernel",
+        K61,
+        "--kernel",
+        K612,
+        "--boots",
+        "2",
+        "--reps",
+        "2",
+        "--filter",
+        "perf.splice_file_to_pipe",
+    ]);
+    r.expect_code(0);
+    let run = latest_run(out.path());
+    let res = results_json(&run);
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("plan.json")).unwrap()).unwrap();
+    assert_eq!(plan["boots"], 2);
+    let kernels = res["kernels"].as_array().unwrap();
+    assert_eq!(kernels.len(), 2);
+    let mut starts = Vec::new();
+    for k in kernels {
+        let boots = k["boots"].as_array().unwrap();
+        assert_eq!(boots.len(), 2, "{boots:?}");
+        for (i, b) in boots.iter().enumerate() {
+            assert_eq!(b["why"]["kind"], "repeat");
+            assert_eq!(b["why"]["k"], i + 1);
+            assert_eq!(b["why"]["of"], 2);
+        }
+        let recs = k["records"].as_array().unwrap();
+        let mut samples: Vec<(u64, u64)> = recs
+            .iter()
+            .filter(|r| r["status"] == "pass" && r["metrics"].as_array().is_some())
+            .map(|r| {
+                (
+                    r["boot"].as_u64().unwrap_or(0),
+                    r["rep"].as_u64().unwrap_or(0),
+                )
+            })
+            .collect();
+        samples.sort();
+        assert_eq!(samples, [(0, 0), (0, 1), (1, 0), (1, 1)], "{recs:?}");
+        starts.push(
+            boots
+                .iter()
+                .map(|b| b["started"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>(),
+        );
+    }
+    // A B A B: RFC 3339 times of one format sort as strings.
+    let order = [&starts[0][0], &starts[1][0], &starts[0][1], &starts[1][1]];
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
+    // compare pools the four samples a side (written beside run B).
+    let rs = run.to_str().unwrap();
+    kharness(&["compare", rs, rs]).expect_code(0);
+    let name = format!("compare-{}.json", res["run_id"].as_str().unwrap());
+    let c: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join(name)).unwrap()).unwrap();
+    let metrics = c["pairs"][0]["metrics"].as_array().unwrap();
+    assert!(!metrics.is_empty(), "{c}");
+    for m in metrics {
+        assert_eq!(
+            (m["n_a"].as_u64(), m["n_b"].as_u64()),
+            (Some(4), Some(4)),
+            "{m}"
+        );
+    }
 }
 
 #[test]
@@ -234,9 +450,11 @@ fn a_vm_over_its_time_limit_is_stopped_and_reported_hung() {
     r.expect_code(4);
     let res = results_json(&latest_run(out.path()));
     assert_eq!(res["kernels"][0]["outcome"], "hung");
-    // Nothing of the VM may survive the stop.
+    // Nothing of the VM may survive the stop. Its command line names this
+    // test's run directory (vng's --rwdir), so other runs' VMs on the
+    // machine do not count.
     let ps = std::process::Command::new("pgrep")
-        .args(["-f", "qemu-system-x86_64.*vmlinuz-6.12.107"])
+        .args(["-f", &format!("qemu-system-x86_64.*{o}")])
         .output()
         .unwrap();
     assert!(

@@ -162,6 +162,12 @@ pub struct TestRecord {
     /// Repetition index for tests run several times (`--reps`), from 0.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub rep: u32,
+    /// Which boot of its kernel produced it, from 0: an index into the
+    /// kernel's `boots` in the host's results (a fresh boot continues the
+    /// suite after a crash or hang; `--boots M` repeats it). The guest
+    /// always writes 0; the host sets it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub boot: u32,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub observations: BTreeMap<String, Value>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -216,6 +222,18 @@ pub struct KernelFinding {
     /// The first line, RIP and the head of the call trace (for `taint`:
     /// the old and new value and the new flags).
     pub excerpt: String,
+}
+
+impl TestRecord {
+    /// Names this sample among a test's records: `rep2`, or `boot1.rep2`
+    /// when it came from a later boot of the same kernel.
+    pub fn sample(&self) -> String {
+        if self.boot == 0 {
+            format!("rep{}", self.rep)
+        } else {
+            format!("boot{}.rep{}", self.boot, self.rep)
+        }
+    }
 }
 
 /// One line of the results channel.
@@ -359,6 +377,7 @@ mod tests {
             reason: reason.map(Into::into),
             duration_us: 5,
             rep: 0,
+            boot: 0,
             observations: BTreeMap::from([
                 ("errno".into(), Value::from("EINVAL")),
                 ("bytes".into(), Value::from(4096i64)),

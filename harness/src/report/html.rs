@@ -214,7 +214,7 @@ fn problems(s: &mut String, v: &View<'_>) {
             }
             let reps = v.records(k, id).len();
             let which = if reps > 1 {
-                format!(" (rep {} of {reps})", r.rep + 1)
+                format!(" (rep {} of {reps})", v.sample_no(k, id, r))
             } else {
                 String::new()
             };

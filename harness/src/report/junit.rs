@@ -57,7 +57,10 @@ pub fn junit(res: &RunResults) -> Result<String, quick_junit::SerializeError> {
             let Some(worst) = v.worst(k, tid) else {
                 continue;
             };
-            let mut case = TestCase::new(*tid, case_status(worst, recs.len()));
+            let mut case = TestCase::new(
+                *tid,
+                case_status(worst, v.sample_no(k, tid, worst), recs.len()),
+            );
             case.set_classname(label.as_str());
             case.set_time(Duration::from_micros(
                 recs.iter().map(|r| r.duration_us).sum(),
@@ -74,14 +77,14 @@ fn secs(s: f64) -> Duration {
     Duration::try_from_secs_f64(s).unwrap_or_default()
 }
 
-fn case_status(worst: &TestRecord, reps: usize) -> TestCaseStatus {
+fn case_status(worst: &TestRecord, sample: usize, reps: usize) -> TestCaseStatus {
     let why = worst
         .reason
         .as_deref()
         .map(view::one_line)
         .unwrap_or_default();
     let message = if reps > 1 && worst.status != Status::Pass {
-        format!("rep {} of {reps}: {why}", worst.rep + 1)
+        format!("rep {sample} of {reps}: {why}")
     } else {
         why
     };
@@ -114,7 +117,7 @@ fn add_record_properties(case: &mut TestCase, recs: &[&TestRecord]) {
         for (name, value) in &r.observations {
             if first.observations.get(name) != Some(value) {
                 case.add_property(Property::new(
-                    format!("obs.{name}.rep{}", r.rep),
+                    format!("obs.{name}.{}", r.sample()),
                     value.to_string(),
                 ));
             }

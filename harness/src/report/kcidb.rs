@@ -63,10 +63,10 @@ pub fn kcidb(res: &RunResults) -> Value {
         tests.push(boot_test(&base, kr, &environment));
         for tid in &v.ids {
             for r in v.records(k, tid) {
-                let test_id = if r.rep == 0 {
+                let test_id = if r.rep == 0 && r.boot == 0 {
                     format!("{base}:{tid}")
                 } else {
-                    format!("{base}:{tid}:rep{}", r.rep)
+                    format!("{base}:{tid}:{}", r.sample())
                 };
                 tests.push(test(&base, &test_id, kr, r, &environment));
                 for m in &r.metrics {
@@ -84,7 +84,7 @@ pub fn kcidb(res: &RunResults) -> Value {
                         "status": "DONE",
                         "number": number,
                         "environment": environment,
-                        "misc": {"rep": r.rep},
+                        "misc": {"rep": r.rep, "boot": r.boot},
                     }));
                 }
             }
@@ -178,7 +178,7 @@ fn test(base: &str, id: &str, kr: &KernelRun, r: &TestRecord, environment: &Valu
         "status": status,
         "duration": r.duration_us as f64 / 1e6,
         "environment": environment,
-        "misc": {"rep": r.rep, "status": r.status},
+        "misc": {"rep": r.rep, "boot": r.boot, "status": r.status},
     });
     if !r.observations.is_empty() {
         t["misc"]["observations"] = json!(r.observations);

@@ -72,7 +72,7 @@ fn kernel_block(s: &mut String, v: &View<'_>, k: usize, kr: &KernelRun) {
                 for (i, r) in reps.iter().enumerate() {
                     diagnostics(s, &q, r);
                     let named = TestRecord {
-                        id: format!("{id}.rep{}", r.rep),
+                        id: format!("{id}.{}", r.sample()),
                         ..(*r).clone()
                     };
                     let _ = writeln!(s, "{q}{}", ktap_result_line(i + 1, &named));

@@ -152,7 +152,7 @@ fn failures(s: &mut String, v: &View<'_>, tags: &[String]) {
             any = true;
             let reps = v.records(k, id).len();
             let which = if reps > 1 {
-                format!(" (rep {} of {reps})", r.rep + 1)
+                format!(" (rep {} of {reps})", v.sample_no(k, id, r))
             } else {
                 String::new()
             };

@@ -149,9 +149,13 @@ pub fn terminal(res: &RunResults, verbose: bool) -> String {
     s.push('\n');
     for kr in &res.kernels {
         let bad = kr.records.iter().filter(|r| r.status.is_bad()).count();
+        let boots = match kr.boots.len() {
+            0 | 1 => String::new(),
+            n => format!(" ({n} boots)"),
+        };
         let _ = writeln!(
             s,
-            "{}: {} passed, {} failed, {} skipped; {} in {:.1}s",
+            "{}: {} passed, {} failed, {} skipped; {} in {:.1}s{boots}",
             kr.name(),
             kr.count(Status::Pass),
             bad,
@@ -165,7 +169,13 @@ pub fn terminal(res: &RunResults, verbose: bool) -> String {
                     let _ = writeln!(s, "    {line}");
                 }
             }
-            let _ = writeln!(s, "    console: {}", kr.console_log);
+            // The console of the boot that stands for the column.
+            let console = kr
+                .boots
+                .iter()
+                .find(|b| b.outcome == kr.outcome)
+                .map_or(&kr.console_log, |b| &b.console_log);
+            let _ = writeln!(s, "    console: {console}");
         }
         for f in kr.console_findings.iter().filter(|f| !f.fatal) {
             let _ = writeln!(

@@ -97,7 +97,7 @@ impl<'a> View<'a> {
                 map.entry(&r.id).or_default().push(r);
             }
             for recs in map.values_mut() {
-                recs.sort_by_key(|r| r.rep);
+                recs.sort_by_key(|r| (r.boot, r.rep));
             }
             by_test.push(map);
         }
@@ -127,6 +127,16 @@ impl<'a> View<'a> {
             .iter()
             .copied()
             .min_by_key(|r| severity(r.status))
+    }
+
+    /// Which of a test's samples `r` is, from 1, in (boot, rep) order: the
+    /// `i` of "rep i of n".
+    pub fn sample_no(&self, k: usize, id: &str, r: &TestRecord) -> usize {
+        self.records(k, id)
+            .iter()
+            .position(|x| std::ptr::eq(*x, r))
+            .map_or(usize::try_from(r.rep).unwrap_or(0), |i| i)
+            + 1
     }
 
     pub fn status(&self, k: usize, id: &str) -> Option<Status> {
@@ -254,7 +264,7 @@ pub(crate) fn stats(samples: &[f64]) -> Option<Stats> {
 }
 
 /// A test the host wrote for a guest that stopped before reaching it (see
-/// `collect_records` in `run.rs` and `harness/RESULTS.md`).
+/// `run_pass` in `run.rs` and `harness/RESULTS.md`).
 pub(crate) fn not_run(kr: &KernelRun, r: &TestRecord) -> bool {
     kr.outcome != KernelOutcome::Completed
         && r.status == Status::Error

@@ -6,5 +6,5 @@ pub mod stats;
 pub mod steps;
 mod store;
 
-pub use model::{KernelOutcome, KernelRun, RESULTS_SCHEMA, RunResults};
+pub use model::{Boot, BootReason, KernelOutcome, KernelRun, RESULTS_SCHEMA, RunResults};
 pub use store::{RunDir, load, write_atomic, write_json};

@@ -91,6 +91,66 @@ pub struct KernelRun {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub console_findings: Vec<ConsoleFinding>,
     pub records: Vec<TestRecord>,
+    /// Every boot behind this column, in the order they ran; a record's
+    /// `boot` indexes this list. The fields above summarise them: the
+    /// worst outcome, the first boot's command and logs, the summed wall
+    /// time, every boot's findings. Empty in results written before boots
+    /// were recorded (one boot, described by the fields above).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub boots: Vec<Boot>,
+}
+
+/// Why a boot was started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum BootReason {
+    /// The kernel's only pass over the suite.
+    First,
+    /// A fresh boot running the tests after `after`, which crashed or hung
+    /// the previous boot (`outcome`).
+    Continue {
+        after: String,
+        outcome: KernelOutcome,
+    },
+    /// The first boot of pass `k` of `of` (`--boots`), from 1.
+    Repeat { k: u32, of: u32 },
+}
+
+impl BootReason {
+    /// A few words for people: `first`, `repeat 2 of 3`, `continue after
+    /// selftest.hang (guest hung)`.
+    pub fn describe(&self) -> String {
+        match self {
+            BootReason::First => "first".to_owned(),
+            BootReason::Continue { after, outcome } => {
+                format!("continue after {after} ({})", outcome.as_str())
+            }
+            BootReason::Repeat { k, of } => format!("repeat {k} of {of}"),
+        }
+    }
+}
+
+/// One VM boot of a kernel.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Boot {
+    pub why: BootReason,
+    /// When the VM was started, RFC 3339 (UTC, milliseconds).
+    pub started: String,
+    /// Wall time from spawning the VM to its exit.
+    pub wall_s: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vm_exit: Option<i32>,
+    pub outcome: KernelOutcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    pub command: String,
+    /// Paths relative to the run directory.
+    pub console_log: String,
+    pub guest_log: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub console_findings: Vec<ConsoleFinding>,
+    /// Tests this boot was asked to run (reps not counted).
+    pub tests: usize,
 }
 
 impl KernelRun {
@@ -101,6 +161,29 @@ impl KernelRun {
 
     pub fn count(&self, s: Status) -> usize {
         self.records.iter().filter(|r| r.status == s).count()
+    }
+
+    /// Adds a boot and refreshes the summary fields from all boots: the
+    /// first crash or hang stands for the column (its tests were charged
+    /// with it), else the last boot's outcome.
+    pub fn push_boot(&mut self, b: Boot) {
+        if self.boots.is_empty() {
+            self.command = b.command.clone();
+            self.console_log = b.console_log.clone();
+            self.guest_log = b.guest_log.clone();
+        }
+        self.wall_s += b.wall_s;
+        self.console_findings
+            .extend(b.console_findings.iter().cloned());
+        self.boots.push(b);
+        let fatal = self
+            .boots
+            .iter()
+            .find(|b| matches!(b.outcome, KernelOutcome::Crashed | KernelOutcome::Hung));
+        let stands = fatal.or(self.boots.last()).expect("a boot was just pushed");
+        self.outcome = stands.outcome;
+        self.vm_exit = stands.vm_exit;
+        self.detail = stands.detail.clone();
     }
 }
 
@@ -123,5 +206,64 @@ impl RunResults {
             code = code.max(c);
         }
         code
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn boot(why: BootReason, outcome: KernelOutcome, console: &str) -> Boot {
+        Boot {
+            why,
+            started: "2026-11-22T04:16:59.123Z".into(),
+            wall_s: 10.0,
+            vm_exit: Some(0),
+            outcome,
+            detail: (outcome != KernelOutcome::Completed).then(|| outcome.as_str().to_owned()),
+            command: format!("qemu {console}"),
+            console_log: console.into(),
+            guest_log: console.into(),
+            console_findings: Vec::new(),
+            tests: 3,
+        }
+    }
+
+    fn column_json() -> serde_json::Value {
+        serde_json::json!({
+            "identity": {"release": "6.12", "banner": "b", "path": "/k", "sha256": "0", "size": 1},
+            "outcome": "pending", "wall_s": 0.0, "command": "", "console_log": "",
+            "guest_log": "", "records": [{"id": "a.b", "status": "pass", "duration_us": 1}]
+        })
+    }
+
+    #[test]
+    fn a_column_without_boots_still_loads_and_its_records_are_boot_0() {
+        let kr: KernelRun = serde_json::from_value(column_json()).unwrap();
+        assert!(kr.boots.is_empty());
+        assert_eq!(kr.records[0].boot, 0);
+    }
+
+    #[test]
+    fn the_first_crash_stands_for_the_column() {
+        let mut kr: KernelRun = serde_json::from_value(column_json()).unwrap();
+        kr.push_boot(boot(BootReason::First, KernelOutcome::Crashed, "c1"));
+        let cont = BootReason::Continue {
+            after: "a.b".into(),
+            outcome: KernelOutcome::Crashed,
+        };
+        kr.push_boot(boot(cont.clone(), KernelOutcome::Completed, "c2"));
+        assert_eq!(kr.outcome, KernelOutcome::Crashed);
+        assert_eq!(kr.detail.as_deref(), Some("guest crashed"));
+        assert_eq!(kr.console_log, "c1");
+        assert!((kr.wall_s - 20.0).abs() < 1e-9);
+        let json = serde_json::to_value(&kr).unwrap();
+        assert_eq!(
+            json["boots"][1]["why"],
+            serde_json::json!({"kind": "continue", "after": "a.b", "outcome": "crashed"})
+        );
+        assert_eq!(cont.describe(), "continue after a.b (guest crashed)");
+        let back: KernelRun = serde_json::from_value(json).unwrap();
+        assert_eq!(back.boots[1].why, cont);
     }
 }

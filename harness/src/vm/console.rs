@@ -185,6 +185,7 @@ mod tests {
             reason: None,
             duration_us: 1,
             rep,
+            boot: 0,
             observations: Default::default(),
             metrics: vec![],
             kernel_findings: vec![],
