@@ -282,13 +282,13 @@ fn ran(procs: &[Proc], comm: &str) -> bool {
 
 #[test]
 #[ignore = "boots a VM through vng and interrupts it; ci/test.sh runs it"]
-fn sigint_during_tests_with_vng_stops_qemu_and_virtiofsd_and_keeps_finished_records() {
+fn sigint_during_tests_with_vng_stops_everything_vng_started_and_keeps_finished_records() {
     let procs = interrupt_during_tests("vng", Signal::INT);
-    // The check above covered the processes that matter.
+    // The checks above covered what vng started: vng, virtme-run, QEMU and
+    // virtiofsd when vng shares the root through it (here it uses 9p and
+    // starts none; any it starts is in the tree and checked the same way).
+    assert!(ran(&procs, "virtme-run"), "{procs:#?}");
     assert!(ran(&procs, "qemu-system"), "{procs:#?}");
-    if std::path::Path::new("/usr/lib/qemu/virtiofsd").exists() {
-        assert!(ran(&procs, "virtiofsd"), "{procs:#?}");
-    }
 }
 
 #[test]
