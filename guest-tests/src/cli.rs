@@ -60,6 +60,12 @@ enum Cmd {
         /// Shrink perf tests' data sizes by this factor (0 < f <= 1).
         #[arg(long, default_value_t = 1.0)]
         scale: f64,
+        /// Set by kharness inside the VMs it starts: write `kharness: begin
+        /// ID` / `end ID` around each test to the kernel log (/dev/kmsg), and
+        /// allow the destructive selftests (they taint, crash or hang the
+        /// kernel; without --vm they skip).
+        #[arg(long)]
+        vm: bool,
         /// Run only the selected tests that come after this one (all its
         /// repetitions included): the host continues a suite this way in a
         /// fresh boot after ID crashed or hung the kernel.
@@ -95,6 +101,7 @@ pub fn main(args: Vec<String>) -> i32 {
             scratch,
             no_fork,
             scale,
+            vm,
             after,
             slice,
         } => {
@@ -121,6 +128,7 @@ pub fn main(args: Vec<String>) -> i32 {
                 scratch,
                 fork: !no_fork,
                 scale,
+                vm,
                 after,
             })
         }

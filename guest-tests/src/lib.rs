@@ -15,6 +15,7 @@ pub mod runner;
 #[allow(unsafe_code)]
 pub mod sys;
 pub mod util;
+pub mod watch;
 
 pub mod io_uring;
 pub mod perf;

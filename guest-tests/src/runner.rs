@@ -26,6 +26,10 @@ pub struct RunOptions {
     /// Run each test in a forked child (the default); off for debugging.
     pub fork: bool,
     pub scale: f64,
+    /// Running in a throwaway VM that kharness started: mark each test on
+    /// the kernel log, and allow the selftests that taint, crash or hang
+    /// the kernel.
+    pub vm: bool,
     /// Skip the selected tests up to and including this one.
     pub after: Option<String>,
 }
@@ -183,26 +187,49 @@ pub fn run(opts: &RunOptions) -> i32 {
 fn run_one(test: &Test, rep: u32, opts: &RunOptions) -> TestRecord {
     let scratch = opts.scratch.join(format!("{}-{rep}", test.id));
     let _ = std::fs::remove_dir_all(&scratch);
+    if opts.vm {
+        crate::watch::kmsg(&kharness_record::marker::begin(test.id, rep));
+    }
+    let taint_before = crate::watch::tainted();
     let started = Instant::now();
     let report = match std::fs::create_dir_all(&scratch) {
         Err(e) => ChildReport::error(format!(
             "cannot create scratch dir {}: {e}",
             scratch.display()
         )),
+        Ok(()) if test.has_tag("destructive") && !opts.vm => ChildReport {
+            status: Status::Skip,
+            reason: Some(
+                "destructive selftest: runs only inside a VM kharness started (--vm)".to_owned(),
+            ),
+            observations: Default::default(),
+            metrics: Vec::new(),
+        },
         Ok(()) if opts.fork => run_forked(test, &scratch, opts),
         Ok(()) => run_inline(test, &scratch, opts.scale),
     };
+    let duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     let _ = std::fs::remove_dir_all(&scratch);
-    TestRecord {
+    let mut rec = TestRecord {
         id: test.id.to_owned(),
         status: report.status,
         reason: report.reason,
-        duration_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        duration_us,
         rep,
         boot: 0,
         observations: report.observations,
         metrics: report.metrics,
+        kernel_findings: Vec::new(),
+    };
+    if let (Some(before), Some(after)) = (taint_before, crate::watch::tainted()) {
+        if let Some(f) = crate::watch::taint_finding(before, after) {
+            rec.mark(f);
+        }
     }
+    if opts.vm {
+        crate::watch::kmsg(&kharness_record::marker::end(test.id, rep, rec.status));
+    }
+    rec
 }
 
 impl ChildReport {
@@ -320,4 +347,33 @@ fn collect_child(pid: rustix::process::Pid, rd: OwnedFd, limit: Duration) -> Chi
 fn uptime_s() -> Option<f64> {
     let text = std::fs::read_to_string("/proc/uptime").ok()?;
     text.split_whitespace().next()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn destructive_selftests_skip_outside_a_kharness_vm() {
+        let scratch = std::env::temp_dir().join(format!("kharness-runner-{}", std::process::id()));
+        let opts = RunOptions {
+            filters: vec![],
+            reps: 1,
+            results: None,
+            json: true,
+            test_timeout: Duration::from_secs(10),
+            scratch: scratch.clone(),
+            fork: true,
+            scale: 1.0,
+            vm: false,
+            after: None,
+        };
+        for id in ["selftest.taint_user", "selftest.sysrq_crash"] {
+            let t = crate::registry::select(&[id.to_owned()])[0];
+            let rec = run_one(t, 0, &opts);
+            assert_eq!(rec.status, Status::Skip, "{id}: {rec:?}");
+            assert!(rec.reason.unwrap().contains("--vm"));
+        }
+        let _ = std::fs::remove_dir_all(scratch);
+    }
 }

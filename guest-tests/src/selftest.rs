@@ -1,8 +1,13 @@
-//! Tests of kharness itself, not of the kernel: they crash or hang the
-//! guest on purpose so the host's crash and hang handling can be tested
-//! end to end. Tagged `destructive`: they run only when named by exact id.
+//! Tests of kharness itself, not of the kernel: they crash, hang, taint or
+//! warn the guest kernel on purpose so the host's handling of each can be
+//! tested end to end. Tagged `destructive`: they run only when named by
+//! exact id, and only inside a VM kharness started (`--vm`).
+//!
+//! The `kernel_*` ones need the debugging trigger of the series
+//! `kernel-patches/guest-crash-and-hang` (`tee()` with magic flags); other
+//! kernels refuse those flags with EINVAL and the tests skip.
 
-use crate::framework::{Ctx, OrOutcome, Test, TestResult};
+use crate::framework::{Ctx, OrOutcome, Outcome, Test, TestResult};
 
 pub const TESTS: &[Test] = &[
     Test {
@@ -26,21 +31,102 @@ pub const TESTS: &[Test] = &[
         see: "",
         run: host_root_read_only,
     },
+    Test {
+        id: "selftest.taint_user",
+        tags: &["selftest", "destructive"],
+        about: "adds the U taint flag through /proc/sys/kernel/tainted and passes (tests that a taint change marks the test)",
+        see: "",
+        run: taint_user,
+    },
+    Test {
+        id: "selftest.kernel_panic",
+        tags: &["selftest", "destructive"],
+        about: "makes the patched kernel panic() (tests crash handling and the fresh boot after it)",
+        see: "kernel-patches/guest-crash-and-hang",
+        run: kernel_panic,
+    },
+    Test {
+        id: "selftest.kernel_hang",
+        tags: &["selftest", "destructive"],
+        about: "makes the patched kernel spin with interrupts off: the whole guest freezes (tests the host's VM time limit)",
+        see: "kernel-patches/guest-crash-and-hang",
+        run: kernel_hang,
+    },
+    Test {
+        id: "selftest.kernel_warn",
+        tags: &["selftest", "destructive"],
+        about: "makes the patched kernel WARN and carry on, and passes (tests that a console WARN marks the test)",
+        see: "kernel-patches/guest-crash-and-hang",
+        run: kernel_warn,
+    },
 ];
+
+/// The flags of `tee()` that the patch of `kernel-patches/guest-crash-and-hang`
+/// takes as a request to misbehave: this in the upper 24 bits, the action
+/// in the low 8.
+const TRIGGER: u32 = 0x6b68_0000;
+const TRIGGER_WARN: u32 = 1;
+const TRIGGER_PANIC: u32 = 2;
+const TRIGGER_HANG: u32 = 3;
+
+/// Calls the trigger; returns only when the kernel survived it.
+fn trigger(action: u32) -> TestResult {
+    use rustix::pipe::{SpliceFlags, pipe, tee};
+    let (r, w) = pipe().or_error("pipe")?;
+    match tee(&r, &w, 1, SpliceFlags::from_bits_retain(TRIGGER | action)) {
+        Ok(_) => Ok(()),
+        Err(rustix::io::Errno::INVAL) => Err(Outcome::Skip(
+            "the kernel has no kharness debugging trigger (tee flags 0x6b68xxxx);              build it with kernel-patches/guest-crash-and-hang"
+                .into(),
+        )),
+        Err(e) => Err(Outcome::Error(format!("tee with the trigger flags: {e}"))),
+    }
+}
+
+fn taint_user(_ctx: &mut Ctx) -> TestResult {
+    const USER: u64 = 1 << 6;
+    let before = crate::watch::tainted()
+        .ok_or_else(|| Outcome::Skip("cannot read /proc/sys/kernel/tainted".into()))?;
+    if before & USER != 0 {
+        return Err(Outcome::Error(
+            "the kernel already has the U taint flag: no change to show".into(),
+        ));
+    }
+    // The kernel ORs what is written into its mask (proc_taint).
+    std::fs::write("/proc/sys/kernel/tainted", USER.to_string())
+        .or_error("write /proc/sys/kernel/tainted")?;
+    Ok(())
+}
+
+fn kernel_panic(_ctx: &mut Ctx) -> TestResult {
+    trigger(TRIGGER_PANIC)?;
+    Err(Outcome::Error(
+        "the kernel returned from its panic trigger".into(),
+    ))
+}
+
+fn kernel_hang(_ctx: &mut Ctx) -> TestResult {
+    trigger(TRIGGER_HANG)?;
+    Err(Outcome::Error(
+        "the kernel returned from its hang trigger".into(),
+    ))
+}
+
+fn kernel_warn(_ctx: &mut Ctx) -> TestResult {
+    trigger(TRIGGER_WARN)
+}
 
 fn sysrq_crash(_ctx: &mut Ctx) -> TestResult {
     std::fs::write("/proc/sysrq-trigger", b"c").or_error("write /proc/sysrq-trigger")?;
     // Not reached on a kernel with sysrq: the write does not return.
-    Err(crate::framework::Outcome::Error(
+    Err(Outcome::Error(
         "the kernel survived a sysrq crash trigger".into(),
     ))
 }
 
 fn hang(_ctx: &mut Ctx) -> TestResult {
     std::thread::sleep(std::time::Duration::from_secs(24 * 3600));
-    Err(crate::framework::Outcome::Error(
-        "woke up after a day".into(),
-    ))
+    Err(Outcome::Error("woke up after a day".into()))
 }
 
 /// The guest shares the host's root (vng); only the results directory may

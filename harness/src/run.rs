@@ -282,6 +282,7 @@ fn guest_run_args(plan: &Plan, results: &str, which: Which<'_>) -> Vec<String> {
         plan.reps.to_string(),
         "--test-timeout".to_owned(),
         plan.test_timeout.to_string(),
+        "--vm".to_owned(),
     ];
     if let Some(p) = which.part {
         v.extend(["--slice".to_owned(), format!("{}..{}", p.start, p.end)]);
@@ -423,7 +424,12 @@ fn run_pass(
         let boot_no = u32::try_from(kr.boots.len()).unwrap_or(u32::MAX);
         let (mut boot, events) = boot_vm(ctx, index, id, boot_no, &why, after.as_deref(), left)?;
         boots += 1;
-        let (records, last) = boot_records(&events, boot.outcome, boot.detail.as_deref(), boot_no);
+        let (mut records, last) =
+            boot_records(&events, boot.outcome, boot.detail.as_deref(), boot_no);
+        // Kernel complaints on this boot's console, charged to the test
+        // whose markers surround them.
+        let console = std::fs::read(ctx.run_dir.join(&boot.console_log)).unwrap_or_default();
+        vm::console::mark_tests(&String::from_utf8_lossy(&console), &mut records);
         // The tests this boot did not reach: those after the last one that
         // started (the guest runs them in the catalogue's order).
         let rest = tests_after(left, last.as_deref());
@@ -460,6 +466,7 @@ fn run_pass(
                 boot: boot_no,
                 observations: Default::default(),
                 metrics: Vec::new(),
+                kernel_findings: Vec::new(),
             }));
             return Ok(());
         }
@@ -771,6 +778,7 @@ fn boot_records(
             boot,
             observations: Default::default(),
             metrics: Vec::new(),
+            kernel_findings: Vec::new(),
         });
     }
     (results, last)
@@ -799,6 +807,7 @@ mod tests {
             boot: 0,
             observations: Default::default(),
             metrics: vec![],
+            kernel_findings: vec![],
         })
     }
 

@@ -106,6 +106,11 @@ pub fn execute(sp: SeriesPlan, out: &Output) -> Result<ExitCode> {
             }
         }
     }
+    // Interrupted while building: nothing booted yet, so there is nothing
+    // to record; do not go on to build the guest and prepare boots.
+    if crate::vm::interrupted() {
+        return Err(Error::Interrupted);
+    }
     if built.is_empty() {
         return Err(Error::Infra("nothing was built".into()));
     }
@@ -119,8 +124,8 @@ pub fn execute(sp: SeriesPlan, out: &Output) -> Result<ExitCode> {
     let attribution = steps::attribute(&results, sp.threshold);
     let expectations = match &series.manifest {
         // With --final-only, step 1 is the whole series: expectations name
-        // single patches and cannot be checked.
-        Some(m) if !sp.final_only => steps::check_expectations(&attribution, &m.expect),
+        // single patches and cannot be checked, unless there is only one.
+        Some(m) if !sp.final_only || n == 1 => steps::check_expectations(&attribution, &m.expect),
         _ => Vec::new(),
     };
     let report = SeriesReport {

@@ -121,3 +121,25 @@ pub fn expect_clean(cmd: &mut Command) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A series this project ships, under kernel-patches/.
+pub fn series_dir(name: &str) -> String {
+    format!("{}/../kernel-patches/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A series run's series.json.
+pub fn series_json(run: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(run.join("series.json")).expect("series.json exists");
+    serde_json::from_str(&text).expect("series.json is valid JSON")
+}
+
+/// The expectations of series.toml a series run found unmet.
+pub fn unmet_expectations(series: &serde_json::Value) -> Vec<serde_json::Value> {
+    series["expectations"]
+        .as_array()
+        .expect("series.json has expectations")
+        .iter()
+        .filter(|c| c["met"] != true)
+        .cloned()
+        .collect()
+}

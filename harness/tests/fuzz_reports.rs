@@ -154,6 +154,7 @@ fn record() -> impl Strategy<Value = TestRecord> {
             duration_us: 1,
             rep,
             boot: 0,
+            kernel_findings: vec![],
             observations,
             metrics: vec![],
         })

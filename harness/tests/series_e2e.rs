@@ -8,17 +8,9 @@
 
 mod common;
 
-use common::{kharness, latest_run};
+use common::{kharness, latest_run, series_dir, series_json, unmet_expectations};
 
 const TREE: &str = "/usr/src/linux-source-6.12";
-
-fn series_dir(name: &str) -> String {
-    format!("{}/../kernel-patches/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
-fn series_json(run: &std::path::Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(run.join("series.json")).unwrap()).unwrap()
-}
 
 #[test]
 #[ignore = "builds kernels and boots four VMs; ci/test.sh runs it"]
@@ -72,12 +64,7 @@ fn demo_series_names_patch_2_for_the_slowdown_and_patch_3_for_the_break() {
         "{:?}",
         at(3)
     );
-    let unmet: Vec<&serde_json::Value> = s["expectations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["met"] != true)
-        .collect();
+    let unmet = unmet_expectations(&s);
     assert!(
         unmet.is_empty(),
         "every expected effect of series.toml happens: {unmet:?}"

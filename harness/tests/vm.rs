@@ -59,7 +59,7 @@ fn default_kernel_runs_the_suite_and_writes_a_run_directory() {
     assert!(recs.iter().all(|r| r["status"] == "pass"), "{recs:?}");
     let console = run.join(k["console_log"].as_str().unwrap());
     let text = std::fs::read_to_string(console).unwrap();
-    // Only warnings and worse reach the console (loglevel=4): a clean boot
+    // Only warnings and worse reach the console (loglevel=5): a clean boot
     // leaves no kernel complaint in it.
     assert!(
         !text.contains("Oops") && !text.contains("Kernel panic"),

@@ -13,6 +13,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub mod marker;
+
 /// Bumped whenever a field changes meaning or disappears. Adding an optional
 /// field does not bump it.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -33,15 +35,20 @@ pub enum Status {
     Timeout,
     /// The guest kernel died while the test ran.
     Crashed,
+    /// The test's own checks held (or it skipped), but the kernel complained
+    /// while it ran: a WARN, KASAN or lockdep report, or a new taint flag.
+    /// `kernel_findings` says what.
+    Warned,
 }
 
 impl Status {
     /// Every status, in the order reports list them.
-    pub const ALL: [Status; 6] = [
+    pub const ALL: [Status; 7] = [
         Status::Fail,
         Status::Crashed,
         Status::Timeout,
         Status::Error,
+        Status::Warned,
         Status::Skip,
         Status::Pass,
     ];
@@ -55,6 +62,7 @@ impl Status {
             Status::Error => "error",
             Status::Timeout => "timeout",
             Status::Crashed => "crashed",
+            Status::Warned => "warned",
         }
     }
 
@@ -172,6 +180,56 @@ pub struct TestRecord {
     pub observations: BTreeMap<String, Value>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub metrics: Vec<Metric>,
+    /// What the kernel complained about while the test ran: a change of
+    /// `/proc/sys/kernel/tainted` (seen by the guest) and WARN, KASAN,
+    /// lockdep or BUG reports on the console between the test's markers
+    /// (seen by the host). See [`TestRecord::mark`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kernel_findings: Vec<KernelFinding>,
+}
+
+impl TestRecord {
+    /// Attaches a kernel complaint to the test. A pass or skip becomes
+    /// [`Status::Warned`] with the complaint's first line as the reason: the
+    /// kernel misbehaved while the test ran even if userspace saw nothing
+    /// wrong. Worse statuses stay as they are.
+    ///
+    /// A test already `warned` lists each further complaint in its reason
+    /// too (the guest's taint first, then the console's WARN).
+    pub fn mark(&mut self, finding: KernelFinding) {
+        if self.kernel_findings.contains(&finding) {
+            return;
+        }
+        let first = finding.excerpt.lines().next().unwrap_or("").trim();
+        let what = format!("kernel {}: {first}", finding.kind);
+        match (self.status, &self.reason) {
+            (Status::Pass | Status::Skip, reason) => {
+                let was = match (self.status, reason) {
+                    (Status::Skip, Some(r)) => format!(" (the test itself skipped: {r})"),
+                    _ => String::new(),
+                };
+                self.reason = Some(format!("{what}{was}"));
+                self.status = Status::Warned;
+            }
+            (Status::Warned, Some(r)) => self.reason = Some(format!("{r}; {what}")),
+            _ => {}
+        }
+        self.kernel_findings.push(finding);
+    }
+}
+
+/// A complaint of the kernel: a panic, oops, BUG, WARN, sanitizer or
+/// lockdep report read from the console, or a new taint flag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KernelFinding {
+    /// `panic`, `oops`, `bug`, `warn`, `kasan`, `lockdep`, `hung_task`,
+    /// `soft_lockup`, `ubsan`, `taint`.
+    pub kind: String,
+    /// True when the kernel could not have carried on normally after it.
+    pub fatal: bool,
+    /// The first line, RIP and the head of the call trace (for `taint`:
+    /// the old and new value and the new flags).
+    pub excerpt: String,
 }
 
 impl TestRecord {
@@ -356,7 +414,57 @@ mod tests {
                 value: 1.5,
                 unit: "MiB/s".into(),
             }],
+            kernel_findings: vec![],
         }
+    }
+
+    #[test]
+    fn a_kernel_complaint_turns_pass_and_skip_into_warned_only() {
+        let warn = KernelFinding {
+            kind: "warn".into(),
+            fatal: false,
+            excerpt: "WARNING: CPU: 0 PID: 1 at fs/splice.c:1 x\nRIP: 0010:x".into(),
+        };
+        let mut r = rec(Status::Pass, None);
+        r.mark(warn.clone());
+        r.mark(warn.clone());
+        assert_eq!(r.status, Status::Warned);
+        assert_eq!(
+            r.reason.as_deref(),
+            Some("kernel warn: WARNING: CPU: 0 PID: 1 at fs/splice.c:1 x")
+        );
+        assert_eq!(
+            r.kernel_findings,
+            std::slice::from_ref(&warn),
+            "the same finding once"
+        );
+        let taint = KernelFinding {
+            kind: "taint".into(),
+            fatal: false,
+            excerpt: "tainted during the test: 0 -> 512, new: W (a WARN fired)".into(),
+        };
+        r.mark(taint);
+        assert_eq!(
+            r.reason.as_deref(),
+            Some(
+                "kernel warn: WARNING: CPU: 0 PID: 1 at fs/splice.c:1 x; \
+                 kernel taint: tainted during the test: 0 -> 512, new: W (a WARN fired)"
+            )
+        );
+        let mut s = rec(Status::Skip, Some("no io_uring"));
+        s.mark(warn.clone());
+        assert_eq!(s.status, Status::Warned);
+        assert!(
+            s.reason
+                .unwrap()
+                .ends_with("(the test itself skipped: no io_uring)")
+        );
+        let mut f = rec(Status::Fail, Some("short write"));
+        f.mark(warn);
+        assert_eq!(f.status, Status::Fail);
+        assert_eq!(f.reason.as_deref(), Some("short write"));
+        assert_eq!(f.kernel_findings.len(), 1);
+        assert!(Status::Warned.is_bad());
     }
 
     #[test]

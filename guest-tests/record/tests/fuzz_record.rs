@@ -71,6 +71,7 @@ fn record() -> impl Strategy<Value = TestRecord> {
                 rep,
                 boot,
                 observations,
+                kernel_findings: Vec::new(),
                 metrics: metrics
                     .into_iter()
                     .map(|(name, value, unit)| Metric { name, value, unit })
@@ -81,12 +82,15 @@ fn record() -> impl Strategy<Value = TestRecord> {
 
 fn event() -> impl Strategy<Value = Event> {
     prop_oneof![
-        (".*", ".*", any::<usize>()).prop_map(|(g, k, total)| Event::Suite {
-            schema: SCHEMA_VERSION,
-            guest_version: g,
-            kernel_release: k,
-            total,
-        }),
+        (".*", ".*", any::<usize>(), prop::option::of(any::<u32>())).prop_map(
+            |(g, k, total, ms)| Event::Suite {
+                schema: SCHEMA_VERSION,
+                guest_version: g,
+                kernel_release: k,
+                total,
+                uptime_s: ms.map(|ms| f64::from(ms) / 1000.0),
+            }
+        ),
         "[a-z_.]{1,30}".prop_map(|id| Event::Start { id }),
         record().prop_map(Event::Result),
         any::<usize>().prop_map(|total| Event::Done { total }),
@@ -251,6 +255,7 @@ fn regression_non_finite_metric_keeps_its_record() {
             rep: 0,
             boot: 0,
             observations: BTreeMap::new(),
+            kernel_findings: Vec::new(),
             metrics: vec![Metric {
                 name: "throughput".into(),
                 value: v,

@@ -30,7 +30,7 @@ code, pre, td.id { font-family: ui-monospace, "DejaVu Sans Mono", monospace; fon
 pre { background: #f7f7f7; border: 1px solid #e3e3e3; padding: 6px 8px; overflow-x: auto; }
 .st-pass { background: #e3f4e3; }
 .st-skip { background: #eeeeee; color: #555; }
-.st-fail, .st-crashed, .st-timeout { background: #fbd9d9; font-weight: 600; }
+.st-fail, .st-crashed, .st-timeout, .st-warned { background: #fbd9d9; font-weight: 600; }
 .st-error { background: #fde8c8; }
 .st-missing { color: #999; }
 td.diff { background: #fff4bf; }
@@ -146,14 +146,7 @@ fn header(s: &mut String, v: &View<'_>) {
 
 fn summary(s: &mut String, v: &View<'_>) {
     s.push_str("<section id=\"summary\">\n<h2>Summary</h2>\n<table>\n<tr><th>kernel</th><th>image sha256</th><th>outcome</th>");
-    let order = [
-        Status::Pass,
-        Status::Fail,
-        Status::Crashed,
-        Status::Timeout,
-        Status::Error,
-        Status::Skip,
-    ];
+    let order = view::TALLY_ORDER;
     for st in order {
         let _ = write!(s, "<th>{st}</th>");
     }

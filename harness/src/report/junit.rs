@@ -91,7 +91,8 @@ fn case_status(worst: &TestRecord, sample: usize, reps: usize) -> TestCaseStatus
     let mut st = match worst.status {
         Status::Pass => return TestCaseStatus::success(),
         Status::Skip => TestCaseStatus::skipped(),
-        Status::Fail => TestCaseStatus::non_success(NonSuccessKind::Failure),
+        // The kernel complained while the test ran: a kernel failure.
+        Status::Fail | Status::Warned => TestCaseStatus::non_success(NonSuccessKind::Failure),
         Status::Error | Status::Timeout | Status::Crashed => {
             TestCaseStatus::non_success(NonSuccessKind::Error)
         }

@@ -165,8 +165,9 @@ fn test(base: &str, id: &str, kr: &KernelRun, r: &TestRecord, environment: &Valu
             Status::Fail => "FAIL",
             Status::Skip => "SKIP",
             Status::Error | Status::Timeout => "ERROR",
-            // The kernel died under the test: the tested code is faulty.
-            Status::Crashed => "FAIL",
+            // The kernel died, or complained, under the test: the tested
+            // code is faulty.
+            Status::Crashed | Status::Warned => "FAIL",
         }
     };
     let mut t = json!({
@@ -195,6 +196,13 @@ fn test(base: &str, id: &str, kr: &KernelRun, r: &TestRecord, environment: &Valu
         if !fatal.is_empty() {
             t["log_excerpt"] = json!(excerpt(&fatal.join("\n")));
         }
+    } else if !r.kernel_findings.is_empty() {
+        let found: Vec<&str> = r
+            .kernel_findings
+            .iter()
+            .map(|f| f.excerpt.as_str())
+            .collect();
+        t["log_excerpt"] = json!(excerpt(&found.join("\n")));
     } else if r.status.is_bad() {
         if let Some(why) = &r.reason {
             t["log_excerpt"] = json!(excerpt(why));

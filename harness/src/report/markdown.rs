@@ -109,14 +109,7 @@ fn kernels(s: &mut String, v: &View<'_>, tags: &[String]) {
 fn tally(v: &View<'_>, k: usize) -> String {
     let kr = &v.kernels()[k];
     let mut parts = Vec::new();
-    for st in [
-        Status::Pass,
-        Status::Fail,
-        Status::Crashed,
-        Status::Timeout,
-        Status::Error,
-        Status::Skip,
-    ] {
+    for st in view::TALLY_ORDER {
         let n = v
             .ids
             .iter()

@@ -90,14 +90,7 @@ pub fn terminal(res: &RunResults, verbose: bool) -> String {
                     *counts.entry(st).or_default() += 1;
                 }
             }
-            let order = [
-                Status::Pass,
-                Status::Fail,
-                Status::Crashed,
-                Status::Timeout,
-                Status::Error,
-                Status::Skip,
-            ];
+            let order = super::view::TALLY_ORDER;
             let text: Vec<String> = order
                 .iter()
                 .filter_map(|st| counts.get(st).map(|n| format!("{n} {st}")))

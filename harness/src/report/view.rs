@@ -231,6 +231,17 @@ impl<'a> View<'a> {
     }
 }
 
+/// The order in which tallies and summary tables list the statuses.
+pub(crate) const TALLY_ORDER: [Status; 7] = [
+    Status::Pass,
+    Status::Fail,
+    Status::Crashed,
+    Status::Timeout,
+    Status::Warned,
+    Status::Error,
+    Status::Skip,
+];
+
 /// Lower is worse: the order of [`Status::ALL`].
 pub(crate) fn severity(s: Status) -> usize {
     Status::ALL

@@ -92,7 +92,8 @@ pub struct Expectation {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ChangeKind {
-    /// The test's status changes (`from` -> `to`, both pass/fail/skip/error).
+    /// The test's status changes (`from` -> `to`, each a status of
+    /// `harness/RESULTS.md`: pass, fail, skip, error, timeout, crashed, warned).
     Status,
     /// An observation's value changes (`observation`, `from` -> `to`).
     Observation,

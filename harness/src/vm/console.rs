@@ -1,18 +1,13 @@
 //! Reading a guest's console log for signs that the kernel died or
-//! complained: panics, oopses, BUGs, WARNs, sanitizer and lockdep reports.
+//! complained: panics, oopses, BUGs, WARNs, sanitizer and lockdep reports,
+//! and charging each to the test whose markers surround it.
 
-use serde::{Deserialize, Serialize};
+use kharness_record::TestRecord;
+use kharness_record::marker;
 
-/// One kernel complaint found on the console.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ConsoleFinding {
-    /// `panic`, `oops`, `bug`, `warn`, `kasan`, `lockdep`, `hung_task`, `soft_lockup`.
-    pub kind: String,
-    /// True when the kernel could not have carried on normally after it.
-    pub fatal: bool,
-    /// The first line, RIP and the head of the call trace.
-    pub excerpt: String,
-}
+/// One kernel complaint found on the console (the record crate's type: the
+/// guest reports taint changes in the same shape).
+pub use kharness_record::KernelFinding as ConsoleFinding;
 
 const PATTERNS: &[(&str, &str, bool)] = &[
     ("Kernel panic - not syncing", "panic", true),
@@ -36,8 +31,51 @@ const PATTERNS: &[(&str, &str, bool)] = &[
 
 /// Every complaint in `console`, in order of appearance.
 pub fn scan(console: &str) -> Vec<ConsoleFinding> {
+    scan_lines(console).into_iter().map(|(_, f)| f).collect()
+}
+
+/// Marks each test in `records` with the complaints the console shows
+/// between its `kharness: begin` and `end` markers (see
+/// [`kharness_record::marker`]): a WARN, KASAN or lockdep report turns a
+/// pass into `warned` ([`TestRecord::mark`]); a fatal one is attached to the
+/// test it killed as its excerpt. Complaints outside any test (boot,
+/// shutdown) stay on the kernel only. Returns how many were charged.
+pub fn mark_tests(console: &str, records: &mut [TestRecord]) -> usize {
+    let mut charged = 0;
+    for (id, rep, finding) in attribute(console) {
+        if let Some(r) = records.iter_mut().find(|r| r.id == id && r.rep == rep) {
+            r.mark(finding);
+            charged += 1;
+        }
+    }
+    charged
+}
+
+/// Each complaint that happened while a test ran, with that test's id and
+/// repetition, in order of appearance.
+pub fn attribute(console: &str) -> Vec<(String, u32, ConsoleFinding)> {
     let lines: Vec<&str> = console.lines().collect();
+    let findings = scan_lines(console);
     let mut out = Vec::new();
+    let mut running: Option<(String, u32)> = None;
+    let mut next = findings.into_iter().peekable();
+    for (i, line) in lines.iter().enumerate() {
+        if let Some(m) = marker::parse(line) {
+            running = m.begin.then_some((m.id, m.rep));
+        }
+        while let Some((_, f)) = next.next_if(|(at, _)| *at == i) {
+            if let Some((id, rep)) = &running {
+                out.push((id.clone(), *rep, f));
+            }
+        }
+    }
+    out
+}
+
+/// [`scan`] with the line index where each finding starts.
+fn scan_lines(console: &str) -> Vec<(usize, ConsoleFinding)> {
+    let lines: Vec<&str> = console.lines().collect();
+    let mut out: Vec<(usize, ConsoleFinding)> = Vec::new();
     for (i, line) in lines.iter().enumerate() {
         let Some(&(_, kind, fatal)) = PATTERNS.iter().find(|(p, _, _)| line.contains(p)) else {
             continue;
@@ -48,16 +86,19 @@ pub fn scan(console: &str) -> Vec<ConsoleFinding> {
         // An oops that follows a BUG line belongs to the same report.
         if out
             .last()
-            .is_some_and(|f: &ConsoleFinding| f.fatal && fatal && f.excerpt.lines().count() < 3)
+            .is_some_and(|(_, f)| f.fatal && fatal && f.excerpt.lines().count() < 3)
             && i > 0
         {
             continue;
         }
-        out.push(ConsoleFinding {
-            kind: kind.to_owned(),
-            fatal,
-            excerpt: excerpt(&lines[i..]),
-        });
+        out.push((
+            i,
+            ConsoleFinding {
+                kind: kind.to_owned(),
+                fatal,
+                excerpt: excerpt(&lines[i..]),
+            },
+        ));
     }
     out
 }
@@ -98,6 +139,7 @@ fn strip_time(l: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kharness_record::Status;
 
     const OOPS: &str = "\
 [   12.000001] BUG: kernel NULL pointer dereference, address: 0000000000000000
@@ -134,6 +176,96 @@ mod tests {
         );
         // A hung-task line needs its "blocked for more than" to count.
         assert!(scan("INFO: task kworker started\n").is_empty());
+    }
+
+    fn rec(id: &str, rep: u32, status: Status) -> TestRecord {
+        TestRecord {
+            id: id.into(),
+            status,
+            reason: None,
+            duration_us: 1,
+            rep,
+            boot: 0,
+            observations: Default::default(),
+            metrics: vec![],
+            kernel_findings: vec![],
+        }
+    }
+
+    const MARKED: &str = "\
+[    1.000000] WARNING: CPU: 0 PID: 1 at drivers/base/core.c:1 boot_noise+0x1/0x2
+[    2.000000] kharness: begin tee.duplicate_content rep 0
+[    2.100000] kharness: end tee.duplicate_content rep 0 pass
+[    2.200000] kharness: begin selftest.kernel_warn rep 1
+[    2.300000] ------------[ cut here ]------------
+[    2.300001] kharness: WARN requested from userspace
+[    2.300002] WARNING: CPU: 0 PID: 97 at fs/splice.c:2015 __do_sys_tee+0x5a/0x90
+[    2.300003] Modules linked in:
+[    2.300004] CPU: 0 UID: 0 PID: 97 Comm: kharness-guest Not tainted 6.12.117 #1
+[    2.300005] RIP: 0010:__do_sys_tee+0x5a/0x90
+[    2.300006] Code: 00 00 0f 0b
+[    2.300007] Call Trace:
+[    2.300008]  <TASK>
+[    2.300009]  do_syscall_64+0x82/0x190
+[    2.300010]  entry_SYSCALL_64_after_hwframe+0x76/0x7e
+[    2.300011]  </TASK>
+[    2.300012] ---[ end trace 0000000000000000 ]---
+[    2.400000] kharness: end selftest.kernel_warn rep 1 pass
+[    2.500000] WARNING: CPU: 0 PID: 1 at kernel/exit.c:1 between_tests+0x1/0x2
+[    2.600000] kharness: begin selftest.kernel_panic rep 0
+[    2.700000] Kernel panic - not syncing: kharness: panic requested from userspace
+";
+
+    #[test]
+    fn findings_are_charged_to_the_test_between_the_markers() {
+        let at = attribute(MARKED);
+        let who: Vec<(&str, u32, &str)> = at
+            .iter()
+            .map(|(id, rep, f)| (id.as_str(), *rep, f.kind.as_str()))
+            .collect();
+        assert_eq!(
+            who,
+            [
+                ("selftest.kernel_warn", 1, "warn"),
+                ("selftest.kernel_panic", 0, "panic")
+            ],
+            "boot noise and a WARN between tests belong to no test"
+        );
+        assert_eq!(
+            at[0].2.excerpt,
+            "WARNING: CPU: 0 PID: 97 at fs/splice.c:2015 __do_sys_tee+0x5a/0x90\n\
+             RIP: 0010:__do_sys_tee+0x5a/0x90\nCall Trace:\n\
+             do_syscall_64+0x82/0x190\nentry_SYSCALL_64_after_hwframe+0x76/0x7e"
+        );
+        let mut recs = vec![
+            rec("tee.duplicate_content", 0, Status::Pass),
+            rec("selftest.kernel_warn", 0, Status::Pass),
+            rec("selftest.kernel_warn", 1, Status::Pass),
+            rec("selftest.kernel_panic", 0, Status::Crashed),
+        ];
+        assert_eq!(mark_tests(MARKED, &mut recs), 2);
+        let st: Vec<Status> = recs.iter().map(|r| r.status).collect();
+        assert_eq!(
+            st,
+            [Status::Pass, Status::Pass, Status::Warned, Status::Crashed]
+        );
+        assert!(
+            recs[2]
+                .reason
+                .as_deref()
+                .unwrap()
+                .starts_with("kernel warn: WARNING: CPU: 0 PID: 97 at fs/splice.c:2015")
+        );
+        assert_eq!(recs[3].kernel_findings[0].kind, "panic");
+        assert!(recs[0].kernel_findings.is_empty());
+    }
+
+    #[test]
+    fn a_console_without_markers_charges_nobody() {
+        let mut recs = vec![rec("tee.duplicate_content", 0, Status::Pass)];
+        let console = "[ 3.1] WARNING: CPU: 0 PID: 1 at fs/splice.c:100 foo+0x1/0x2\n";
+        assert_eq!(mark_tests(console, &mut recs), 0);
+        assert_eq!(recs[0].status, Status::Pass);
     }
 
     #[test]

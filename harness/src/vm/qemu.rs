@@ -80,11 +80,13 @@ impl Qemu {
         v
     }
 
-    /// Console on ttyS0; only warnings and worse, so the console stays short
-    /// but still carries every oops, BUG and WARN; reboot (and so exit,
-    /// with -no-reboot) at once on panic.
+    /// Console on ttyS0; only warnings and worse (`loglevel=5` prints
+    /// levels 0-4, and WARNs, lockdep reports and the guest's test markers
+    /// are level 4), so the console stays short but still carries every
+    /// oops, BUG and WARN; reboot (and so exit, with -no-reboot) at once on
+    /// panic.
     pub fn cmdline(&self) -> String {
-        let mut words = vec!["console=ttyS0", "loglevel=4", "panic=-1", "oops=panic"];
+        let mut words = vec!["console=ttyS0", "loglevel=5", "panic=-1", "oops=panic"];
         words.extend(self.append.iter().map(|s| s.as_str()));
         words.join(" ")
     }

@@ -36,12 +36,13 @@ impl Vng {
             v.push("--disable-kvm".into());
         }
         // Kernel messages on the console log, so crashes can be found
-        // there; warnings and worse only (every oops, BUG, WARN and panic),
-        // since printing the whole boot through an emulated serial port
-        // cost about a quarter of a short run under TCG.
+        // there; warnings and worse only, since printing the whole boot
+        // through an emulated serial port cost about a quarter of a short
+        // run under TCG. loglevel=5 prints levels 0-4: KERN_WARNING (4)
+        // carries WARNs, lockdep reports and the guest's test markers.
         v.push("--verbose".into());
         v.push("--append".into());
-        v.push("loglevel=4".into());
+        v.push("loglevel=5".into());
         v.push("--memory".into());
         v.push(self.memory.clone().into());
         if let Some(n) = self.cpus {
