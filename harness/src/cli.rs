@@ -142,6 +142,11 @@ struct BootArgs {
     /// Repeat perf-tagged tests this many times in each boot.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
     reps: u32,
+    /// Run a test that fails, errors or times out up to N more times in the
+    /// same boot; one that then passes is reported as flaky (not as passed,
+    /// and not as a failure: it does not change the exit code).
+    #[arg(long, default_value_t = 0, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=100), env = "KHARNESS_RETRIES")]
+    retries: u32,
     /// Seconds one test may run inside the guest before it is killed.
     #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..))]
     test_timeout: u64,
@@ -168,6 +173,7 @@ impl BootArgs {
             memory: self.memory,
             cpus: self.cpus,
             reps: self.reps,
+            retries: self.retries,
             test_timeout: self.test_timeout,
             vng: self.vng,
             qemu: self.qemu,

@@ -32,6 +32,9 @@ pub struct Plan {
     pub cpus: Option<u32>,
     /// Repetitions of perf-tagged tests inside one boot.
     pub reps: u32,
+    /// Reruns of a failing test inside the same boot (`flaky` if one passes).
+    #[serde(default)]
+    pub retries: u32,
     /// Seconds one test may take inside the guest.
     pub test_timeout: u64,
     /// The vng program.

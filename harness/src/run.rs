@@ -212,8 +212,11 @@ fn guest_run_args(plan: &Plan, results: &str) -> Vec<String> {
         plan.reps.to_string(),
         "--test-timeout".to_owned(),
         plan.test_timeout.to_string(),
-        "--".to_owned(),
     ];
+    if plan.retries > 0 {
+        v.extend(["--retries".to_owned(), plan.retries.to_string()]);
+    }
+    v.push("--".to_owned());
     v.extend(plan.filters.iter().cloned());
     v
 }
@@ -517,6 +520,7 @@ fn collect_records(
             rep: 0,
             observations: Default::default(),
             metrics: Vec::new(),
+            attempts: Vec::new(),
         });
     }
     for t in catalogue {
@@ -534,6 +538,7 @@ fn collect_records(
             rep: 0,
             observations: Default::default(),
             metrics: Vec::new(),
+            attempts: Vec::new(),
         });
     }
     results.extend(extra);
@@ -613,6 +618,7 @@ mod tests {
             rep: 0,
             observations: Default::default(),
             metrics: vec![],
+            attempts: vec![],
         })
     }
 

@@ -142,7 +142,7 @@ pub fn execute(sp: SeriesPlan, out: &Output) -> Result<ExitCode> {
     let worse = attribution
         .changes
         .iter()
-        .any(|c| c.what == "status" && c.to != "pass" && c.to != "skip")
+        .any(|c| c.what == "status" && !["pass", "skip", "flaky"].contains(&c.to.as_str()))
         || attribution.per_patch.iter().any(|p| {
             p.metrics
                 .iter()

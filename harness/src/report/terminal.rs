@@ -90,15 +90,7 @@ pub fn terminal(res: &RunResults, verbose: bool) -> String {
                     *counts.entry(st).or_default() += 1;
                 }
             }
-            let order = [
-                Status::Pass,
-                Status::Fail,
-                Status::Crashed,
-                Status::Timeout,
-                Status::Error,
-                Status::Skip,
-            ];
-            let text: Vec<String> = order
+            let text: Vec<String> = crate::report::view::COUNT_ORDER
                 .iter()
                 .filter_map(|st| counts.get(st).map(|n| format!("{n} {st}")))
                 .collect();
@@ -132,13 +124,13 @@ pub fn terminal(res: &RunResults, verbose: bool) -> String {
     for (k, kr) in res.kernels.iter().enumerate() {
         for r in &kr.records {
             if r.status != Status::Pass {
-                if let Some(reason) = &r.reason {
+                if let Some(why) = crate::report::view::why(r) {
                     let who = if cols.len() > 1 {
                         format!("[{}] ", cols[k])
                     } else {
                         String::new()
                     };
-                    let _ = writeln!(notes, "  {who}{} {}: {}", r.id, r.status, one_line(reason));
+                    let _ = writeln!(notes, "  {who}{} {}: {why}", r.id, r.status);
                 }
             }
         }
@@ -156,9 +148,13 @@ pub fn terminal(res: &RunResults, verbose: bool) -> String {
     s.push('\n');
     for kr in &res.kernels {
         let bad = kr.records.iter().filter(|r| r.status.is_bad()).count();
+        let flaky = match kr.count(Status::Flaky) {
+            0 => String::new(),
+            n => format!(", {n} flaky"),
+        };
         let _ = writeln!(
             s,
-            "{}: {} passed, {} failed, {} skipped; {} in {:.1}s",
+            "{}: {} passed{flaky}, {} failed, {} skipped; {} in {:.1}s",
             kr.name(),
             kr.count(Status::Pass),
             bad,
@@ -401,5 +397,28 @@ mod tests {
             ])),
         ];
         assert_eq!(list_difference(&cols, &vals).unwrap(), "6.12 adds BIND");
+    }
+
+    #[test]
+    fn flaky_tests_are_counted_apart_and_say_how_they_failed() {
+        let res = crate::report::view::tests::run(&[(
+            "6.1",
+            "completed",
+            &[
+                crate::report::view::tests::rec("a.pass", "pass"),
+                serde_json::json!({"id": "a.flaky", "status": "flaky", "duration_us": 2,
+                    "attempts": [{"status": "fail", "reason": "first", "duration_us": 1}]}),
+            ],
+        )]);
+        let text = terminal(&res, false);
+        assert!(text.contains("1 pass, 1 flaky"), "{text}");
+        assert!(
+            text.contains("a.flaky flaky: passed on attempt 2 after attempt 1 fail: first"),
+            "{text}"
+        );
+        assert!(
+            text.contains("6.1: 1 passed, 1 flaky, 0 failed, 0 skipped"),
+            "{text}"
+        );
     }
 }

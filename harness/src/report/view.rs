@@ -221,6 +221,18 @@ impl<'a> View<'a> {
     }
 }
 
+/// The order reports count statuses in: passes, then the flaky, then the
+/// failures from worst, then skips.
+pub(crate) const COUNT_ORDER: [Status; 7] = [
+    Status::Pass,
+    Status::Flaky,
+    Status::Fail,
+    Status::Crashed,
+    Status::Timeout,
+    Status::Error,
+    Status::Skip,
+];
+
 /// Lower is worse: the order of [`Status::ALL`].
 pub(crate) fn severity(s: Status) -> usize {
     Status::ALL
@@ -261,6 +273,15 @@ pub(crate) fn suite_started(kr: &KernelRun) -> bool {
 /// The first 12 hex digits of a SHA-256, as people quote them.
 pub(crate) fn short_sha(s: &str) -> &str {
     s.get(..12).unwrap_or(s)
+}
+
+/// Why a record is not a plain pass, in one line: its reason, then how its
+/// retries went (`--retries`); `None` when there is nothing to say.
+pub(crate) fn why(r: &TestRecord) -> Option<String> {
+    match (r.reason.as_deref().map(one_line), r.retry_note()) {
+        (Some(w), Some(n)) => Some(format!("{w}; {n}")),
+        (w, n) => w.or(n),
+    }
 }
 
 pub(crate) fn one_line(s: &str) -> String {
