@@ -6,13 +6,16 @@
 
 #![deny(unsafe_code)]
 
+pub mod bundle;
 pub mod cli;
 pub mod doctor;
 pub mod error;
 pub mod guest;
 pub mod kernel;
 pub mod plan;
+pub mod recipe;
 pub mod report;
+pub mod repro;
 pub mod results;
 pub mod run;
 pub mod series;

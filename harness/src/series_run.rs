@@ -115,6 +115,21 @@ pub fn execute(sp: SeriesPlan, out: &Output) -> Result<ExitCode> {
     let Some((results, run_dir)) = crate::run::run_plan(&plan, out)? else {
         return Ok(ExitCode::Ok);
     };
+    crate::recipe::add_series(
+        &run_dir.path,
+        &crate::recipe::SeriesSource {
+            input: &sp.series,
+            series: &series,
+            tree: &sp.tree,
+            tree_version: makefile_version(&sp.tree),
+            base: tree.base(),
+            fragments: &sp.fragments,
+            steps: built
+                .iter()
+                .map(|s| (s.patches, s.patchset_hash.clone()))
+                .collect(),
+        },
+    )?;
     let attribution = steps::attribute(&results, sp.threshold);
     let expectations = match &series.manifest {
         // With --final-only, step 1 is the whole series: expectations name
@@ -197,7 +212,7 @@ fn makefile_version(tree: &Path) -> Option<String> {
     ))
 }
 
-fn build_step(
+pub(crate) fn build_step(
     sp: &SeriesPlan,
     series: &Series,
     tree: &mut ScratchTree,

@@ -432,6 +432,13 @@ fn reproduce(s: &mut String, v: &View<'_>, tags: &[String]) {
         words.extend(["--reps".into(), reps.to_string()]);
     }
     s.push_str(&command_lines(&words));
+    let _ = writeln!(
+        s,
+        "\nOr rerun exactly what did not pass from the run's recipe.json, here\n\
+         or from a bundle elsewhere:\n  kharness repro kharness-runs/{id}\n  \
+         kharness bundle kharness-runs/{id} -o {id}.tar.gz",
+        id = res.run_id
+    );
     s.push_str(
         "\nEach kernel's VM command, as run (command.sh in its directory of\n\
          the run directory):\n",
