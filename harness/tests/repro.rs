@@ -148,6 +148,24 @@ fn a_failing_series_result_reproduces_from_a_bundle_in_a_fresh_directory() {
         bundle.to_str().unwrap(),
     ])
     .expect_code(0);
+    // With --with-kernel the failing step's image travels too, and only it.
+    let with_kernel = work.path().join("tee-k.tar.gz");
+    kharness(&[
+        "bundle",
+        run.to_str().unwrap(),
+        "--with-kernel",
+        "-o",
+        with_kernel.to_str().unwrap(),
+    ])
+    .expect_code(0);
+    let listing = std::process::Command::new("tar")
+        .args(["tzf", with_kernel.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    let images: Vec<&str> = listing.lines().filter(|l| l.ends_with("bzImage")).collect();
+    assert_eq!(images.len(), 1, "{listing}");
+    assert!(images[0].ends_with("/kernels/4/bzImage"), "{listing}");
 
     // Only the bundle travels.
     let fresh = tempfile::tempdir().unwrap();
