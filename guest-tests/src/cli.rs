@@ -18,6 +18,7 @@ use crate::runner::{RunOptions, run};
 ///   kharness-guest run tag:perf --reps 5
 ///   kharness-guest run selftest.sysrq_crash tee --after selftest.sysrq_crash
 ///   kharness-guest run --slice 10..20 'splice.*'
+///   kharness-guest run 'tee.*' --retries 2
 #[derive(Parser, Debug)]
 #[command(name = "kharness-guest", version, verbatim_doc_comment)]
 pub struct Cli {
@@ -42,6 +43,10 @@ enum Cmd {
         /// Run each perf-tagged test this many times.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
         reps: u32,
+        /// Run a test that fails, errors or times out up to N more times;
+        /// one that then passes is reported as flaky, not as passed.
+        #[arg(long, default_value_t = 0, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=100))]
+        retries: u32,
         /// Append JSON events (one per line) to this file.
         #[arg(long, value_name = "FILE")]
         results: Option<PathBuf>,
@@ -95,6 +100,7 @@ pub fn main(args: Vec<String>) -> i32 {
         Cmd::Run {
             filters,
             reps,
+            retries,
             results,
             json,
             test_timeout,
@@ -122,6 +128,7 @@ pub fn main(args: Vec<String>) -> i32 {
             run(&RunOptions {
                 filters,
                 reps,
+                retries,
                 results,
                 json,
                 test_timeout: Duration::from_secs(test_timeout.max(1)),

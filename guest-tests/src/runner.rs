@@ -7,7 +7,7 @@ use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use kharness_record::{Event, Metric, SCHEMA_VERSION, Status, TestRecord, Value};
+use kharness_record::{Attempt, Event, Metric, SCHEMA_VERSION, Status, TestRecord, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::framework::{Ctx, Outcome, Test};
@@ -17,6 +17,9 @@ pub struct RunOptions {
     pub filters: Vec<String>,
     /// How many times each `perf`-tagged test runs.
     pub reps: u32,
+    /// How many more times a test that fails, errors or times out runs;
+    /// one that then passes is reported `flaky`.
+    pub retries: u32,
     /// Where JSON events go, one per line, synced after each.
     pub results: Option<PathBuf>,
     /// Print JSON events instead of KTAP on stdout.
@@ -176,12 +179,33 @@ pub fn run(opts: &RunOptions) -> i32 {
                 id: test.id.to_owned(),
             },
         );
-        let rec = run_one(test, *rep, opts);
+        let rec = run_with_retries(test, *rep, opts);
         bad |= rec.status.is_bad();
         emit(&mut sink, Event::Result(rec));
     }
     emit(&mut sink, Event::Done { total: plan.len() });
     i32::from(bad)
+}
+
+/// Runs a test, and again up to `opts.retries` times while it fails,
+/// errors or times out. The record is the last attempt's, with the failed
+/// ones before it in `attempts`; a pass after a failure becomes `flaky`.
+fn run_with_retries(test: &Test, rep: u32, opts: &RunOptions) -> TestRecord {
+    let mut attempts = Vec::new();
+    let mut rec = run_one(test, rep, opts);
+    while rec.status.is_retryable() && attempts.len() < opts.retries as usize {
+        attempts.push(Attempt {
+            status: rec.status,
+            reason: rec.reason.take(),
+            duration_us: rec.duration_us,
+        });
+        rec = run_one(test, rep, opts);
+    }
+    if rec.status == Status::Pass && !attempts.is_empty() {
+        rec.status = Status::Flaky;
+    }
+    rec.attempts = attempts;
+    rec
 }
 
 fn run_one(test: &Test, rep: u32, opts: &RunOptions) -> TestRecord {
@@ -197,14 +221,18 @@ fn run_one(test: &Test, rep: u32, opts: &RunOptions) -> TestRecord {
             "cannot create scratch dir {}: {e}",
             scratch.display()
         )),
-        Ok(()) if test.has_tag("destructive") && !opts.vm => ChildReport {
-            status: Status::Skip,
-            reason: Some(
-                "destructive selftest: runs only inside a VM kharness started (--vm)".to_owned(),
-            ),
-            observations: Default::default(),
-            metrics: Vec::new(),
-        },
+        // `host-safe` ones (flaky_once) only need picking by exact id.
+        Ok(()) if test.has_tag("destructive") && !test.has_tag("host-safe") && !opts.vm => {
+            ChildReport {
+                status: Status::Skip,
+                reason: Some(
+                    "destructive selftest: runs only inside a VM kharness started (--vm)"
+                        .to_owned(),
+                ),
+                observations: Default::default(),
+                metrics: Vec::new(),
+            }
+        }
         Ok(()) if opts.fork => run_forked(test, &scratch, opts),
         Ok(()) => run_inline(test, &scratch, opts.scale),
     };
@@ -220,6 +248,7 @@ fn run_one(test: &Test, rep: u32, opts: &RunOptions) -> TestRecord {
         observations: report.observations,
         metrics: report.metrics,
         kernel_findings: Vec::new(),
+        attempts: Vec::new(),
     };
     if let (Some(before), Some(after)) = (taint_before, crate::watch::tainted()) {
         if let Some(f) = crate::watch::taint_finding(before, after) {
@@ -367,6 +396,7 @@ mod tests {
             scale: 1.0,
             vm: false,
             after: None,
+            retries: 0,
         };
         for id in ["selftest.taint_user", "selftest.sysrq_crash"] {
             let t = crate::registry::select(&[id.to_owned()])[0];

@@ -1,7 +1,9 @@
 //! Tests of kharness itself, not of the kernel: they crash, hang, taint or
 //! warn the guest kernel on purpose so the host's handling of each can be
-//! tested end to end. Tagged `destructive`: they run only when named by
-//! exact id, and only inside a VM kharness started (`--vm`).
+//! tested end to end, or fail once so retries can be. Tagged
+//! `destructive`: they run only when named by exact id, and only inside a
+//! VM kharness started (`--vm`), except those also tagged `host-safe`
+//! (sleeping, failing once), which run natively too.
 //!
 //! The `kernel_*` ones need the debugging trigger of the series
 //! `kernel-patches/guest-crash-and-hang` (`tee()` with magic flags); other
@@ -19,10 +21,17 @@ pub const TESTS: &[Test] = &[
     },
     Test {
         id: "selftest.hang",
-        tags: &["selftest", "destructive"],
+        tags: &["selftest", "destructive", "host-safe"],
         about: "sleeps far beyond any time limit (tests the guest's per-test timeout)",
         see: "",
         run: hang,
+    },
+    Test {
+        id: "selftest.flaky_once",
+        tags: &["selftest", "destructive", "host-safe"],
+        about: "fails on its first attempt and passes on the next (tests --retries and flaky reporting)",
+        see: "",
+        run: flaky_once,
     },
     Test {
         id: "selftest.host_root_read_only",
@@ -114,6 +123,26 @@ fn kernel_hang(_ctx: &mut Ctx) -> TestResult {
 
 fn kernel_warn(_ctx: &mut Ctx) -> TestResult {
     trigger(TRIGGER_WARN)
+}
+
+/// Each attempt runs in a fresh per-test scratch directory, so the state
+/// lives one level up, in the runner's scratch root: the first attempt
+/// leaves a marker and fails, the next finds it, removes it and passes.
+fn flaky_once(ctx: &mut Ctx) -> TestResult {
+    let root = ctx
+        .scratch()
+        .parent()
+        .ok_or_else(|| crate::framework::Outcome::Error("scratch dir has no parent".into()))?;
+    let marker = root.join("selftest.flaky_once.marker");
+    if marker.exists() {
+        std::fs::remove_file(&marker).or_error("remove the marker")?;
+        ctx.observe("attempt", "second");
+        return Ok(());
+    }
+    std::fs::write(&marker, b"failed once\n").or_error("write the marker")?;
+    Err(crate::framework::Outcome::Fail(
+        "first attempt fails on purpose".into(),
+    ))
 }
 
 fn sysrq_crash(_ctx: &mut Ctx) -> TestResult {

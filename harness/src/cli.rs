@@ -55,6 +55,8 @@ enum Cmd {
     Report(ReportArgs),
     Compare(CompareArgs),
     Merge(MergeArgs),
+    Repro(ReproArgs),
+    Bundle(BundleArgs),
     /// What is installed and usable (virtme-ng, QEMU, KVM really working or
     /// not, kernels, the guest binary), and what to install.
     #[command(after_help = "Examples:
@@ -94,6 +96,78 @@ struct MergeArgs {
     /// shards.json); their tests are absent from the merged results.
     #[arg(long)]
     allow_missing: bool,
+}
+
+/// Run again what a stored result ran, and say whether it reproduced.
+///
+/// SOURCE is a run directory, a bundle (`kharness bundle`) or a bundle
+/// directory. Reruns the same kernels (checked by sha256; a series kernel
+/// missing from a bundle is rebuilt from --tree), the same guest binary
+/// (when at hand; else one is built and the hash difference reported),
+/// the same VM options (backend, accelerator, perf mode, memory, CPUs,
+/// timeouts, reps, retries), into a new run directory holding repro.json.
+/// Without --test it reruns the results that did not pass (all of them
+/// when every one passed). A result reproduced when its status and its
+/// observations are the same again (metrics are not compared).
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  kharness repro kharness-runs/latest
+  kharness repro kharness-runs/20261122T050000Z --test tee.duplicate_content
+  kharness repro bundle.tar.gz --tree ~/linux
+
+Exit codes: 0 every result reproduced, 1 one did not, 2 bad input (no such
+bundle, kernel not at hand), 3 infrastructure, 4 guest crashed or hung.")]
+struct ReproArgs {
+    /// A run directory, a bundle archive or a bundle directory.
+    source: PathBuf,
+    /// Only this test's results; repeatable.
+    #[arg(long = "test", value_name = "ID")]
+    tests: Vec<String>,
+    /// Kernel source tree to rebuild series kernels from when the bundle
+    /// has no kernel image (the series and config are in the bundle).
+    #[arg(long, env = "KHARNESS_TREE")]
+    tree: Option<PathBuf>,
+    /// Rebuild series kernels from --tree even when the recorded image is
+    /// at hand, and report whether the rebuild has the recorded sha256.
+    #[arg(long, requires = "tree")]
+    rebuild: bool,
+    /// make -j for a rebuild (default: all cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Directory under which the rerun gets a new run directory.
+    #[arg(long, default_value = "kharness-runs", env = "KHARNESS_OUT")]
+    out: PathBuf,
+    /// The virtme-ng program.
+    #[arg(long, default_value = "vng", env = "KHARNESS_VNG")]
+    vng: PathBuf,
+    /// The QEMU program (qemu backend).
+    #[arg(long, default_value = "qemu-system-x86_64", env = "KHARNESS_QEMU")]
+    qemu: PathBuf,
+}
+
+/// Pack results of a run with what reruns them into one file for someone
+/// else: recipe.json, the selected results, the series and config
+/// fragments (series runs), the guest binary, and with --with-kernel the
+/// kernel images. `kharness repro BUNDLE` reruns it.
+///
+/// Without --test it takes the results that did not pass (all of them
+/// when every one passed).
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  kharness bundle kharness-runs/latest -o regression.tar.gz
+  kharness bundle kharness-runs/latest --test tee.duplicate_content --with-kernel -o tee.tar.gz")]
+struct BundleArgs {
+    /// The run directory.
+    run_dir: PathBuf,
+    /// Only this test's results; repeatable.
+    #[arg(long = "test", value_name = "ID")]
+    tests: Vec<String>,
+    /// Include the kernel images of the selected results.
+    #[arg(long)]
+    with_kernel: bool,
+    /// Where to write: FILE.tar.gz (or .tgz) for an archive, else a new directory.
+    #[arg(short, long, value_name = "FILE")]
+    output: PathBuf,
 }
 
 /// Compare two stored runs: status and observation changes, and metrics
@@ -217,6 +291,11 @@ struct BootArgs {
     /// fresh boot; one pass over a kernel takes at most this many boots.
     #[arg(long, default_value_t = crate::plan::DEFAULT_MAX_BOOTS, value_parser = clap::value_parser!(u32).range(1..=100))]
     max_boots: u32,
+    /// Run a test that fails, errors or times out up to N more times in the
+    /// same boot; one that then passes is reported as flaky (not as passed,
+    /// and not as a failure: it does not change the exit code).
+    #[arg(long, default_value_t = 0, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=100), env = "KHARNESS_RETRIES")]
+    retries: u32,
     /// Seconds one test may run inside the guest before it is killed.
     #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..), env = "KHARNESS_TEST_TIMEOUT")]
     test_timeout: u64,
@@ -245,6 +324,7 @@ impl BootArgs {
             reps: self.reps,
             boots: self.boots,
             max_boots: self.max_boots,
+            retries: self.retries,
             test_timeout: self.test_timeout,
             vng: self.vng,
             qemu: self.qemu,
@@ -576,6 +656,28 @@ fn dispatch(cli: Cli, config: &crate::config::Layers) -> Result<ExitCode> {
             })
         }
         Cmd::Merge(a) => crate::merge::execute(&a.run_dirs, &a.out, a.allow_missing, &out),
+        Cmd::Repro(a) => crate::repro::execute(
+            crate::repro::ReproRequest {
+                source: a.source,
+                tests: a.tests,
+                tree: a.tree,
+                rebuild: a.rebuild,
+                jobs: a.jobs,
+                out: a.out,
+                vng: a.vng,
+                qemu: a.qemu,
+            },
+            &out,
+        ),
+        Cmd::Bundle(a) => crate::bundle::execute(
+            crate::bundle::BundleRequest {
+                run_dir: a.run_dir,
+                tests: a.tests,
+                with_kernel: a.with_kernel,
+                output: a.output,
+            },
+            cli.quiet,
+        ),
         Cmd::Doctor => Ok(crate::doctor::doctor()),
         Cmd::Config(ConfigArgs {
             cmd: ConfigCmd::Show { command },

@@ -6,6 +6,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod bundle;
 pub mod cli;
 pub mod config;
 pub mod doctor;
@@ -16,7 +17,9 @@ pub mod manual;
 pub mod merge;
 pub mod plan;
 pub mod progress;
+pub mod recipe;
 pub mod report;
+pub mod repro;
 pub mod results;
 pub mod run;
 pub mod series;

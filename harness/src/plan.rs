@@ -40,6 +40,9 @@ pub struct Plan {
     /// after a test that crashed or hung the guest.
     #[serde(default = "default_max_boots")]
     pub max_boots: u32,
+    /// Reruns of a failing test inside the same boot (`flaky` if one passes).
+    #[serde(default)]
+    pub retries: u32,
     /// Seconds one test may take inside the guest.
     pub test_timeout: u64,
     /// The vng program.

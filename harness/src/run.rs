@@ -230,6 +230,7 @@ pub fn run_plan(plan: &Plan, out: &Output) -> Result<Option<(RunResults, RunDir)
     let run_dir = ctx.run_dir;
     write_json(&run_dir.join("results.json"), &results)?;
     crate::report::write_all(&run_dir.path, &results)?;
+    crate::recipe::write(&run_dir.path, plan, &results)?;
     Ok(Some((results, run_dir)))
 }
 
@@ -284,6 +285,9 @@ fn guest_run_args(plan: &Plan, results: &str, which: Which<'_>) -> Vec<String> {
         plan.test_timeout.to_string(),
         "--vm".to_owned(),
     ];
+    if plan.retries > 0 {
+        v.extend(["--retries".to_owned(), plan.retries.to_string()]);
+    }
     if let Some(p) = which.part {
         v.extend(["--slice".to_owned(), format!("{}..{}", p.start, p.end)]);
     }
@@ -467,6 +471,7 @@ fn run_pass(
                 observations: Default::default(),
                 metrics: Vec::new(),
                 kernel_findings: Vec::new(),
+                attempts: Vec::new(),
             }));
             return Ok(());
         }
@@ -779,6 +784,7 @@ fn boot_records(
             observations: Default::default(),
             metrics: Vec::new(),
             kernel_findings: Vec::new(),
+            attempts: Vec::new(),
         });
     }
     (results, last)
@@ -808,6 +814,7 @@ mod tests {
             observations: Default::default(),
             metrics: vec![],
             kernel_findings: vec![],
+            attempts: vec![],
         })
     }
 

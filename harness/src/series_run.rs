@@ -121,6 +121,21 @@ pub fn execute(sp: SeriesPlan, out: &Output) -> Result<ExitCode> {
     let Some((results, run_dir)) = crate::run::run_plan(&plan, out)? else {
         return Ok(ExitCode::Ok);
     };
+    crate::recipe::add_series(
+        &run_dir.path,
+        &crate::recipe::SeriesSource {
+            input: &sp.series,
+            series: &series,
+            tree: &sp.tree,
+            tree_version: makefile_version(&sp.tree),
+            base: tree.base(),
+            fragments: &sp.fragments,
+            steps: built
+                .iter()
+                .map(|s| (s.patches, s.patchset_hash.clone()))
+                .collect(),
+        },
+    )?;
     let attribution = steps::attribute(&results, sp.threshold);
     let expectations = match &series.manifest {
         // With --final-only, step 1 is the whole series: expectations name
@@ -148,7 +163,7 @@ pub fn execute(sp: SeriesPlan, out: &Output) -> Result<ExitCode> {
     let worse = attribution
         .changes
         .iter()
-        .any(|c| c.what == "status" && c.to != "pass" && c.to != "skip")
+        .any(|c| c.what == "status" && !["pass", "skip", "flaky"].contains(&c.to.as_str()))
         || attribution.per_patch.iter().any(|p| {
             p.metrics
                 .iter()
@@ -203,7 +218,7 @@ fn makefile_version(tree: &Path) -> Option<String> {
     ))
 }
 
-fn build_step(
+pub(crate) fn build_step(
     sp: &SeriesPlan,
     series: &Series,
     tree: &mut ScratchTree,

@@ -155,6 +155,7 @@ fn record() -> impl Strategy<Value = TestRecord> {
             rep,
             boot: 0,
             kernel_findings: vec![],
+            attempts: vec![],
             observations,
             metrics: vec![],
         })

@@ -39,16 +39,20 @@ pub enum Status {
     /// while it ran: a WARN, KASAN or lockdep report, or a new taint flag.
     /// `kernel_findings` says what.
     Warned,
+    /// Failed, then passed on a retry (`--retries`); `attempts` holds the
+    /// attempts that failed. Not a failure of the run, but never a pass.
+    Flaky,
 }
 
 impl Status {
     /// Every status, in the order reports list them.
-    pub const ALL: [Status; 7] = [
+    pub const ALL: [Status; 8] = [
         Status::Fail,
         Status::Crashed,
         Status::Timeout,
         Status::Error,
         Status::Warned,
+        Status::Flaky,
         Status::Skip,
         Status::Pass,
     ];
@@ -63,12 +67,19 @@ impl Status {
             Status::Timeout => "timeout",
             Status::Crashed => "crashed",
             Status::Warned => "warned",
+            Status::Flaky => "flaky",
         }
     }
 
     /// True for outcomes that make a run fail (exit code 1 or worse).
     pub fn is_bad(self) -> bool {
-        !matches!(self, Status::Pass | Status::Skip)
+        !matches!(self, Status::Pass | Status::Skip | Status::Flaky)
+    }
+
+    /// True for outcomes `--retries` runs a test again after: an
+    /// assertion failed, the test errored or timed out.
+    pub fn is_retryable(self) -> bool {
+        matches!(self, Status::Fail | Status::Error | Status::Timeout)
     }
 }
 
@@ -186,6 +197,10 @@ pub struct TestRecord {
     /// (seen by the host). See [`TestRecord::mark`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub kernel_findings: Vec<KernelFinding>,
+    /// Earlier attempts of this test that failed (`--retries`), oldest
+    /// first; the record itself is the last attempt.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<Attempt>,
 }
 
 impl TestRecord {
@@ -241,6 +256,49 @@ impl TestRecord {
         } else {
             format!("boot{}.rep{}", self.boot, self.rep)
         }
+    }
+}
+
+/// One failed attempt of a retried test.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
+pub struct Attempt {
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub duration_us: u64,
+}
+
+impl TestRecord {
+    /// How the earlier attempts went, in one line:
+    /// `attempt 1 fail: short write; attempt 2 timeout`.
+    pub fn attempts_summary(&self) -> String {
+        self.attempts
+            .iter()
+            .enumerate()
+            .map(|(i, a)| match &a.reason {
+                Some(r) => format!("attempt {} {}: {}", i + 1, a.status, one_line(r)),
+                None => format!("attempt {} {}", i + 1, a.status),
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// For a retried test, how the retries went, in one line: `passed on
+    /// attempt 2 after attempt 1 fail: short write` (flaky) or `fail on
+    /// attempt 3 after ...`; `None` for a test that ran once.
+    pub fn retry_note(&self) -> Option<String> {
+        if self.attempts.is_empty() {
+            return None;
+        }
+        let last = match self.status {
+            Status::Flaky => "passed",
+            other => other.as_str(),
+        };
+        Some(format!(
+            "{last} on attempt {} after {}",
+            self.attempts.len() + 1,
+            self.attempts_summary()
+        ))
     }
 }
 
@@ -357,9 +415,12 @@ pub fn decode_argv(hex: &str) -> Result<Vec<String>, String> {
 /// KTAP v1 result line for test number `n` (1-based).
 ///
 /// Skips carry the `# SKIP` directive; other non-pass outcomes put their
-/// status and reason after `#` so a KTAP reader still sees why.
+/// status and reason after `#` so a KTAP reader still sees why. A flaky
+/// test passed in the end, so its line is `ok`: KTAP knows only the SKIP
+/// and TODO directives, and the lowercase `# flaky: ...` is diagnostic
+/// text that no KTAP parser takes for one, naming the failed attempts.
 pub fn ktap_result_line(n: usize, rec: &TestRecord) -> String {
-    let ok = if matches!(rec.status, Status::Pass | Status::Skip) {
+    let ok = if matches!(rec.status, Status::Pass | Status::Skip | Status::Flaky) {
         "ok"
     } else {
         "not ok"
@@ -368,6 +429,10 @@ pub fn ktap_result_line(n: usize, rec: &TestRecord) -> String {
     match rec.status {
         Status::Pass => format!("{ok} {n} {}", rec.id),
         Status::Skip => format!("{ok} {n} {} # SKIP {reason}", rec.id),
+        Status::Flaky => match rec.retry_note() {
+            Some(note) => format!("{ok} {n} {} # flaky: {note}", rec.id),
+            None => format!("{ok} {n} {} # flaky", rec.id),
+        },
         other => format!(
             "{ok} {n} {} # {} {reason}",
             rec.id,
@@ -415,6 +480,7 @@ mod tests {
                 unit: "MiB/s".into(),
             }],
             kernel_findings: vec![],
+            attempts: Vec::new(),
         }
     }
 
@@ -531,5 +597,33 @@ mod tests {
             ktap_result_line(3, &rec(Status::Fail, Some("short\nwrite"))),
             "not ok 3 splice.x # FAIL short write"
         );
+        let mut flaky = rec(Status::Flaky, None);
+        flaky.attempts.push(Attempt {
+            status: Status::Fail,
+            reason: Some("short\nwrite".into()),
+            duration_us: 3,
+        });
+        assert_eq!(
+            ktap_result_line(4, &flaky),
+            "ok 4 splice.x # flaky: passed on attempt 2 after attempt 1 fail: short write"
+        );
+    }
+
+    #[test]
+    fn flaky_is_neither_pass_nor_failure_and_attempts_round_trip() {
+        assert!(!Status::Flaky.is_bad());
+        assert!(!Status::Flaky.is_retryable());
+        assert!(Status::Timeout.is_retryable() && !Status::Crashed.is_retryable());
+        let mut r = rec(Status::Flaky, None);
+        r.attempts.push(Attempt {
+            status: Status::Timeout,
+            reason: None,
+            duration_us: 9,
+        });
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(json.contains(r#""status":"flaky""#), "{json}");
+        assert_eq!(serde_json::from_str::<TestRecord>(&json).unwrap(), r);
+        let plain = serde_json::to_string(&rec(Status::Pass, None)).unwrap();
+        assert!(!plain.contains("attempts"), "{plain}");
     }
 }

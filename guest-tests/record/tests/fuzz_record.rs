@@ -72,6 +72,7 @@ fn record() -> impl Strategy<Value = TestRecord> {
                 boot,
                 observations,
                 kernel_findings: Vec::new(),
+                attempts: Vec::new(),
                 metrics: metrics
                     .into_iter()
                     .map(|(name, value, unit)| Metric { name, value, unit })
@@ -195,12 +196,13 @@ proptest! {
     fn ktap_result_lines_are_single_well_formed_lines(n in 1usize..10_000, rec in record()) {
         let line = ktap_result_line(n, &rec);
         prop_assert!(!line.contains('\n') && !line.contains('\r'), "{:?}", line);
-        let ok = matches!(rec.status, Status::Pass | Status::Skip);
+        let ok = matches!(rec.status, Status::Pass | Status::Skip | Status::Flaky);
         let head = if ok { format!("ok {n} {}", rec.id) } else { format!("not ok {n} {}", rec.id) };
         prop_assert!(line.starts_with(&head), "{:?}", line);
         match rec.status {
             Status::Pass => prop_assert_eq!(&line, &head),
             Status::Skip => prop_assert!(line.starts_with(&format!("{head} # SKIP")), "{:?}", line),
+            Status::Flaky => prop_assert!(line.starts_with(&format!("{head} # flaky")), "{:?}", line),
             s => {
                 let directive = format!("{head} # {}", s.as_str().to_uppercase());
                 prop_assert!(line.starts_with(&directive), "{:?}", line);
@@ -256,6 +258,7 @@ fn regression_non_finite_metric_keeps_its_record() {
             boot: 0,
             observations: BTreeMap::new(),
             kernel_findings: Vec::new(),
+            attempts: Vec::new(),
             metrics: vec![Metric {
                 name: "throughput".into(),
                 value: v,

@@ -32,6 +32,7 @@ pre { background: #f7f7f7; border: 1px solid #e3e3e3; padding: 6px 8px; overflow
 .st-skip { background: #eeeeee; color: #555; }
 .st-fail, .st-crashed, .st-timeout, .st-warned { background: #fbd9d9; font-weight: 600; }
 .st-error { background: #fde8c8; }
+.st-flaky { background: #fff3b0; }
 .st-missing { color: #999; }
 td.diff { background: #fff4bf; }
 td.k { white-space: nowrap; }
@@ -212,6 +213,7 @@ fn problems(s: &mut String, v: &View<'_>) {
             if r.status == Status::Pass || view::not_run(kr, r) {
                 continue;
             }
+            let why = view::why(r).unwrap_or_default();
             let reps = v.records(k, id).len();
             let which = if reps > 1 {
                 format!(" (rep {} of {reps})", v.sample_no(k, id, r))
@@ -226,7 +228,7 @@ fn problems(s: &mut String, v: &View<'_>) {
                 esc(id),
                 r.status,
                 r.status,
-                esc(r.reason.as_deref().unwrap_or("")),
+                esc(&why),
             );
         }
         let missed: Vec<&str> = v
@@ -393,7 +395,7 @@ fn status_cell(s: &mut String, r: Option<&TestRecord>) {
                 s,
                 "<td class=\"st-{}\" title=\"{}\">{}</td>",
                 r.status,
-                esc(r.reason.as_deref().unwrap_or("")),
+                esc(&view::why(r).unwrap_or_default()),
                 r.status
             );
         }
@@ -761,5 +763,25 @@ mod tests {
         assert!(page.contains("Zero on every kernel: faults."));
         assert_eq!(page.matches("<svg class=\"chart\"").count(), 1);
         assert!(page.contains("<td class=\"st-fail\" title=\"\">fail</td>"));
+    }
+
+    #[test]
+    fn flaky_tests_are_counted_and_listed_with_their_attempts() {
+        let res = run(&[(
+            "6.1",
+            "completed",
+            &[
+                rec("a.b", "pass"),
+                json!({"id": "a.flaky", "status": "flaky", "duration_us": 2,
+                    "attempts": [{"status": "fail", "reason": "first", "duration_us": 1}]}),
+            ],
+        )]);
+        let page = html(&res);
+        assert!(page.contains("<th>flaky</th>"), "{page}");
+        assert!(page.contains("<td class=\"n st-flaky\">1</td>"), "{page}");
+        assert!(
+            page.contains("<td class=\"st-flaky\">flaky</td><td>passed on attempt 2 after attempt 1 fail: first</td>"),
+            "{page}"
+        );
     }
 }

@@ -2,13 +2,20 @@
 //! Jenkins, GitHub test reporters).
 //!
 //! A test with several repetitions is one testcase judged by its worst
-//! repetition; its observations and metrics are properties. A kernel that
+//! repetition; its observations and metrics are properties. A retried test
+//! (`--retries`) keeps its failed attempts: a flaky one is a success with
+//! a `flakyFailure`/`flakyError` per failed attempt (the convention of
+//! Maven Surefire that GitLab and Jenkins read), one that failed every
+//! time a failure with `rerunFailure`/`rerunError` for the attempts before
+//! the last. A kernel that
 //! did not complete says why in the suite's properties and `system-err`.
 
 use std::time::Duration;
 
 use kharness_record::{Status, TestRecord};
-use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+use quick_junit::{
+    NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestRerun, TestSuite,
+};
 
 use super::view::{self, View};
 use crate::results::{KernelOutcome, RunResults};
@@ -62,8 +69,14 @@ pub fn junit(res: &RunResults) -> Result<String, quick_junit::SerializeError> {
                 case_status(worst, v.sample_no(k, tid, worst), recs.len()),
             );
             case.set_classname(label.as_str());
+            // Retried attempts took time too.
             case.set_time(Duration::from_micros(
-                recs.iter().map(|r| r.duration_us).sum(),
+                recs.iter()
+                    .flat_map(|r| {
+                        std::iter::once(r.duration_us)
+                            .chain(r.attempts.iter().map(|a| a.duration_us))
+                    })
+                    .sum(),
             ));
             add_record_properties(&mut case, recs);
             suite.add_test_case(case);
@@ -90,6 +103,11 @@ fn case_status(worst: &TestRecord, sample: usize, reps: usize) -> TestCaseStatus
     };
     let mut st = match worst.status {
         Status::Pass => return TestCaseStatus::success(),
+        Status::Flaky => {
+            let mut st = TestCaseStatus::success();
+            st.add_reruns(reruns(worst));
+            return st;
+        }
         Status::Skip => TestCaseStatus::skipped(),
         // The kernel complained while the test ran: a kernel failure.
         Status::Fail | Status::Warned => TestCaseStatus::non_success(NonSuccessKind::Failure),
@@ -101,7 +119,29 @@ fn case_status(worst: &TestRecord, sample: usize, reps: usize) -> TestCaseStatus
     if !message.is_empty() {
         st.set_message(message);
     }
+    st.add_reruns(reruns(worst));
     st
+}
+
+/// The failed attempts of a retried test, as JUnit reruns.
+fn reruns(r: &TestRecord) -> Vec<TestRerun> {
+    r.attempts
+        .iter()
+        .map(|a| {
+            let kind = if a.status == Status::Fail {
+                NonSuccessKind::Failure
+            } else {
+                NonSuccessKind::Error
+            };
+            let mut rerun = TestRerun::new(kind);
+            rerun.set_type(a.status.as_str());
+            rerun.set_time(Duration::from_micros(a.duration_us));
+            if let Some(why) = &a.reason {
+                rerun.set_message(view::one_line(why));
+            }
+            rerun
+        })
+        .collect()
 }
 
 /// Observations of the first repetition (and of later ones where they
@@ -221,6 +261,42 @@ mod tests {
             "{xml}"
         );
         assert!(xml.contains(r#"time="0.003""#), "{xml}");
+    }
+
+    #[test]
+    fn flaky_tests_are_successes_with_flaky_failures_and_retried_failures_keep_reruns() {
+        let res = run(&[(
+            "6.1",
+            "completed",
+            &[
+                json!({"id": "a.flaky", "status": "flaky", "duration_us": 2,
+                       "attempts": [{"status": "fail", "reason": "first <try>", "duration_us": 1000},
+                                    {"status": "timeout", "duration_us": 2000}]}),
+                json!({"id": "a.bad", "status": "fail", "reason": "third", "duration_us": 2,
+                       "attempts": [{"status": "fail", "reason": "first", "duration_us": 1}]}),
+            ],
+        )]);
+        let xml = junit(&res).unwrap();
+        assert!(
+            xml.contains(r#"<testsuite name="6.1" tests="2" disabled="0" errors="0" failures="1""#),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(r#"<flakyFailure time="0.001" message="first &lt;try&gt;" type="fail">"#),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(r#"<flakyError time="0.002" type="timeout">"#),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(r#"<testcase name="a.flaky" classname="6.1" time="0.003">"#),
+            "retries count in the case's time: {xml}"
+        );
+        assert!(
+            xml.contains(r#"<rerunFailure time="0.000" message="first" type="fail">"#),
+            "{xml}"
+        );
     }
 
     #[test]

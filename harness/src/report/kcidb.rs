@@ -161,7 +161,9 @@ fn test(base: &str, id: &str, kr: &KernelRun, r: &TestRecord, environment: &Valu
         "MISS"
     } else {
         match r.status {
-            Status::Pass => "PASS",
+            // KCIDB has no flaky status: the test passed in the end; the
+            // flakiness is in `misc.status`, `misc.attempts` and the comment.
+            Status::Pass | Status::Flaky => "PASS",
             Status::Fail => "FAIL",
             Status::Skip => "SKIP",
             Status::Error | Status::Timeout => "ERROR",
@@ -183,8 +185,11 @@ fn test(base: &str, id: &str, kr: &KernelRun, r: &TestRecord, environment: &Valu
     if !r.observations.is_empty() {
         t["misc"]["observations"] = json!(r.observations);
     }
-    if let Some(why) = &r.reason {
-        t["comment"] = json!(view::one_line(why));
+    if let Some(why) = view::why(r) {
+        t["comment"] = json!(why);
+    }
+    if !r.attempts.is_empty() {
+        t["misc"]["attempts"] = json!(r.attempts);
     }
     if r.status == Status::Crashed {
         let fatal: Vec<&str> = kr
@@ -243,6 +248,28 @@ mod tests {
             .iter()
             .filter(|t| t["path"] == path)
             .collect()
+    }
+
+    #[test]
+    fn flaky_tests_pass_with_their_attempts_in_misc() {
+        let res = run(&[(
+            "6.1",
+            "completed",
+            &[
+                serde_json::json!({"id": "a.flaky", "status": "flaky", "duration_us": 2,
+                   "attempts": [{"status": "fail", "reason": "first", "duration_us": 1}]}),
+            ],
+        )]);
+        let data = kcidb(&res);
+        let t = by_path(&data, "a.flaky")[0];
+        assert_eq!(t["status"], "PASS");
+        assert_eq!(t["misc"]["status"], "flaky");
+        assert_eq!(t["misc"]["attempts"][0]["status"], "fail");
+        assert_eq!(
+            t["comment"],
+            "passed on attempt 2 after attempt 1 fail: first"
+        );
+        assert!(t.get("log_excerpt").is_none(), "{t}");
     }
 
     #[test]

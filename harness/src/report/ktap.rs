@@ -214,4 +214,19 @@ not ok 2 6.12 # CRASHED guest crashed: kernel oops: Oops: int3
         assert_eq!(description("a\nb\u{1c}c"), "a b c");
         assert_eq!(description(" "), "unnamed");
     }
+
+    #[test]
+    fn flaky_tests_stay_ok_with_a_flaky_note() {
+        let res = run(&[(
+            "6.1",
+            "completed",
+            &[json!({"id": "a.flaky", "status": "flaky", "duration_us": 2,
+                "attempts": [{"status": "fail", "reason": "first", "duration_us": 1}]})],
+        )]);
+        let text = ktap(&res);
+        assert!(
+            text.contains("  ok 1 a.flaky # flaky: passed on attempt 2 after attempt 1 fail: first\nok 1 6.1\n"),
+            "{text}"
+        );
+    }
 }

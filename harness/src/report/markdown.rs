@@ -156,11 +156,7 @@ fn failures(s: &mut String, v: &View<'_>, tags: &[String]) {
             } else {
                 String::new()
             };
-            let why = r
-                .reason
-                .as_deref()
-                .map(|w| format!(": {}", view::one_line(w)))
-                .unwrap_or_default();
+            let why = view::why(r).map(|w| format!(": {w}")).unwrap_or_default();
             let line = format!("{} {id}: {}{which}{why}", tags[k], r.status);
             s.push_str(&view::wrap(&line, WIDTH, "", "    "));
         }
@@ -200,11 +196,31 @@ fn failures(s: &mut String, v: &View<'_>, tags: &[String]) {
     if !any {
         s.push_str("Nothing: every test passed or was skipped for a reason.\n");
     }
+    let flaky = flaky_lines(v, tags);
+    if !flaky.is_empty() {
+        s.push_str("\nFlaky (failed, then passed on a retry; not counted as passed):\n");
+        s.push_str(&flaky);
+    }
     let skips = skip_lines(v, tags);
     if !skips.is_empty() {
         s.push_str("\nSkipped:\n");
         s.push_str(&skips);
     }
+}
+
+/// Flaky tests with their failed attempts, one line per kernel.
+fn flaky_lines(v: &View<'_>, tags: &[String]) -> String {
+    let mut out = String::new();
+    for id in &v.ids {
+        for (k, tag) in tags.iter().enumerate() {
+            let Some(r) = v.worst(k, id).filter(|r| r.status == Status::Flaky) else {
+                continue;
+            };
+            let line = format!("{tag} {id}: {}", r.retry_note().unwrap_or_default());
+            out.push_str(&view::wrap(&line, WIDTH, "  ", "      "));
+        }
+    }
+    out
 }
 
 /// Skips with their reasons; a test skipped for the same reason on every
@@ -416,6 +432,13 @@ fn reproduce(s: &mut String, v: &View<'_>, tags: &[String]) {
         words.extend(["--reps".into(), reps.to_string()]);
     }
     s.push_str(&command_lines(&words));
+    let _ = writeln!(
+        s,
+        "\nOr rerun exactly what did not pass from the run's recipe.json, here\n\
+         or from a bundle elsewhere:\n  kharness repro kharness-runs/{id}\n  \
+         kharness bundle kharness-runs/{id} -o {id}.tar.gz",
+        id = res.run_id
+    );
     s.push_str(
         "\nEach kernel's VM command, as run (command.sh in its directory of\n\
          the run directory):\n",
@@ -499,6 +522,25 @@ mod tests {
         let md = markdown(&res);
         assert!(
             md.contains("  kharness run --kernel '/home/me/my linux/bzImage' --accel tcg \\\n      --filter 'splice.*' --filter tag:perf\n"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn flaky_tests_have_their_own_list_and_count() {
+        let res = run(&[(
+            "6.1",
+            "completed",
+            &[
+                rec("a.pass", "pass"),
+                json!({"id": "a.flaky", "status": "flaky", "duration_us": 2,
+                    "attempts": [{"status": "timeout", "duration_us": 1}]}),
+            ],
+        )]);
+        let md = markdown(&res);
+        assert!(md.contains(": 1 pass, 1 flaky\n"), "{md}");
+        assert!(
+            md.contains("Flaky (failed, then passed on a retry; not counted as passed):\n  [1] a.flaky: passed on attempt 2 after attempt 1 timeout\n"),
             "{md}"
         );
     }

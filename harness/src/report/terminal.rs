@@ -125,13 +125,13 @@ pub fn terminal(res: &RunResults, verbose: bool) -> String {
     for (k, kr) in res.kernels.iter().enumerate() {
         for r in &kr.records {
             if r.status != Status::Pass {
-                if let Some(reason) = &r.reason {
+                if let Some(why) = crate::report::view::why(r) {
                     let who = if cols.len() > 1 {
                         format!("[{}] ", cols[k])
                     } else {
                         String::new()
                     };
-                    let _ = writeln!(notes, "  {who}{} {}: {}", r.id, r.status, one_line(reason));
+                    let _ = writeln!(notes, "  {who}{} {}: {why}", r.id, r.status);
                 }
             }
         }
@@ -153,9 +153,13 @@ pub fn terminal(res: &RunResults, verbose: bool) -> String {
             0 | 1 => String::new(),
             n => format!(" ({n} boots)"),
         };
+        let flaky = match kr.count(Status::Flaky) {
+            0 => String::new(),
+            n => format!(", {n} flaky"),
+        };
         let _ = writeln!(
             s,
-            "{}: {} passed, {} failed, {} skipped; {} in {:.1}s{boots}",
+            "{}: {} passed{flaky}, {} failed, {} skipped; {} in {:.1}s{boots}",
             kr.name(),
             kr.count(Status::Pass),
             bad,
@@ -404,5 +408,28 @@ mod tests {
             ])),
         ];
         assert_eq!(list_difference(&cols, &vals).unwrap(), "6.12 adds BIND");
+    }
+
+    #[test]
+    fn flaky_tests_are_counted_apart_and_say_how_they_failed() {
+        let res = crate::report::view::tests::run(&[(
+            "6.1",
+            "completed",
+            &[
+                crate::report::view::tests::rec("a.pass", "pass"),
+                serde_json::json!({"id": "a.flaky", "status": "flaky", "duration_us": 2,
+                    "attempts": [{"status": "fail", "reason": "first", "duration_us": 1}]}),
+            ],
+        )]);
+        let text = terminal(&res, false);
+        assert!(text.contains("1 pass, 1 flaky"), "{text}");
+        assert!(
+            text.contains("a.flaky flaky: passed on attempt 2 after attempt 1 fail: first"),
+            "{text}"
+        );
+        assert!(
+            text.contains("6.1: 1 passed, 1 flaky, 0 failed, 0 skipped"),
+            "{text}"
+        );
     }
 }

@@ -231,9 +231,11 @@ impl<'a> View<'a> {
     }
 }
 
-/// The order in which tallies and summary tables list the statuses.
-pub(crate) const TALLY_ORDER: [Status; 7] = [
+/// The order in which tallies and summary tables list the statuses:
+/// passes, then the flaky, then the failures from worst, then skips.
+pub(crate) const TALLY_ORDER: [Status; 8] = [
     Status::Pass,
+    Status::Flaky,
     Status::Fail,
     Status::Crashed,
     Status::Timeout,
@@ -282,6 +284,15 @@ pub(crate) fn suite_started(kr: &KernelRun) -> bool {
 /// The first 12 hex digits of a SHA-256, as people quote them.
 pub(crate) fn short_sha(s: &str) -> &str {
     s.get(..12).unwrap_or(s)
+}
+
+/// Why a record is not a plain pass, in one line: its reason, then how its
+/// retries went (`--retries`); `None` when there is nothing to say.
+pub(crate) fn why(r: &TestRecord) -> Option<String> {
+    match (r.reason.as_deref().map(one_line), r.retry_note()) {
+        (Some(w), Some(n)) => Some(format!("{w}; {n}")),
+        (w, n) => w.or(n),
+    }
 }
 
 /// `s` on one line: runs of whitespace and control characters (which some

@@ -189,6 +189,7 @@ mod tests {
             observations: Default::default(),
             metrics: vec![],
             kernel_findings: vec![],
+            attempts: vec![],
         }
     }
 
