@@ -16,6 +16,7 @@ use crate::runner::{RunOptions, run};
 ///   kharness-guest run
 ///   kharness-guest run 'splice.*' io_uring --results /tmp/out.jsonl
 ///   kharness-guest run tag:perf --reps 5
+///   kharness-guest run --slice 10..20 'splice.*'
 #[derive(Parser, Debug)]
 #[command(name = "kharness-guest", version, verbatim_doc_comment)]
 pub struct Cli {
@@ -58,6 +59,12 @@ enum Cmd {
         /// Shrink perf tests' data sizes by this factor (0 < f <= 1).
         #[arg(long, default_value_t = 1.0)]
         scale: f64,
+        /// Run only the tests at positions START..END (0-based, END
+        /// excluded) of those the filters select, in catalogue order. The
+        /// host's `--shard` uses it: two numbers fit on any kernel command
+        /// line, a list of ids may not.
+        #[arg(long, value_name = "START..END", value_parser = parse_slice)]
+        slice: Option<(usize, usize)>,
     },
 }
 
@@ -82,11 +89,22 @@ pub fn main(args: Vec<String>) -> i32 {
             scratch,
             no_fork,
             scale,
+            slice,
         } => {
             if !(scale > 0.0 && scale <= 1.0) {
                 eprintln!("kharness-guest: --scale must be in (0, 1], got {scale}");
                 return 2;
             }
+            let filters = match slice {
+                Some(range) => match sliced(&filters, range) {
+                    Ok(ids) => ids,
+                    Err(e) => {
+                        eprintln!("kharness-guest: {e}");
+                        return 2;
+                    }
+                },
+                None => filters,
+            };
             run(&RunOptions {
                 filters,
                 reps,
@@ -99,6 +117,34 @@ pub fn main(args: Vec<String>) -> i32 {
             })
         }
     }
+}
+
+fn parse_slice(s: &str) -> Result<(usize, usize), String> {
+    let (a, b) = s
+        .split_once("..")
+        .ok_or_else(|| format!("{s:?} is not START..END (e.g. 10..20)"))?;
+    let num = |x: &str| {
+        x.parse::<usize>()
+            .map_err(|e| format!("{x:?} in {s:?} is not a position: {e}"))
+    };
+    let (a, b) = (num(a)?, num(b)?);
+    if a >= b {
+        return Err(format!("{s:?} is empty: START must be below END"));
+    }
+    Ok((a, b))
+}
+
+/// The exact ids at `range` of what `filters` select. Exact ids select the
+/// same tests again (destructive ones included, since they are named).
+fn sliced(filters: &[String], (a, b): (usize, usize)) -> Result<Vec<String>, String> {
+    let tests = crate::registry::select(filters);
+    if b > tests.len() {
+        return Err(format!(
+            "--slice {a}..{b} reaches past the {} test(s) {filters:?} select",
+            tests.len()
+        ));
+    }
+    Ok(tests[a..b].iter().map(|t| t.id.to_owned()).collect())
 }
 
 fn list(json: bool, filters: &[String]) -> i32 {
@@ -119,4 +165,21 @@ fn list(json: bool, filters: &[String]) -> i32 {
         }
     }
     0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slices_pick_positions_of_the_selection() {
+        let all = crate::registry::select(&[]);
+        let ids = sliced(&[], (1, 3)).unwrap();
+        assert_eq!(ids, [all[1].id, all[2].id]);
+        assert!(sliced(&[], (0, all.len() + 1)).is_err());
+        assert_eq!(parse_slice("2..5"), Ok((2, 5)));
+        assert!(parse_slice("5..5").is_err());
+        assert!(parse_slice("5").is_err());
+        assert!(parse_slice("a..5").is_err());
+    }
 }

@@ -41,7 +41,36 @@ enum Cmd {
     List(ListArgs),
     Report(ReportArgs),
     Compare(CompareArgs),
+    Merge(MergeArgs),
     Doctor,
+}
+
+/// Join the run directories of the shards of one plan (`kharness run
+/// --shard K/N`) into a new run directory, with every report regenerated.
+///
+/// The merged directory holds results.json, the report files, summary.txt,
+/// each kernel's console and guest logs (the parts of a kernel that two
+/// shards shared, one after the other) and shards.json naming the sources.
+/// Shards of different plans (another kernel, filter, guest build, --reps,
+/// backend or perf mode) or the same shard twice are refused with exit 2;
+/// so is a missing shard, unless --allow-missing. The exit code is then the
+/// merged run's, as `kharness run` would have returned it.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  kharness run --shard 1/3 --out shard1 ...   # on three machines, same flags
+  kharness merge shard1/latest shard2/latest shard3/latest --out merged
+  kharness merge artifacts/*/ --out merged --allow-missing")]
+struct MergeArgs {
+    /// The shards' run directories (each holding results.json).
+    #[arg(required = true)]
+    run_dirs: Vec<PathBuf>,
+    /// Directory under which the merged run gets a new directory.
+    #[arg(long, default_value = "kharness-runs", env = "KHARNESS_OUT")]
+    out: PathBuf,
+    /// Merge even when shards are missing (warns, and says which in
+    /// shards.json); their tests are absent from the merged results.
+    #[arg(long)]
+    allow_missing: bool,
 }
 
 /// Compare two stored runs: status and observation changes, and metrics
@@ -94,6 +123,7 @@ struct ReportArgs {
   kharness run --kernel ~/linux/arch/x86/boot/bzImage --filter 'splice.*' --filter io_uring
   kharness run --accel tcg --timeout 20m --out /tmp/runs
   kharness run --backend qemu --kernel ~/linux/arch/x86/boot/bzImage
+  kharness run --shard 2/3 --kernel 6.1.0-56-amd64 --kernel 6.12.107+deb12-amd64
 
 Exit codes: 0 ok, 1 test failures, 2 bad input, 3 infrastructure, 4 guest crashed or hung.")]
 struct RunArgs {
@@ -106,6 +136,11 @@ struct RunArgs {
     /// Print the VM command lines and exit without booting.
     #[arg(long)]
     dry_run: bool,
+    /// Run only part K of N of the plan (e.g. 2/3), for CI machines that
+    /// share one plan; join the parts with `kharness merge`. Every shard
+    /// must get the same kernels, filters and flags.
+    #[arg(long, value_name = "K/N", env = "KHARNESS_SHARD")]
+    shard: Option<crate::shard::ShardSpec>,
 }
 
 /// How kernels are booted and what runs in them (shared by run and series).
@@ -176,6 +211,7 @@ impl BootArgs {
             test_timeout: self.test_timeout,
             vng: self.vng,
             qemu: self.qemu,
+            shard: None,
         }
     }
 }
@@ -318,7 +354,8 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             if !a.dry_run {
                 crate::results::check_out(&a.boot.out)?;
             }
-            let plan = a.boot.plan(kernels);
+            let mut plan = a.boot.plan(kernels);
+            plan.shard = a.shard;
             crate::run::execute(
                 &plan,
                 &crate::run::Output {
@@ -405,6 +442,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 ExitCode::Ok
             })
         }
+        Cmd::Merge(a) => crate::merge::execute(&a.run_dirs, &a.out, a.allow_missing, &out),
         Cmd::Doctor => Ok(crate::doctor::doctor()),
     }
 }

@@ -38,6 +38,9 @@ pub struct Plan {
     pub vng: PathBuf,
     /// The QEMU program (qemu-direct backend).
     pub qemu: PathBuf,
+    /// Run only this part of the plan (`--shard K/N`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::shard::ShardSpec>,
 }
 
 mod humantime_serde_secs {

@@ -12,6 +12,7 @@ use crate::guest::{self, GuestBinary};
 use crate::kernel::{self, KernelIdentity};
 use crate::plan::Plan;
 use crate::results::{KernelOutcome, KernelRun, RunDir, RunResults, write_json};
+use crate::shard::{self, Part, PlanKey, ShardInfo};
 use crate::vm::{self, Accel, AccelVerdict, Backend, PerfMode, Qemu, Vng};
 
 /// Where the results file lives inside the guest-writable directory.
@@ -37,6 +38,27 @@ struct Ctx<'a> {
     perf_mode: PerfMode,
     /// The qemu-direct initramfs, built once per run.
     initramfs: Option<PathBuf>,
+    /// With `--shard`: the part of the catalogue each booted kernel runs.
+    parts: Option<Vec<Part>>,
+}
+
+impl Ctx<'_> {
+    /// The part kernel `index` runs, when the plan is sharded.
+    fn part(&self, index: usize) -> Option<Part> {
+        self.parts
+            .as_ref()?
+            .iter()
+            .find(|p| p.kernel == index)
+            .copied()
+    }
+
+    /// The tests kernel `index` runs.
+    fn tests(&self, index: usize) -> &[TestInfo] {
+        match self.part(index) {
+            Some(p) => &self.catalogue[p.start..p.end],
+            None => &self.catalogue,
+        }
+    }
 }
 
 /// Runs a plan end to end, prints the summary; returns the exit code.
@@ -83,12 +105,23 @@ pub fn run_plan(plan: &Plan, out: &Output) -> Result<Option<(RunResults, RunDir)
         }
         _ => {}
     }
+    // Kernels this run boots, each with its part of the catalogue when sharded.
+    let parts = plan
+        .shard
+        .map(|spec| shard::split(identities.len(), catalogue.len(), spec));
+    let boots: Vec<(usize, Option<Part>)> = match &parts {
+        Some(parts) => parts.iter().map(|p| (p.kernel, Some(*p))).collect(),
+        None => (0..identities.len()).map(|i| (i, None)).collect(),
+    };
     if out.dry_run {
         let perf_mode = PerfMode::resolve(plan.perf_mode, Accel::Tcg).map_err(Error::Usage)?;
         let rw = Path::new("/tmp/kharness-dry-run");
-        for id in &identities {
+        for &(i, part) in &boots {
+            let id = &identities[i];
             let cmd = match backend {
-                Backend::Vng => vng_for(plan, id, &guest, rw, Accel::Tcg, perf_mode).display(),
+                Backend::Vng => {
+                    vng_for(plan, id, &guest, rw, Accel::Tcg, perf_mode, part).display()
+                }
                 Backend::Qemu => qemu_for(
                     plan,
                     id,
@@ -96,6 +129,7 @@ pub fn run_plan(plan: &Plan, out: &Output) -> Result<Option<(RunResults, RunDir)
                     &rw.join(RECORDS),
                     Accel::Tcg,
                     perf_mode,
+                    part,
                 )
                 .display(),
             };
@@ -130,6 +164,39 @@ pub fn run_plan(plan: &Plan, out: &Output) -> Result<Option<(RunResults, RunDir)
         Backend::Qemu => Some(initramfs_for(&guest, &run_dir)?),
         Backend::Vng => None,
     };
+    let plan_hash = PlanKey {
+        kernels: identities.iter().map(|k| k.sha256.as_str()).collect(),
+        labels: &plan.labels,
+        filters: &plan.filters,
+        tests: catalogue.iter().map(|t| t.id.as_str()).collect(),
+        guest_sha256: &guest.sha256,
+        reps: plan.reps,
+        test_timeout: plan.test_timeout,
+        backend: backend.as_str(),
+        perf_mode: perf_mode.as_str(),
+        memory: &plan.memory,
+        cpus: plan.cpus,
+    }
+    .hash();
+    let shard_info = plan.shard.map(|spec| ShardInfo {
+        index: spec.index,
+        count: spec.count,
+        kernels: identities.len(),
+        tests: catalogue.len(),
+        parts: parts.clone().unwrap_or_default(),
+    });
+    if let (Some(spec), false) = (plan.shard, out.quiet) {
+        eprintln!(
+            "kharness: shard {spec}: {} of {} test run(s) on {} kernel(s)",
+            parts
+                .iter()
+                .flatten()
+                .map(|p| p.end - p.start)
+                .sum::<usize>(),
+            identities.len() * catalogue.len(),
+            boots.len()
+        );
+    }
     let ctx = Ctx {
         plan,
         out,
@@ -140,6 +207,7 @@ pub fn run_plan(plan: &Plan, out: &Output) -> Result<Option<(RunResults, RunDir)
         backend,
         perf_mode,
         initramfs,
+        parts,
     };
     let mut results = RunResults {
         schema: crate::results::RESULTS_SCHEMA,
@@ -153,13 +221,15 @@ pub fn run_plan(plan: &Plan, out: &Output) -> Result<Option<(RunResults, RunDir)
         perf_mode: Some(perf_mode),
         guest: ctx.guest.clone(),
         filters: plan.filters.clone(),
+        plan_hash: Some(plan_hash),
+        shard: shard_info,
         kernels: Vec::new(),
     };
-    for (i, id) in identities.iter().enumerate() {
+    for &(i, _) in &boots {
         if vm::interrupted() {
             break;
         }
-        let mut kr = boot_one(&ctx, i, id)?;
+        let mut kr = boot_one(&ctx, i, &identities[i])?;
         kr.label = plan.labels.get(i).cloned();
         results.kernels.push(kr);
         // Partial results survive a later crash of the harness itself.
@@ -203,7 +273,7 @@ pub fn cache_dir() -> Option<PathBuf> {
 }
 
 /// The guest's `run` arguments, writing results to `results`.
-fn guest_run_args(plan: &Plan, results: &str) -> Vec<String> {
+fn guest_run_args(plan: &Plan, results: &str, part: Option<Part>) -> Vec<String> {
     let mut v = vec![
         "run".to_owned(),
         "--results".to_owned(),
@@ -212,8 +282,11 @@ fn guest_run_args(plan: &Plan, results: &str) -> Vec<String> {
         plan.reps.to_string(),
         "--test-timeout".to_owned(),
         plan.test_timeout.to_string(),
-        "--".to_owned(),
     ];
+    if let Some(p) = part {
+        v.extend(["--slice".to_owned(), format!("{}..{}", p.start, p.end)]);
+    }
+    v.push("--".to_owned());
     v.extend(plan.filters.iter().cloned());
     v
 }
@@ -232,9 +305,14 @@ fn vng_for(
     rw: &Path,
     accel: Accel,
     perf_mode: PerfMode,
+    part: Option<Part>,
 ) -> Vng {
     let mut exec = vec![guest.path.to_string_lossy().into_owned()];
-    exec.extend(guest_run_args(plan, &rw.join(RECORDS).to_string_lossy()));
+    exec.extend(guest_run_args(
+        plan,
+        &rw.join(RECORDS).to_string_lossy(),
+        part,
+    ));
     Vng {
         program: plan.vng.clone(),
         kernel: id.path.clone(),
@@ -254,8 +332,9 @@ fn qemu_for(
     results: &Path,
     accel: Accel,
     perf_mode: PerfMode,
+    part: Option<Part>,
 ) -> Qemu {
-    let argv = guest_run_args(plan, "/dev/ttyS1");
+    let argv = guest_run_args(plan, "/dev/ttyS1", part);
     Qemu {
         program: plan.qemu.clone(),
         kernel: id.path.clone(),
@@ -282,7 +361,7 @@ fn default_cpus(accel: Accel) -> Option<u32> {
 }
 
 /// A name safe for a directory: the release with odd characters replaced.
-fn slug(s: &str) -> String {
+pub(crate) fn slug(s: &str) -> String {
     s.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || "._+-".contains(c) {
@@ -326,7 +405,15 @@ fn boot_one(ctx: &Ctx<'_>, index: usize, id: &KernelIdentity) -> Result<KernelRu
                 .as_ref()
                 .map(|t| t.path().to_owned())
                 .unwrap_or(canonical_rw);
-            let vng = vng_for(plan, id, &ctx.guest, &rw, ctx.verdict.accel, ctx.perf_mode);
+            let vng = vng_for(
+                plan,
+                id,
+                &ctx.guest,
+                &rw,
+                ctx.verdict.accel,
+                ctx.perf_mode,
+                ctx.part(index),
+            );
             let guest_rel = format!("{rel}/guest.log");
             // vng: the guest command's output on stdout, the kernel's on stderr.
             (
@@ -344,7 +431,15 @@ fn boot_one(ctx: &Ctx<'_>, index: usize, id: &KernelIdentity) -> Result<KernelRu
                 .initramfs
                 .as_deref()
                 .expect("the qemu backend builds an initramfs first");
-            let q = qemu_for(plan, id, initrd, &records, ctx.verdict.accel, ctx.perf_mode);
+            let q = qemu_for(
+                plan,
+                id,
+                initrd,
+                &records,
+                ctx.verdict.accel,
+                ctx.perf_mode,
+                ctx.part(index),
+            );
             // qemu-direct: the first serial port (stdout) is the console and
             // the guest's KTAP; QEMU's own messages go to stderr.
             (
@@ -365,12 +460,12 @@ fn boot_one(ctx: &Ctx<'_>, index: usize, id: &KernelIdentity) -> Result<KernelRu
             index + 1,
             plan.kernels.len(),
             id.release,
-            ctx.catalogue.len(),
+            ctx.tests(index).len(),
             ctx.backend.as_str(),
             ctx.verdict.accel.as_str()
         );
     }
-    let mut progress = Progress::new(ctx.catalogue.len(), out.quiet);
+    let mut progress = Progress::new(ctx.tests(index).len(), out.quiet);
     let sup = vm::supervise(
         &mut command,
         &run_dir.join(&stdout_rel),
@@ -445,7 +540,7 @@ fn boot_one(ctx: &Ctx<'_>, index: usize, id: &KernelIdentity) -> Result<KernelRu
     };
     kr.outcome = outcome;
     kr.detail = detail;
-    kr.records = collect_records(&events, &ctx.catalogue, outcome);
+    kr.records = collect_records(&events, ctx.tests(index), outcome);
     if !bad_lines.is_empty() && !out.quiet {
         eprintln!(
             "kharness: {} unreadable line(s) in the guest's results (torn last write?)",

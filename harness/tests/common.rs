@@ -82,3 +82,21 @@ pub fn fuzz_config(default: u32) -> proptest::test_runner::Config {
         ..proptest::test_runner::Config::default()
     }
 }
+
+fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// True when the tool is there. Otherwise skips the test with a message,
+/// or fails it under CI, where every tool must be installed.
+pub fn have(tool_ok: bool, what: &str) -> bool {
+    if tool_ok {
+        return true;
+    }
+    let msg = format!("{what} is not installed: run ci/test-deps.sh");
+    assert!(!under_ci(), "{msg} (CI is set, so this is a failure)");
+    // Straight to stderr: libtest would swallow eprintln! of a passing test.
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "SKIPPED: {msg}");
+    false
+}

@@ -8,11 +8,14 @@
 //! A test whose tool is missing skips with a message, unless `CI` is set:
 //! there a missing tool fails. `ci/test-deps.sh` installs them all.
 
-use std::io::{Read, Write};
+mod common;
+
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::have;
 use kharness::report;
 use kharness::results::RunResults;
 
@@ -42,23 +45,6 @@ fn rendered(name: &str) -> tempfile::TempDir {
     let written = report::write_all(dir.path(), &fixture(name)).expect("reports are written");
     assert_eq!(written.len(), report::REPORT_FILES.len());
     dir
-}
-
-fn under_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
-}
-
-/// True when the tool is there. Otherwise skips the test with a message,
-/// or fails it under CI, where every tool must be installed.
-fn have(tool_ok: bool, what: &str) -> bool {
-    if tool_ok {
-        return true;
-    }
-    let msg = format!("{what} is not installed: run ci/test-deps.sh");
-    assert!(!under_ci(), "{msg} (CI is set, so this is a failure)");
-    // Straight to stderr: libtest would swallow eprintln! of a passing test.
-    let _ = writeln!(std::io::stderr().lock(), "SKIPPED: {msg}");
-    false
 }
 
 /// Runs a command with a time limit; stdout and stderr go to files so a

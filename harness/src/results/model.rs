@@ -34,6 +34,13 @@ pub struct RunResults {
     pub perf_mode: Option<PerfMode>,
     pub guest: GuestBinary,
     pub filters: Vec<String>,
+    /// SHA-256 over what defines the plan (`shard::PlanKey`): the shards of
+    /// one plan share it, and only those merge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_hash: Option<String>,
+    /// Which part of the plan this run is (`--shard K/N`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::shard::ShardInfo>,
     pub kernels: Vec<KernelRun>,
 }
 

@@ -1,0 +1,190 @@
+//! `--shard K/N` and `kharness merge` through the real CLI: shards booted in
+//! QEMU, merged, and compared with the same plan run in one piece.
+
+// Helpers outside #[test] fns unwrap too: a panic is the test failing.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use common::{kharness, latest_run, results_json};
+
+const K61: &str = "/boot/vmlinuz-6.1.0-56-amd64";
+const K612: &str = "/boot/vmlinuz-6.12.107+deb12-amd64";
+const BOTH_KERNELS: [&str; 4] = ["--kernel", K61, "--kernel", K612];
+
+/// Per kernel release: test id -> status, for every record.
+fn statuses(res: &serde_json::Value) -> BTreeMap<String, BTreeMap<String, String>> {
+    res["kernels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            let recs = k["records"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    (
+                        r["id"].as_str().unwrap().to_owned(),
+                        r["status"].as_str().unwrap().to_owned(),
+                    )
+                })
+                .collect();
+            (k["identity"]["release"].as_str().unwrap().to_owned(), recs)
+        })
+        .collect()
+}
+
+fn run_in(out: &Path, extra: &[&str]) -> PathBuf {
+    let o = out.to_str().unwrap();
+    let mut args = vec!["run", "--backend", "qemu", "--out", o];
+    args.extend(BOTH_KERNELS);
+    args.extend(["--filter", "tee", "--filter", "vmsplice.*"]);
+    args.extend(extra);
+    kharness(&args).expect_code(0);
+    latest_run(out)
+}
+
+#[test]
+#[ignore = "boots six VMs; ci/test.sh runs it"]
+fn three_shards_merged_match_the_unsharded_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let whole = run_in(&tmp.path().join("whole"), &[]);
+    let shards: Vec<PathBuf> = (1..=3)
+        .map(|k| {
+            run_in(
+                &tmp.path().join(format!("s{k}")),
+                &["--shard", &format!("{k}/3")],
+            )
+        })
+        .collect();
+    let whole_res = results_json(&whole);
+    let hash = whole_res["plan_hash"].as_str().unwrap();
+    let mut per_shard = Vec::new();
+    for s in &shards {
+        let r = results_json(s);
+        assert_eq!(r["plan_hash"], hash, "a shard hashes the same plan");
+        per_shard.push(r["kernels"].as_array().unwrap().len());
+        // The guest ran only its slice: no record outside the shard's parts.
+        let parts = r["shard"]["parts"].as_array().unwrap();
+        for (p, k) in parts.iter().zip(r["kernels"].as_array().unwrap()) {
+            let n = p["end"].as_u64().unwrap() - p["start"].as_u64().unwrap();
+            assert_eq!(k["records"].as_array().unwrap().len() as u64, n, "{p}");
+        }
+    }
+    // 2 kernels x 14 tests cut in 9 | 9 | 10: only the middle shard boots both.
+    assert_eq!(per_shard, [1, 2, 1]);
+
+    let dirs: Vec<&str> = shards.iter().map(|p| p.to_str().unwrap()).collect();
+    let merged_out = tmp.path().join("merged");
+    let mo = merged_out.to_str().unwrap();
+    let mut args = vec!["merge", "--out", mo];
+    args.extend(dirs.iter().rev());
+    kharness(&args).expect_code(0);
+    let merged = latest_run(&merged_out);
+    let merged_res = results_json(&merged);
+    assert_eq!(statuses(&merged_res), statuses(&whole_res));
+    assert_eq!(merged_res["plan_hash"], hash);
+    for f in [
+        "junit.xml",
+        "results.ktap",
+        "kcidb.json",
+        "report.md",
+        "report.html",
+    ] {
+        assert!(merged.join(f).is_file(), "{f} regenerated");
+    }
+    for k in merged_res["kernels"].as_array().unwrap() {
+        let log = merged.join(k["console_log"].as_str().unwrap());
+        assert!(log.is_file(), "{} exists", log.display());
+    }
+    let junit = std::fs::read_to_string(merged.join("junit.xml")).unwrap();
+    assert_eq!(junit.matches("<testcase").count(), 28, "{junit}");
+
+    // Refusals, exit 2 each: a shard twice, a shard missing, another plan.
+    let e = kharness(&["merge", "--out", mo, dirs[0], dirs[0], dirs[1], dirs[2]]);
+    e.expect_code(2);
+    assert!(e.stderr().contains("given twice"), "{}", e.stderr());
+    let e = kharness(&["merge", "--out", mo, dirs[0], dirs[2]]);
+    e.expect_code(2);
+    assert!(e.stderr().contains("2/3 missing"), "{}", e.stderr());
+    kharness(&["merge", "--allow-missing", "--out", mo, dirs[0], dirs[2]]).expect_code(0);
+    let partial = results_json(&latest_run(&merged_out));
+    let n: usize = statuses(&partial).values().map(BTreeMap::len).sum();
+    assert_eq!(n, 28 - 9, "shard 2's tests are absent");
+
+    let other = tmp.path().join("other");
+    copy_dir(&shards[1], &other);
+    let mut r = results_json(&other);
+    r["plan_hash"] = "0".repeat(64).into();
+    std::fs::write(other.join("results.json"), r.to_string()).unwrap();
+    let e = kharness(&[
+        "merge",
+        "--out",
+        mo,
+        dirs[0],
+        other.to_str().unwrap(),
+        dirs[2],
+    ]);
+    e.expect_code(2);
+    assert!(e.stderr().contains("different plans"), "{}", e.stderr());
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn bad_shard_specs_are_usage_errors() {
+    for bad in ["0/3", "4/3", "3"] {
+        let r = kharness(&["run", "--shard", bad, "--dry-run"]);
+        r.expect_code(2);
+        assert!(r.stderr().contains("--shard"), "{}", r.stderr());
+    }
+}
+
+#[test]
+fn merge_refuses_a_directory_that_is_not_a_shard() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = kharness(&[
+        "merge",
+        "--out",
+        tmp.path().to_str().unwrap(),
+        tmp.path().to_str().unwrap(),
+    ]);
+    r.expect_code(2);
+    assert!(r.stderr().contains("results.json"), "{}", r.stderr());
+}
+
+#[test]
+#[ignore = "needs the prebuilt kernels; ci/test.sh runs it"]
+fn a_dry_run_shard_passes_its_slice_to_the_guest() {
+    let mut args = vec!["run", "--dry-run", "--backend", "vng", "--shard", "2/3"];
+    args.extend(BOTH_KERNELS);
+    args.extend(["--filter", "tee"]);
+    let r = kharness(&args);
+    r.expect_code(0);
+    // 2 kernels x 7 tee tests: shard 2 is tests 4..7 of 6.1 and 0..2 of 6.12.
+    let out = r.stdout();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines[0].contains("--slice 4..7") && lines[0].contains("6.1.0"),
+        "{out}"
+    );
+    assert!(
+        lines[1].contains("--slice 0..2") && lines[1].contains("6.12"),
+        "{out}"
+    );
+}
