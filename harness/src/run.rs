@@ -244,7 +244,8 @@ fn initramfs_for(guest: &GuestBinary, run_dir: &RunDir) -> Result<PathBuf> {
         .map(|d| d.join("initramfs"))
         .unwrap_or_else(|| run_dir.path.clone());
     std::fs::create_dir_all(&dir).map_err(|e| Error::io("failed to create", &dir, e))?;
-    let path = dir.join(format!("kharness-guest-{}.cpio", &guest.sha256[..16]));
+    // "-s": the guest goes in stripped of debug sections (initramfs::build).
+    let path = dir.join(format!("kharness-guest-{}-s.cpio", &guest.sha256[..16]));
     if !path.is_file() {
         vm::initramfs::build(&guest.path, &path)
             .map_err(|e| Error::io("failed to build the initramfs", &path, e))?;
