@@ -12,6 +12,25 @@ use common::{kharness, latest_run, series_dir, series_json, unmet_expectations};
 
 const TREE: &str = "/usr/src/linux-source-6.12";
 
+/// A series run's changes as (patch, "test what"), in report order.
+fn changes(series: &serde_json::Value) -> Vec<(u64, String)> {
+    series["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["patch"].as_u64().unwrap(),
+                format!(
+                    "{} {}",
+                    c["test"].as_str().unwrap(),
+                    c["what"].as_str().unwrap()
+                ),
+            )
+        })
+        .collect()
+}
+
 #[test]
 #[ignore = "builds kernels and boots four VMs; ci/test.sh runs it"]
 fn demo_series_names_patch_2_for_the_slowdown_and_patch_3_for_the_break() {
@@ -93,21 +112,7 @@ fn fatal_signal_series_changes_each_signal_observation_at_its_own_patch() {
     // An improvement: no test gets worse and every expected effect happens.
     r.expect_code(0);
     let s = series_json(&latest_run(out.path()));
-    let changes: Vec<(u64, String)> = s["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            (
-                c["patch"].as_u64().unwrap(),
-                format!(
-                    "{} {}",
-                    c["test"].as_str().unwrap(),
-                    c["what"].as_str().unwrap()
-                ),
-            )
-        })
-        .collect();
+    let changes = changes(&s);
     let expected = [
         (
             1,
@@ -211,21 +216,7 @@ fn a_series_made_on_the_fly_gets_its_break_attributed_without_a_manifest() {
     r.expect_code(1);
     let s = series_json(&latest_run(out.path()));
     assert_eq!(s["steps"].as_array().unwrap().len(), 3, "{s}");
-    let changes: Vec<(u64, String)> = s["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            (
-                c["patch"].as_u64().unwrap(),
-                format!(
-                    "{} {}",
-                    c["test"].as_str().unwrap(),
-                    c["what"].as_str().unwrap()
-                ),
-            )
-        })
-        .collect();
+    let changes = changes(&s);
     assert!(
         changes.contains(&(2, "vmsplice.errors status".to_owned())),
         "{changes:?}"
