@@ -625,7 +625,10 @@ fn dispatch(cli: Cli, config: &crate::config::Layers) -> Result<ExitCode> {
             // Regenerate the report files too: a newer kharness renders
             // an older run with its own renderers.
             crate::report::write_all(&a.run_dir, &res)?;
-            print!("{}", crate::report::terminal(&res, cli.verbose));
+            print!(
+                "{}",
+                crate::report::for_stdout(&crate::report::terminal(&res, cli.verbose))
+            );
             Ok(res.exit_code())
         }
         Cmd::Compare(a) => {
@@ -648,7 +651,7 @@ fn dispatch(cli: Cli, config: &crate::config::Layers) -> Result<ExitCode> {
                 .map_err(|e| {
                     Error::io("failed to write", a.run_b.join(format!("{name}.txt")), e)
                 })?;
-            print!("{text}");
+            print!("{}", crate::report::for_stdout(&text));
             Ok(if c.has_regressions() {
                 ExitCode::TestsFailed
             } else {

@@ -137,7 +137,7 @@ pub fn execute(
             run_dir.path.display()
         );
     }
-    print!("{table}");
+    print!("{}", crate::report::for_stdout(&table));
     println!("run directory: {}", run_dir.path.display());
     Ok(results.exit_code())
 }

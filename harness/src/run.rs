@@ -68,7 +68,7 @@ pub fn execute(plan: &Plan, out: &Output) -> Result<ExitCode> {
     let table = crate::report::terminal(&results, out.verbose);
     crate::results::write_atomic(&run_dir.join("summary.txt"), table.as_bytes())
         .map_err(|e| Error::io("failed to write", run_dir.join("summary.txt"), e))?;
-    print!("{table}");
+    print!("{}", crate::report::for_stdout(&table));
     println!("run directory: {}", run_dir.path.display());
     if results.interrupted {
         return Err(Error::Interrupted);

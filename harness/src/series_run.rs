@@ -157,7 +157,7 @@ pub fn execute(sp: SeriesPlan, out: &Output) -> Result<ExitCode> {
     text.push_str(&render(&report, &attribution, &series));
     crate::results::write_atomic(&run_dir.join("summary.txt"), text.as_bytes())
         .map_err(|e| Error::io("failed to write", run_dir.join("summary.txt"), e))?;
-    print!("{text}");
+    print!("{}", crate::report::for_stdout(&text));
     println!("run directory: {}", run_dir.path.display());
 
     let worse = attribution

@@ -16,7 +16,7 @@ pub use junit::junit;
 pub use kcidb::kcidb;
 pub use ktap::ktap;
 pub use markdown::markdown;
-pub use terminal::terminal;
+pub use terminal::{for_stdout, terminal};
 
 use crate::error::{Error, Result};
 use crate::results::RunResults;

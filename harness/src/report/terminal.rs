@@ -433,3 +433,62 @@ mod tests {
         );
     }
 }
+
+/// Colours the statuses of a rendered summary for a terminal: table cells
+/// and counts (`3 pass`) only, so prose that uses the same words stays as
+/// it is. Escape codes take no room on screen, so columns stay aligned.
+pub fn paint(text: &str) -> String {
+    static CELL: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r"(?m)(^|  |\d )(pass|fail|crashed|timeout|error|warned|flaky|skip|REGRESSION)\b",
+        )
+        .expect("a fixed pattern")
+    });
+    CELL.replace_all(text, |c: &regex::Captures<'_>| {
+        let word = &c[2];
+        let code = match word {
+            "pass" => "32",
+            "skip" | "flaky" => "33",
+            "warned" => "35",
+            _ => "1;31",
+        };
+        format!("{}\x1b[{code}m{word}\x1b[0m", &c[1])
+    })
+    .into_owned()
+}
+
+/// `text` as it should go to standard output: painted when that is a
+/// terminal, `NO_COLOR` is unset and `TERM` is not `dumb`; as it is
+/// otherwise (files, pipes, CI logs).
+pub fn for_stdout(text: &str) -> String {
+    use std::io::IsTerminal;
+    let plain = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+        || std::env::var("TERM").is_ok_and(|t| t == "dumb")
+        || !std::io::stdout().is_terminal();
+    if plain { text.to_owned() } else { paint(text) }
+}
+
+#[cfg(test)]
+mod paint_tests {
+    use super::paint;
+
+    #[test]
+    fn cells_and_counts_are_coloured_and_prose_is_not() {
+        let t = "AREA  base\nsplice  3 pass, 1 fail\nx.y  crashed  pass\n  x.y fail: did not pass the check\n";
+        let p = paint(t);
+        assert!(
+            p.contains("3 \x1b[32mpass\x1b[0m, 1 \x1b[1;31mfail\x1b[0m"),
+            "{p:?}"
+        );
+        assert!(
+            p.contains("x.y  \x1b[1;31mcrashed\x1b[0m  \x1b[32mpass\x1b[0m"),
+            "{p:?}"
+        );
+        assert!(p.contains("did not pass the check"), "{p:?}");
+        // Without escapes the text is unchanged.
+        let stripped = regex::Regex::new("\x1b\\[[0-9;]*m")
+            .unwrap()
+            .replace_all(&p, "");
+        assert_eq!(stripped, t);
+    }
+}
