@@ -200,7 +200,7 @@ pub struct Layers {
 
 impl Layers {
     /// A line saying which profile and files are in effect; none when no
-    /// file was read and the profile is the default one.
+    /// file was read.
     pub fn note(&self) -> Option<String> {
         let read: Vec<String> = self
             .files
@@ -208,17 +208,17 @@ impl Layers {
             .filter(|(_, _, exists)| *exists)
             .map(|(_, p, _)| p.display().to_string())
             .collect();
-        if read.is_empty() && self.profile_origin == Origin::Default {
+        // Without a file no profile changes anything (only `default` and
+        // `ci` may be named then), and a run under CI=true would gain a
+        // line before every one-line error.
+        if read.is_empty() {
             return None;
         }
-        let files = if read.is_empty() {
-            "no config file".to_owned()
-        } else {
-            read.join(", ")
-        };
         Some(format!(
-            "profile {} ({}); {files}",
-            self.profile, self.profile_origin
+            "profile {} ({}); {}",
+            self.profile,
+            self.profile_origin,
+            read.join(", ")
         ))
     }
 }
