@@ -458,12 +458,13 @@ pub fn paint(text: &str) -> String {
 }
 
 /// `text` as it should go to standard output: painted when that is a
-/// terminal, `NO_COLOR` is unset and `TERM` is not `dumb`; as it is
-/// otherwise (files, pipes, CI logs).
+/// terminal outside CI (as the progress bars), `NO_COLOR` is unset and
+/// `TERM` is not `dumb`; as it is otherwise (files, pipes, CI logs).
 pub fn for_stdout(text: &str) -> String {
     use std::io::IsTerminal;
     let plain = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
         || std::env::var("TERM").is_ok_and(|t| t == "dumb")
+        || crate::progress::under_ci()
         || !std::io::stdout().is_terminal();
     if plain { text.to_owned() } else { paint(text) }
 }
