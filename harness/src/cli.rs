@@ -519,7 +519,7 @@ pub fn main() -> i32 {
     {
         eprintln!("kharness: config: {note}");
     }
-    crate::vm::interrupt_flag();
+    crate::support::process::interrupt_flag();
     match dispatch(cli, &config) {
         Ok(code) => code as i32,
         Err(e) => {
@@ -527,25 +527,16 @@ pub fn main() -> i32 {
             if code == ExitCode::Usage {
                 // Bad input is told on one line, even when a path or a
                 // filter holds a newline.
-                eprintln!("kharness: error: {}", one_line(&e.to_string()));
+                eprintln!(
+                    "kharness: error: {}",
+                    crate::support::text::escape_controls(&e.to_string())
+                );
             } else {
                 eprintln!("kharness: error: {e}");
             }
             code as i32
         }
     }
-}
-
-/// `s` with control characters escaped (`\n`, `\t`, `\u{1b}`).
-fn one_line(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '\n' => "\\n".to_owned(),
-            '\t' => "\\t".to_owned(),
-            c if c.is_control() => c.escape_unicode().to_string(),
-            c => c.to_string(),
-        })
-        .collect()
 }
 
 fn dispatch(cli: Cli, config: &crate::config::Layers) -> Result<ExitCode> {
@@ -647,7 +638,7 @@ fn dispatch(cli: Cli, config: &crate::config::Layers) -> Result<ExitCode> {
             // Kept beside run B, so its directory says what it was compared with.
             let name = format!("compare-{}", ra.run_id);
             crate::results::write_json(&a.run_b.join(format!("{name}.json")), &c)?;
-            crate::results::write_atomic(&a.run_b.join(format!("{name}.txt")), text.as_bytes())
+            crate::support::fs::write_atomic(&a.run_b.join(format!("{name}.txt")), text.as_bytes())
                 .map_err(|e| {
                     Error::io("failed to write", a.run_b.join(format!("{name}.txt")), e)
                 })?;

@@ -28,6 +28,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use crate::error::{Error, Result};
+use crate::support::text::one_line;
 
 /// The project file's name.
 pub const PROJECT_FILE: &str = "kharness.toml";
@@ -617,10 +618,6 @@ fn locate(text: &str, offset: usize) -> Loc {
     let line = before.matches('\n').count() + 1;
     let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     Loc { line, col }
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The first argument with this id in any subcommand.

@@ -25,7 +25,7 @@ struct Check {
 }
 
 fn version_of(program: &str, arg: &str) -> Option<String> {
-    let path = vm::resolve_program(program)?;
+    let path = crate::support::paths::which(program)?;
     let out = Command::new(path).arg(arg).output().ok()?;
     let text = String::from_utf8_lossy(if out.stdout.is_empty() {
         &out.stderr
@@ -104,8 +104,12 @@ pub fn doctor() -> ExitCode {
     });
     let kvm_dev = Path::new("/dev/kvm").exists();
     match &default {
-        Ok(k) if vm::resolve_program("qemu-system-x86_64").is_some() => {
-            let v = vm::resolve_accel(AccelChoice::Auto, k, crate::run::cache_dir().as_deref());
+        Ok(k) if crate::support::paths::which("qemu-system-x86_64").is_some() => {
+            let v = vm::resolve_accel(
+                AccelChoice::Auto,
+                k,
+                crate::support::paths::cache_dir().as_deref(),
+            );
             checks.push(Check {
                 ok: true,
                 required: false,

@@ -58,7 +58,7 @@ pub fn locate(explicit: Option<&Path>, quiet: bool) -> Result<GuestBinary> {
         return describe(p, None);
     }
     if let Some(ws) = workspace_dir() {
-        if crate::vm::resolve_program("cargo").is_some() {
+        if crate::support::paths::which("cargo").is_some() {
             return build_in(&ws, quiet);
         }
     }
@@ -105,7 +105,7 @@ fn build_in(ws: &Path, quiet: bool) -> Result<GuestBinary> {
         let text = std::fs::read_to_string(log.path()).unwrap_or_default();
         return Err(Error::Infra(format!(
             "building the guest failed ({status}): {}\n{}",
-            crate::vm::sh_join(&argv),
+            crate::support::quote::sh_join(&argv),
             tail(&text, 20)
         )));
     }
@@ -118,7 +118,7 @@ fn build_in(ws: &Path, quiet: bool) -> Result<GuestBinary> {
         .join("kharness-guest");
     let cmd = format!(
         "RUSTFLAGS='{GUEST_RUSTFLAGS}' {}",
-        crate::vm::sh_join(&argv)
+        crate::support::quote::sh_join(&argv)
     );
     describe(&path, Some(cmd))
 }
@@ -145,8 +145,8 @@ fn describe(path: &Path, build_command: Option<String>) -> Result<GuestBinary> {
         Ok(None) => {}
     }
     let mut f = std::fs::File::open(path).map_err(|e| bad(format!("cannot open: {e}")))?;
-    let sha256 =
-        crate::kernel::sha256_reader(&mut f).map_err(|e| bad(format!("cannot read: {e}")))?;
+    let sha256 = crate::support::hash::sha256_reader(&mut f)
+        .map_err(|e| bad(format!("cannot read: {e}")))?;
     let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
     Ok(GuestBinary {
         path,
@@ -227,10 +227,7 @@ pub fn catalogue(guest: &GuestBinary, filters: &[String]) -> Result<Vec<TestInfo
 }
 
 /// The last `n` lines of `s`.
-pub fn tail(s: &str, n: usize) -> String {
-    let lines: Vec<&str> = s.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
+pub use crate::support::text::tail;
 
 #[cfg(test)]
 mod tests {

@@ -8,11 +8,10 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use crate::error::{Error, ExitCode, Result};
+use crate::support::fs::write_atomic;
 use kharness_record::TestRecord;
 
-use crate::results::{
-    Boot, KernelOutcome, KernelRun, RunDir, RunResults, write_atomic, write_json,
-};
+use crate::results::{Boot, KernelOutcome, KernelRun, RunDir, RunResults, write_json};
 use crate::run::Output;
 use crate::shard::{Part, ShardInfo};
 

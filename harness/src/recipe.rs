@@ -226,7 +226,7 @@ pub fn add_series(run_dir: &Path, src: &SeriesSource<'_>) -> Result<()> {
             base: src.base.clone(),
         },
         fragments,
-        config_hash: crate::series::sha256_hex(config_input.as_bytes()),
+        config_hash: crate::support::hash::sha256_hex(config_input.as_bytes()),
         patches: src
             .series
             .patches

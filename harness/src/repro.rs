@@ -351,7 +351,7 @@ fn kernel_for(
             ),
         });
     }
-    let cache = crate::run::cache_dir()
+    let cache = crate::support::paths::cache_dir()
         .ok_or_else(|| Error::Usage("no cache directory: set KHARNESS_CACHE_DIR".into()))?;
     let mut scratch = crate::series::ScratchTree::open(tree, &cache)?;
     if *scratch.base() != series.tree.base {
@@ -415,9 +415,9 @@ fn short(s: &str) -> &str {
     s.get(..12).unwrap_or(s)
 }
 
+/// The file's sha256, `None` when it cannot be read.
 pub(crate) fn sha256_file(p: &Path) -> Option<String> {
-    let mut f = std::fs::File::open(p).ok()?;
-    crate::kernel::sha256_reader(&mut f).ok()
+    crate::support::hash::sha256_file(p).ok()
 }
 
 #[cfg(test)]

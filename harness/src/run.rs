@@ -66,7 +66,7 @@ pub fn execute(plan: &Plan, out: &Output) -> Result<ExitCode> {
         return Ok(ExitCode::Ok);
     };
     let table = crate::report::terminal(&results, out.verbose);
-    crate::results::write_atomic(&run_dir.join("summary.txt"), table.as_bytes())
+    crate::support::fs::write_atomic(&run_dir.join("summary.txt"), table.as_bytes())
         .map_err(|e| Error::io("failed to write", run_dir.join("summary.txt"), e))?;
     print!("{}", crate::report::for_stdout(&table));
     println!("run directory: {}", run_dir.path.display());
@@ -206,7 +206,7 @@ pub fn run_plan(plan: &Plan, out: &Output) -> Result<Option<(RunResults, RunDir)
     // One column per kernel; with --boots M each gets M passes, A B A B.
     let mut columns: Vec<Option<KernelRun>> = vec![None; identities.len()];
     for (j, k) in boot_order(booted.len(), plan.boots) {
-        if vm::interrupted() {
+        if crate::support::process::interrupted() {
             break;
         }
         let i = booted[j].0;
@@ -225,7 +225,7 @@ pub fn run_plan(plan: &Plan, out: &Output) -> Result<Option<(RunResults, RunDir)
         // Partial results survive a later crash of the harness itself.
         write_json(&ctx.run_dir.join("results.json"), &results)?;
     }
-    results.interrupted = vm::interrupted();
+    results.interrupted = crate::support::process::interrupted();
     results.finished = Some(humantime::format_rfc3339_seconds(SystemTime::now()).to_string());
     let run_dir = ctx.run_dir;
     write_json(&run_dir.join("results.json"), &results)?;
@@ -235,7 +235,7 @@ pub fn run_plan(plan: &Plan, out: &Output) -> Result<Option<(RunResults, RunDir)
 }
 
 fn is_installed(program: &Path) -> bool {
-    program.is_file() || vm::resolve_program(&program.to_string_lossy()).is_some()
+    program.is_file() || crate::support::paths::resolve_program(program).is_some()
 }
 
 /// The initramfs of this guest binary, cached by its hash.
@@ -253,16 +253,7 @@ fn initramfs_for(guest: &GuestBinary, run_dir: &RunDir) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// `$KHARNESS_CACHE_DIR`, else `$XDG_CACHE_HOME/kharness`, else `~/.cache/kharness`.
-pub fn cache_dir() -> Option<PathBuf> {
-    if let Some(d) = std::env::var_os("KHARNESS_CACHE_DIR") {
-        return Some(d.into());
-    }
-    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
-        return Some(PathBuf::from(d).join("kharness"));
-    }
-    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/kharness"))
-}
+pub use crate::support::paths::cache_dir;
 
 /// Which tests of the plan one boot runs: a shard's part of the
 /// catalogue, and of that only the tests after `after` (a fresh boot after
@@ -369,18 +360,7 @@ fn default_cpus(accel: Accel) -> Option<u32> {
     (accel == Accel::Tcg).then_some(1)
 }
 
-/// A name safe for a directory: the release with odd characters replaced.
-pub(crate) fn slug(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "._+-".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
+pub(crate) use crate::support::text::slug;
 
 /// A new, empty column for kernel `index`.
 fn column(plan: &Plan, index: usize, id: &KernelIdentity) -> KernelRun {
@@ -603,7 +583,7 @@ fn boot_vm(
             )
         }
     };
-    crate::results::write_atomic(&dir.join("command.sh"), format!("{display}\n").as_bytes())
+    crate::support::fs::write_atomic(&dir.join("command.sh"), format!("{display}\n").as_bytes())
         .map_err(|e| Error::io("failed to write", dir.join("command.sh"), e))?;
     if !out.quiet {
         let how = match why {
@@ -621,10 +601,10 @@ fn boot_vm(
         );
     }
     let started = SystemTime::now();
-    let mut progress = crate::progress::TestProgress::new(
+    let mut progress = crate::support::progress::TestProgress::new(
         &id.release,
         tests.len(),
-        crate::progress::Mode::detect(out.quiet),
+        crate::support::progress::Mode::detect(out.quiet),
     );
     let sup = vm::supervise(
         &mut command,
@@ -637,7 +617,7 @@ fn boot_vm(
     progress.finish();
     let text = std::fs::read(&records_path).unwrap_or_default();
     if twin.is_some() {
-        let _ = crate::results::write_atomic(&guest_rw_dir.join(RECORDS), &text);
+        let _ = crate::support::fs::write_atomic(&guest_rw_dir.join(RECORDS), &text);
     }
     let console =
         String::from_utf8_lossy(&std::fs::read(run_dir.join(&console_rel)).unwrap_or_default())
@@ -734,9 +714,7 @@ fn boot_vm(
     Ok((boot, events))
 }
 
-fn first_line(s: &str) -> &str {
-    s.lines().next().unwrap_or("")
-}
+use crate::support::text::first_line;
 
 /// The records of one boot, numbered `boot`: what the guest reported, and
 /// for a test that started but never reported, a record charging it with
@@ -875,11 +853,5 @@ mod tests {
             boot_order(2, 3),
             [(0, 0), (1, 0), (0, 1), (1, 1), (0, 2), (1, 2)]
         );
-    }
-
-    #[test]
-    fn slugs_are_plain() {
-        assert_eq!(slug("6.12.107+deb12-amd64"), "6.12.107+deb12-amd64");
-        assert_eq!(slug("a b/c"), "a_b_c");
     }
 }

@@ -72,7 +72,7 @@ pub fn execute(sp: SeriesPlan, out: &Output) -> Result<ExitCode> {
         }
     }
     check_base(&series, &sp.tree, out);
-    let cache = crate::run::cache_dir()
+    let cache = crate::support::paths::cache_dir()
         .ok_or_else(|| Error::Usage("no cache directory: set KHARNESS_CACHE_DIR".into()))?;
     let mut tree = ScratchTree::open(&sp.tree, &cache)?;
     for n in tree.notes() {
@@ -90,7 +90,7 @@ pub fn execute(sp: SeriesPlan, out: &Output) -> Result<ExitCode> {
     let mut stopped = None;
     let mut stop_code = ExitCode::Ok;
     for &k in &wanted {
-        if crate::vm::interrupted() {
+        if crate::support::process::interrupted() {
             return Err(Error::Interrupted);
         }
         match build_step(&sp, &series, &mut tree, &cache, k, out) {
@@ -108,7 +108,7 @@ pub fn execute(sp: SeriesPlan, out: &Output) -> Result<ExitCode> {
     }
     // Interrupted while building: nothing booted yet, so there is nothing
     // to record; do not go on to build the guest and prepare boots.
-    if crate::vm::interrupted() {
+    if crate::support::process::interrupted() {
         return Err(Error::Interrupted);
     }
     if built.is_empty() {
@@ -155,7 +155,7 @@ pub fn execute(sp: SeriesPlan, out: &Output) -> Result<ExitCode> {
     crate::results::write_json(&run_dir.join("series.json"), &report)?;
     let mut text = crate::report::terminal(&results, out.verbose);
     text.push_str(&render(&report, &attribution, &series));
-    crate::results::write_atomic(&run_dir.join("summary.txt"), text.as_bytes())
+    crate::support::fs::write_atomic(&run_dir.join("summary.txt"), text.as_bytes())
         .map_err(|e| Error::io("failed to write", run_dir.join("summary.txt"), e))?;
     print!("{}", crate::report::for_stdout(&text));
     println!("run directory: {}", run_dir.path.display());
@@ -241,7 +241,7 @@ pub(crate) fn build_step(
         .iter()
         .map(|f| std::fs::read_to_string(f).unwrap_or_default())
         .collect();
-    let key = series::sha256_hex(
+    let key = crate::support::hash::sha256_hex(
         format!(
             "{base_id}\n{prefix}\n{}\n{}",
             build::DEFAULT_FRAGMENT,
@@ -280,9 +280,14 @@ pub(crate) fn build_step(
         spec.jobs = j;
     }
     spec.cache_dir = cache.join("builds");
-    spec.cancel = Some(std::sync::Arc::clone(crate::vm::interrupt_flag()));
+    spec.cancel = Some(std::sync::Arc::clone(
+        crate::support::process::interrupt_flag(),
+    ));
     let started = Instant::now();
-    let mut bar = crate::progress::BuildBar::new(&label, crate::progress::Mode::detect(out.quiet));
+    let mut bar = crate::support::progress::BuildBar::new(
+        &label,
+        crate::support::progress::Mode::detect(out.quiet),
+    );
     let built = build::configure_and_build(&spec, &mut |p: &BuildProgress| bar.update(p));
     bar.finish();
     let built = built.map_err(|e| {
@@ -296,7 +301,7 @@ pub(crate) fn build_step(
         .map_err(|e| Error::io("failed to create", &artifact_dir, e))?;
     let bytes = std::fs::read(&built.bzimage)
         .map_err(|e| Error::io("failed to read", &built.bzimage, e))?;
-    crate::results::write_atomic(&artifact, &bytes)
+    crate::support::fs::write_atomic(&artifact, &bytes)
         .map_err(|e| Error::io("failed to write", &artifact, e))?;
     let build_s = started.elapsed().as_secs_f64();
     if !out.quiet {

@@ -18,7 +18,6 @@ use std::str::FromStr;
 
 use kharness_record::TestInfo;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::kernel::KernelIdentity;
 use crate::plan::Plan;
@@ -177,10 +176,7 @@ impl PlanKey<'_> {
     /// SHA-256 of the key's JSON, 64 lowercase hex digits.
     pub fn hash(&self) -> String {
         let json = serde_json::to_vec(self).expect("plan keys serialise");
-        Sha256::digest(&json)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        crate::support::hash::sha256_hex(&json)
     }
 }
 

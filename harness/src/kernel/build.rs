@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
+use crate::support::hash::sha256_hex;
 
 use self::kconfig::{Dropped, Requests};
 use self::make::MakeCommand;
@@ -82,14 +82,7 @@ impl BuildSpec {
 /// `$KHARNESS_CACHE_DIR/builds`, else `$XDG_CACHE_HOME/kharness/builds`,
 /// else `~/.cache/kharness/builds`.
 pub fn default_cache_dir() -> Option<PathBuf> {
-    let root = if let Some(d) = std::env::var_os("KHARNESS_CACHE_DIR") {
-        PathBuf::from(d)
-    } else if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
-        PathBuf::from(d).join("kharness")
-    } else {
-        PathBuf::from(std::env::var_os("HOME")?).join(".cache/kharness")
-    };
-    Some(root.join("builds"))
+    crate::support::paths::cache_dir().map(|d| d.join("builds"))
 }
 
 /// A configured build directory, ready for [`build`]. Holds the lock on its
@@ -250,7 +243,7 @@ pub fn configure(
     let started = Instant::now();
     let source = check_source(&spec.source)?;
     let requests = read_fragments(&spec.fragments)?;
-    let ccache = spec.ccache && find_program("ccache").is_some();
+    let ccache = spec.ccache && crate::support::paths::which("ccache").is_some();
 
     let entry = spec.cache_dir.join(source_key(&source));
     std::fs::create_dir_all(&entry)
@@ -292,7 +285,7 @@ pub fn configure(
             dropped,
         });
     }
-    let config_hash = super::hex(&Sha256::digest(&final_bytes));
+    let config_hash = sha256_hex(&final_bytes);
 
     let build_dir = match &spec.build_dir {
         Some(d) => d.clone(),
@@ -496,7 +489,7 @@ fn source_key(canonical: &Path) -> String {
         })
         .take(48)
         .collect();
-    let hash = super::hex(&Sha256::digest(canonical.as_os_str().as_encoded_bytes()));
+    let hash = sha256_hex(canonical.as_os_str().as_encoded_bytes());
     format!("{name}-{}", &hash[..12])
 }
 
@@ -519,17 +512,6 @@ fn lock(path: &Path) -> Result<File, BuildError> {
             .map_err(|e| BuildError::io("lock", path, e.into()))?;
     }
     Ok(file)
-}
-
-/// `name` on PATH, if there.
-fn find_program(name: &str) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|d| d.join(name))
-        .find(|p| {
-            p.metadata()
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
 }
 
 #[cfg(test)]

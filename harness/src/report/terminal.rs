@@ -7,6 +7,7 @@ use std::fmt::Write;
 use kharness_record::{Status, Value};
 
 use crate::results::{KernelOutcome, RunResults};
+use crate::support::text::one_line;
 
 const CELL_MAX: usize = 36;
 
@@ -343,10 +344,6 @@ fn cell(v: &Value) -> String {
     }
 }
 
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 /// Left-aligned columns separated by two spaces; a row with one cell spans.
 fn table(header: &[String], rows: &[Vec<String>]) -> String {
     let n = header.len();
@@ -464,7 +461,7 @@ pub fn for_stdout(text: &str) -> String {
     use std::io::IsTerminal;
     let plain = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
         || std::env::var("TERM").is_ok_and(|t| t == "dumb")
-        || crate::progress::under_ci()
+        || crate::support::progress::under_ci()
         || !std::io::stdout().is_terminal();
     if plain { text.to_owned() } else { paint(text) }
 }

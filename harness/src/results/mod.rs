@@ -7,4 +7,4 @@ pub mod steps;
 mod store;
 
 pub use model::{Boot, BootReason, KernelOutcome, KernelRun, RESULTS_SCHEMA, RunResults};
-pub use store::{RunDir, check_out, load, write_atomic, write_json};
+pub use store::{RunDir, check_out, load, write_json};

@@ -21,7 +21,8 @@ use std::process::{Command, Output};
 use serde::{Deserialize, Serialize};
 
 use super::ApplyError;
-use super::patch::{Patch, sha256_hex};
+use super::patch::Patch;
+use crate::support::hash::sha256_hex;
 
 /// How many scratch trees one source may have at once (one per concurrent
 /// kharness process).
@@ -518,9 +519,8 @@ fn does_not_apply(patch: &Patch, out: &Output) -> ApplyError {
 /// mtime. Cheap next to a copy (one stat per file) and changes whenever a
 /// file is replaced, edited or added.
 fn fingerprint(root: &Path) -> Result<String, ApplyError> {
-    use sha2::{Digest, Sha256};
     use std::os::unix::fs::MetadataExt;
-    let mut h = Sha256::new();
+    let mut h = crate::support::hash::Hasher::default();
     let mut stack = vec![PathBuf::new()];
     while let Some(rel) = stack.pop() {
         let dir = root.join(&rel);
@@ -551,5 +551,5 @@ fn fingerprint(root: &Path) -> Result<String, ApplyError> {
             }
         }
     }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(h.hex())
 }

@@ -4,7 +4,7 @@
 //! console line, and cache the verdict.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -110,8 +110,10 @@ fn auto(probe_kernel: &Path, cache_dir: Option<&Path>) -> AccelVerdict {
         };
         // A cache we cannot write only costs a probe next time.
         let _ = std::fs::create_dir_all(f.parent().unwrap_or(Path::new(".")));
-        let _ =
-            crate::results::write_atomic(f, &serde_json::to_vec_pretty(&entry).unwrap_or_default());
+        let _ = crate::support::fs::write_atomic(
+            f,
+            &serde_json::to_vec_pretty(&entry).unwrap_or_default(),
+        );
     }
     verdict(works, reason, false)
 }
@@ -140,7 +142,7 @@ fn read_cache(path: &Path) -> Option<CacheEntry> {
 /// device. Any change means a new probe.
 fn cache_key() -> String {
     let host = rustix::system::uname();
-    let qemu = which("qemu-system-x86_64");
+    let qemu = crate::support::paths::which("qemu-system-x86_64");
     let qemu_stamp = qemu
         .as_deref()
         .and_then(|p| std::fs::metadata(p).ok())
@@ -160,17 +162,9 @@ fn cache_key() -> String {
     )
 }
 
-/// Finds a program on PATH.
-pub fn which(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-}
-
 /// Boots `kernel` under KVM with no disk and waits for its banner.
 fn probe_kvm(kernel: &Path) -> (bool, String) {
-    let Some(qemu) = which("qemu-system-x86_64") else {
+    let Some(qemu) = crate::support::paths::which("qemu-system-x86_64") else {
         return (false, "qemu-system-x86_64 is not installed".into());
     };
     let dir = match tempfile::Builder::new()

@@ -49,7 +49,7 @@ pub fn build(guest: &Path, path: &Path) -> std::io::Result<()> {
     let init = stripped(guest).map_or_else(|| std::fs::read(guest), Ok)?;
     let mut buf = Vec::with_capacity(init.len() + 4096);
     write_initramfs(&init, &mut buf)?;
-    crate::results::write_atomic(path, &buf)
+    crate::support::fs::write_atomic(path, &buf)
 }
 
 /// `guest` with `strip --strip-debug`, or `None` when that cannot be had.

@@ -10,9 +10,9 @@ mod qemu;
 mod quote;
 mod vng;
 
-pub use accel::{Accel, AccelChoice, AccelVerdict, resolve_accel, which as resolve_program};
+pub use accel::{Accel, AccelChoice, AccelVerdict, resolve_accel};
 pub use backend::{Backend, BackendChoice, ICOUNT, PerfMode, PerfModeChoice};
-pub use process::{Supervised, interrupt_flag, interrupted, supervise};
+pub use process::supervise;
 pub use qemu::Qemu;
-pub use quote::{is_vng_safe_path, sh_join, sh_quote};
+pub use quote::is_vng_safe_path;
 pub use vng::Vng;

@@ -96,7 +96,7 @@ impl Qemu {
     }
 
     pub fn display(&self) -> String {
-        super::quote::display_argv(&self.argv())
+        crate::support::quote::display_argv(self.argv())
     }
 }
 

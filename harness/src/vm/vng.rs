@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use super::accel::Accel;
-use super::quote::sh_join;
+use crate::support::quote::sh_join;
 
 /// A `vng --run` invocation.
 #[derive(Debug, Clone)]
@@ -71,7 +71,7 @@ impl Vng {
 
     /// The command as a person would type it (for `--dry-run` and recipes).
     pub fn display(&self) -> String {
-        super::quote::display_argv(&self.argv())
+        crate::support::quote::display_argv(self.argv())
     }
 }
 

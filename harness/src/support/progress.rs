@@ -14,7 +14,20 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use kharness_record::Event;
 
-use crate::kernel::build::BuildProgress;
+/// Where a running kernel build has got to (fed by `kernel::build`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildProgress {
+    /// Which step: `tinyconfig`, `olddefconfig`, `bzImage`.
+    pub target: String,
+    pub elapsed: Duration,
+    /// kbuild's short-form lines so far (`  CC      fs/splice.o`, `  LD ...`).
+    pub steps: usize,
+    /// The latest of them, trimmed.
+    pub last: String,
+    /// How many the last successful run of this target in this directory
+    /// had (a rough size for a progress bar).
+    pub expected: Option<usize>,
+}
 
 /// kbuild steps of a build from scratch with images/kharness.config on
 /// Debian's 6.12 source: such a build directory holds 1674 `.cmd` files,
@@ -50,8 +63,14 @@ impl Mode {
 }
 
 /// `$CI` set to anything but empty, `false` or `0`.
+/// Whether a value of `$CI` means "this is CI": anything but empty,
+/// `false` or `0`.
+pub fn ci_says_yes(v: &str) -> bool {
+    !v.is_empty() && v != "false" && v != "0"
+}
+
 pub fn under_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| crate::config::ci_says_yes(&v))
+    std::env::var("CI").is_ok_and(|v| ci_says_yes(&v))
 }
 
 fn bar_on(target: ProgressDrawTarget, len: Option<u64>) -> ProgressBar {
