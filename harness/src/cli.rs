@@ -77,7 +77,8 @@ Exit codes: 0 everything needed for a run is there, 3 something is missing.")]
 /// each kernel's console and guest logs (the parts of a kernel that two
 /// shards shared, one after the other) and shards.json naming the sources.
 /// Shards of different plans (another kernel, filter, guest build, --reps,
-/// backend or perf mode) or the same shard twice are refused with exit 2;
+/// --boots, --max-boots, --retries, a timeout, backend or perf mode) or the
+/// same shard twice are refused with exit 2;
 /// so is a missing shard, unless --allow-missing. The exit code is then the
 /// merged run's, as `kharness run` would have returned it.
 #[derive(clap::Args, Debug)]
@@ -239,7 +240,7 @@ struct RunArgs {
     /// share one plan; join the parts with `kharness merge`. Every shard
     /// must get the same kernels, filters and flags.
     #[arg(long, value_name = "K/N", env = "KHARNESS_SHARD")]
-    shard: Option<crate::shard::ShardSpec>,
+    shard: Option<crate::plan::ShardSpec>,
 }
 
 /// How kernels are booted and what runs in them (shared by run and series).

@@ -23,6 +23,5 @@ pub mod results;
 pub mod run;
 pub mod series;
 pub mod series_run;
-pub mod shard;
 pub mod support;
 pub mod vm;

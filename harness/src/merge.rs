@@ -11,9 +11,9 @@ use crate::error::{Error, ExitCode, Result};
 use crate::support::fs::write_atomic;
 use kharness_record::TestRecord;
 
+use crate::plan::{Part, ShardInfo};
 use crate::results::{Boot, KernelOutcome, KernelRun, RunDir, RunResults, write_json};
 use crate::run::Output;
-use crate::shard::{Part, ShardInfo};
 
 /// One shard as read from its run directory.
 pub struct Shard {

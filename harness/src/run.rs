@@ -10,8 +10,8 @@ use crate::error::{Error, ExitCode, Result};
 use crate::guest::{self, GuestBinary};
 use crate::kernel::{self, KernelIdentity};
 use crate::plan::Plan;
+use crate::plan::{self as shard, Part};
 use crate::results::{Boot, BootReason, KernelOutcome, KernelRun, RunDir, RunResults, write_json};
-use crate::shard::{self, Part};
 use crate::vm::{self, Accel, AccelVerdict, Backend, PerfMode, Qemu, Vng};
 
 /// Where the results file lives inside the guest-writable directory.
@@ -173,7 +173,7 @@ pub fn run_plan(plan: &Plan, out: &Output) -> Result<Option<(RunResults, RunDir)
         perf_mode,
     );
     let shard_info = plan.shard.zip(parts.clone()).map(|(spec, parts)| {
-        shard::info(spec, identities.len(), catalogue.len(), parts, out.quiet)
+        shard::shard_info(spec, identities.len(), catalogue.len(), parts, out.quiet)
     });
     let ctx = Ctx {
         plan,

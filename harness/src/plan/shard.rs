@@ -16,12 +16,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use kharness_record::TestInfo;
 use serde::{Deserialize, Serialize};
-
-use crate::kernel::KernelIdentity;
-use crate::plan::Plan;
-use crate::vm::{Backend, PerfMode};
 
 /// Which part of how many: `K/N`, 1-based.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,58 +123,6 @@ pub fn info(
     }
 }
 
-/// The plan hash of `results.json`: see [`PlanKey`].
-pub fn plan_hash(
-    plan: &Plan,
-    kernels: &[KernelIdentity],
-    tests: &[TestInfo],
-    guest_sha256: &str,
-    backend: Backend,
-    perf_mode: PerfMode,
-) -> String {
-    PlanKey {
-        kernels: kernels.iter().map(|k| k.sha256.as_str()).collect(),
-        labels: &plan.labels,
-        filters: &plan.filters,
-        tests: tests.iter().map(|t| t.id.as_str()).collect(),
-        guest_sha256,
-        reps: plan.reps,
-        test_timeout: plan.test_timeout,
-        backend: backend.as_str(),
-        perf_mode: perf_mode.as_str(),
-        memory: &plan.memory,
-        cpus: plan.cpus,
-    }
-    .hash()
-}
-
-/// Everything that defines a plan's results, apart from where it runs and
-/// which shard of it: shards merge only when these agree.
-#[derive(Debug, Serialize)]
-struct PlanKey<'a> {
-    /// SHA-256 of each kernel image, in plan order.
-    pub kernels: Vec<&'a str>,
-    pub labels: &'a [String],
-    pub filters: &'a [String],
-    /// The test ids the filters selected, in catalogue order.
-    pub tests: Vec<&'a str>,
-    pub guest_sha256: &'a str,
-    pub reps: u32,
-    pub test_timeout: u64,
-    pub backend: &'a str,
-    pub perf_mode: &'a str,
-    pub memory: &'a str,
-    pub cpus: Option<u32>,
-}
-
-impl PlanKey<'_> {
-    /// SHA-256 of the key's JSON, 64 lowercase hex digits.
-    pub fn hash(&self) -> String {
-        let json = serde_json::to_vec(self).expect("plan keys serialise");
-        crate::support::hash::sha256_hex(&json)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,26 +203,5 @@ mod tests {
         for bad in ["0/3", "4/3", "1/0", "3", "a/b", "-1/2"] {
             assert!(bad.parse::<ShardSpec>().is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn plan_hashes_change_with_what_defines_the_plan() {
-        let filters = ["splice.*".to_owned()];
-        let key = |reps| PlanKey {
-            kernels: vec!["aa", "bb"],
-            labels: &[],
-            filters: &filters,
-            tests: vec!["splice.a"],
-            guest_sha256: "cc",
-            reps,
-            test_timeout: 120,
-            backend: "qemu",
-            perf_mode: "deterministic",
-            memory: "1G",
-            cpus: None,
-        };
-        assert_eq!(key(1).hash(), key(1).hash());
-        assert_ne!(key(1).hash(), key(2).hash());
-        assert_eq!(key(1).hash().len(), 64);
     }
 }

@@ -51,7 +51,7 @@ pub struct Plan {
     pub qemu: PathBuf,
     /// Run only this part of the plan (`--shard K/N`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shard: Option<crate::shard::ShardSpec>,
+    pub shard: Option<super::ShardSpec>,
 }
 
 fn one() -> u32 {
