@@ -16,7 +16,6 @@ pub mod kernel;
 pub mod manual;
 pub mod merge;
 pub mod plan;
-pub mod recipe;
 pub mod report;
 pub mod repro;
 pub mod results;

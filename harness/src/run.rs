@@ -230,7 +230,7 @@ pub fn run_plan(plan: &Plan, out: &Output) -> Result<Option<(RunResults, RunDir)
     let run_dir = ctx.run_dir;
     write_json(&run_dir.join("results.json"), &results)?;
     crate::report::write_all(&run_dir.path, &results)?;
-    crate::recipe::write(&run_dir.path, plan, &results)?;
+    crate::results::recipe::write(&run_dir.path, plan, &results)?;
     Ok(Some((results, run_dir)))
 }
 

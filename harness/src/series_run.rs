@@ -121,9 +121,9 @@ pub fn execute(sp: SeriesPlan, out: &Output) -> Result<ExitCode> {
     let Some((results, run_dir)) = crate::run::run_plan(&plan, out)? else {
         return Ok(ExitCode::Ok);
     };
-    crate::recipe::add_series(
+    crate::results::recipe::add_series(
         &run_dir.path,
-        &crate::recipe::SeriesSource {
+        &crate::results::recipe::SeriesSource {
             input: &sp.series,
             series: &series,
             tree: &sp.tree,

@@ -1,7 +1,10 @@
 //! The result model of a run and the run directory that stores it.
 
+pub mod bundle;
 pub mod compare;
 mod model;
+pub mod recipe;
+pub mod selection;
 pub mod stats;
 pub mod steps;
 mod store;
