@@ -59,6 +59,11 @@ impl Error {
         }
     }
 
+    /// Writing to stdout failed (other than a closed pipe).
+    pub fn stdout(source: std::io::Error) -> Self {
+        Error::io("failed to write", "stdout", source)
+    }
+
     pub fn io(what: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             what,

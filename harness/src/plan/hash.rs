@@ -116,7 +116,8 @@ mod tests {
         let base = hash(&plan());
         assert_eq!(base, hash(&plan()));
         assert_eq!(base.len(), 64);
-        let changes: [(&str, fn(&mut Plan)); 7] = [
+        type Change = (&'static str, fn(&mut Plan));
+        let changes: [Change; 7] = [
             ("reps", |p| p.reps = 2),
             ("test timeout", |p| p.test_timeout = 60),
             ("boots", |p| p.boots = 2),

@@ -4,8 +4,10 @@
 
 mod hash;
 mod model;
+mod series;
 mod shard;
 
 pub use hash::plan_hash;
 pub use model::{DEFAULT_MAX_BOOTS, Plan};
+pub use series::{BuildOptions, SeriesPlan};
 pub use shard::{Part, ShardInfo, ShardSpec, info as shard_info, split};

@@ -9,4 +9,5 @@ pub mod paths;
 pub mod process;
 pub mod progress;
 pub mod quote;
+pub mod stdout;
 pub mod text;

@@ -11,9 +11,9 @@ use crate::error::{Error, ExitCode, Result};
 use crate::support::fs::write_atomic;
 use kharness_record::TestRecord;
 
+use crate::engine::Output;
 use crate::plan::{Part, ShardInfo};
 use crate::results::{Boot, KernelOutcome, KernelRun, RunDir, RunResults, write_json};
-use crate::run::Output;
 
 /// One shard as read from its run directory.
 pub struct Shard {
@@ -326,7 +326,7 @@ fn copy_logs(shards: &[Shard], index: usize, k: &mut KernelRun, run_dir: &RunDir
     let rel = format!(
         "kernels/{}-{}",
         index + 1,
-        crate::run::slug(&k.identity.release)
+        crate::support::text::slug(&k.identity.release)
     );
     let dir = run_dir.join(&rel);
     std::fs::create_dir_all(&dir).map_err(|e| Error::io("failed to create", &dir, e))?;

@@ -2,60 +2,35 @@
 //! (incrementally, in one scratch tree), boot every step, and report per
 //! patch what changed and the first patch that changed each test.
 
-use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::path::Path;
 
-use serde::Serialize;
-
+use crate::cli::SeriesArgs;
+use crate::engine::Output;
+use crate::engine::{SeriesReport, Step, build_step};
 use crate::error::{Error, ExitCode, Result};
-use crate::kernel::build::{self, BuildProgress, BuildSpec};
-use crate::plan::Plan;
-use crate::results::steps::{self, Attribution, Check};
-use crate::run::Output;
+use crate::plan::SeriesPlan;
+use crate::results::steps::{self, Attribution};
 use crate::series::{self, ScratchTree, Series};
 
-/// What `kharness series` was asked to do, beyond an ordinary run plan.
-pub struct SeriesPlan {
-    pub series: PathBuf,
-    pub tree: PathBuf,
-    /// Build and boot only the base and the whole series.
-    pub final_only: bool,
-    /// Extra config fragments (the embedded default when empty).
-    pub fragments: Vec<PathBuf>,
-    pub jobs: Option<usize>,
-    /// Smallest relative metric change that counts (0.02 = 2%).
-    pub threshold: f64,
-    /// How the steps are booted (kernels field filled in here).
-    pub run: Plan,
-}
-
-/// One built step.
-#[derive(Debug, Clone, Serialize)]
-pub struct Step {
-    /// 0 for the base, k for base + patches 1..=k.
-    pub patches: usize,
-    pub label: String,
-    pub subject: Option<String>,
-    /// sha256 over the applied patches' sha256 ("" for the base).
-    pub patchset_hash: String,
-    pub bzimage: PathBuf,
-    /// Seconds spent building (0 when the artifact was reused).
-    pub build_s: f64,
-    pub reused: bool,
-}
-
-/// Everything a series run produced besides the ordinary run results.
-#[derive(Debug, Clone, Serialize)]
-pub struct SeriesReport {
-    pub name: String,
-    pub format: String,
-    pub tree: PathBuf,
-    pub steps: Vec<Step>,
-    /// The step the series stopped at and why (a patch that does not apply
-    /// or a build that fails).
-    pub stopped: Option<String>,
-    pub changes: Vec<steps::Change>,
-    pub expectations: Vec<Check>,
+pub fn run(a: SeriesArgs, out: &Output) -> Result<ExitCode> {
+    let sp = a.plan()?;
+    if !sp.series.exists() {
+        return Err(Error::Usage(format!(
+            "series {}: no such file or directory",
+            sp.series.display()
+        )));
+    }
+    // Before the series is read: a tree that cannot be built is
+    // told now, not after a scratch copy.
+    crate::kernel::build::check_kernel_tree(&sp.tree).map_err(|e| {
+        Error::Usage(format!(
+            "--tree: {e}; e.g. /usr/src/linux-source-6.12 after ci/setup.sh"
+        ))
+    })?;
+    // Before any build: a run directory that cannot be made would
+    // only fail after every step was built.
+    crate::results::check_out(&sp.run.out)?;
+    execute(sp, out)
 }
 
 pub fn execute(sp: SeriesPlan, out: &Output) -> Result<ExitCode> {
@@ -93,7 +68,7 @@ pub fn execute(sp: SeriesPlan, out: &Output) -> Result<ExitCode> {
         if crate::support::process::interrupted() {
             return Err(Error::Interrupted);
         }
-        match build_step(&sp, &series, &mut tree, &cache, k, out) {
+        match build_step(&sp.build, &series, &mut tree, &cache, k, out) {
             Ok(step) => built.push(step),
             // Nothing built: the error ends the command (and is printed
             // once, by the caller).
@@ -118,7 +93,7 @@ pub fn execute(sp: SeriesPlan, out: &Output) -> Result<ExitCode> {
     let mut plan = sp.run.clone();
     plan.kernels = built.iter().map(|s| s.bzimage.clone()).collect();
     plan.labels = built.iter().map(|s| s.label.clone()).collect();
-    let Some((results, run_dir)) = crate::run::run_plan(&plan, out)? else {
+    let Some((results, run_dir)) = crate::engine::run_plan(&plan, out)? else {
         return Ok(ExitCode::Ok);
     };
     crate::results::recipe::add_series(
@@ -129,7 +104,7 @@ pub fn execute(sp: SeriesPlan, out: &Output) -> Result<ExitCode> {
             tree: &sp.tree,
             tree_version: makefile_version(&sp.tree),
             base: tree.base(),
-            fragments: &sp.fragments,
+            fragments: &sp.build.fragments,
             steps: built
                 .iter()
                 .map(|s| (s.patches, s.patchset_hash.clone()))
@@ -157,8 +132,9 @@ pub fn execute(sp: SeriesPlan, out: &Output) -> Result<ExitCode> {
     text.push_str(&render(&report, &attribution, &series));
     crate::support::fs::write_atomic(&run_dir.join("summary.txt"), text.as_bytes())
         .map_err(|e| Error::io("failed to write", run_dir.join("summary.txt"), e))?;
-    print!("{}", crate::report::for_stdout(&text));
-    println!("run directory: {}", run_dir.path.display());
+    crate::support::stdout::print(&crate::report::for_stdout(&text)).map_err(Error::stdout)?;
+    crate::support::stdout::println(&format!("run directory: {}", run_dir.path.display()))
+        .map_err(Error::stdout)?;
 
     let worse = attribution
         .changes
@@ -216,109 +192,6 @@ fn makefile_version(tree: &Path) -> Option<String> {
         field("PATCHLEVEL")?,
         field("SUBLEVEL")?
     ))
-}
-
-pub(crate) fn build_step(
-    sp: &SeriesPlan,
-    series: &Series,
-    tree: &mut ScratchTree,
-    cache: &Path,
-    k: usize,
-    out: &Output,
-) -> Result<Step> {
-    let patches = &series.patches[..k];
-    let prefix = series.prefix_hash(k);
-    let label = if k == 0 {
-        "base".to_owned()
-    } else {
-        format!("+{k}")
-    };
-    // The artifact is keyed by what went into it: the base tree, the
-    // patches, the config fragments.
-    let base_id = serde_json::to_string(tree.base()).unwrap_or_default();
-    let fragments: Vec<String> = sp
-        .fragments
-        .iter()
-        .map(|f| std::fs::read_to_string(f).unwrap_or_default())
-        .collect();
-    let key = crate::support::hash::sha256_hex(
-        format!(
-            "{base_id}\n{prefix}\n{}\n{}",
-            build::DEFAULT_FRAGMENT,
-            fragments.join("\n")
-        )
-        .as_bytes(),
-    );
-    let artifact_dir = cache.join("artifacts").join(&key[..32]);
-    let artifact = artifact_dir.join("bzImage");
-    let subject = patches.last().map(|p| p.subject.clone());
-    if artifact.is_file() {
-        if !out.quiet {
-            eprintln!("kharness: [{label}] reusing {}", artifact.display());
-        }
-        return Ok(Step {
-            patches: k,
-            label,
-            subject,
-            patchset_hash: prefix,
-            bzimage: artifact,
-            build_s: 0.0,
-            reused: true,
-        });
-    }
-    let applied = tree.checkout(patches)?;
-    if !out.quiet {
-        let what = match patches.last() {
-            Some(p) => format!("patch {}", p.label()),
-            None => "the base tree".to_owned(),
-        };
-        eprintln!("kharness: [{label}] building {what} ({applied} patch(es) applied now)");
-    }
-    let mut spec = BuildSpec::new(tree.path());
-    spec.fragments = sp.fragments.clone();
-    if let Some(j) = sp.jobs {
-        spec.jobs = j;
-    }
-    spec.cache_dir = cache.join("builds");
-    spec.cancel = Some(std::sync::Arc::clone(
-        crate::support::process::interrupt_flag(),
-    ));
-    let started = Instant::now();
-    let mut bar = crate::support::progress::BuildBar::new(
-        &label,
-        crate::support::progress::Mode::detect(out.quiet),
-    );
-    let built = build::configure_and_build(&spec, &mut |p: &BuildProgress| bar.update(p));
-    bar.finish();
-    let built = built.map_err(|e| {
-        let what = match patches.last() {
-            Some(p) => format!("building with patch {}", p.label()),
-            None => "building the base tree".to_owned(),
-        };
-        Error::Infra(format!("{what} failed: {e}"))
-    })?;
-    std::fs::create_dir_all(&artifact_dir)
-        .map_err(|e| Error::io("failed to create", &artifact_dir, e))?;
-    let bytes = std::fs::read(&built.bzimage)
-        .map_err(|e| Error::io("failed to read", &built.bzimage, e))?;
-    crate::support::fs::write_atomic(&artifact, &bytes)
-        .map_err(|e| Error::io("failed to write", &artifact, e))?;
-    let build_s = started.elapsed().as_secs_f64();
-    if !out.quiet {
-        eprintln!(
-            "kharness: [{label}] built in {build_s:.1}s ({} kbuild steps)",
-            built.steps
-        );
-    }
-    Ok(Step {
-        patches: k,
-        label,
-        subject,
-        patchset_hash: prefix,
-        bzimage: artifact,
-        build_s,
-        reused: false,
-    })
 }
 
 fn render(r: &SeriesReport, att: &Attribution, series: &Series) -> String {

@@ -1,14 +1,25 @@
-//! Shell completions and man pages, generated from the clap definition so
-//! they never drift from `--help`.
+//! `kharness completions` and `kharness man`: shell completions and man
+//! pages, generated from the clap definition so they never drift from
+//! `--help`.
 
-use std::io::Write;
+use clap::{Command, CommandFactory};
 
-use clap::Command;
+use crate::cli::{Cli, CompletionsArgs, ManArgs};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ExitCode, Result};
+
+pub fn completions(a: CompletionsArgs) -> Result<ExitCode> {
+    print(&completion_script(Cli::command(), a.shell))?;
+    Ok(ExitCode::Ok)
+}
+
+pub fn man(a: ManArgs) -> Result<ExitCode> {
+    print(&man_page(Cli::command(), a.command.as_deref())?)?;
+    Ok(ExitCode::Ok)
+}
 
 /// The completion script for `shell`.
-pub fn completions(mut cmd: Command, shell: clap_complete::Shell) -> Vec<u8> {
+pub fn completion_script(mut cmd: Command, shell: clap_complete::Shell) -> Vec<u8> {
     let name = cmd.get_name().to_owned();
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut cmd, name, &mut out);
@@ -17,7 +28,7 @@ pub fn completions(mut cmd: Command, shell: clap_complete::Shell) -> Vec<u8> {
 
 /// The man page (roff) of the command, or of one of its subcommands
 /// (`kharness-run(1)`).
-pub fn man(cmd: Command, sub: Option<&str>) -> Result<Vec<u8>> {
+pub fn man_page(cmd: Command, sub: Option<&str>) -> Result<Vec<u8>> {
     let cmd = match sub {
         None => cmd,
         Some(name) => {
@@ -48,13 +59,6 @@ pub fn man(cmd: Command, sub: Option<&str>) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Writes to stdout; a reader that went away (`| head`) is no error.
-pub fn print(bytes: &[u8]) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(bytes).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(Error::io("failed to write", "stdout", e))
-        }
-        _ => Ok(()),
-    }
+fn print(bytes: &[u8]) -> Result<()> {
+    crate::support::stdout::print(&String::from_utf8_lossy(bytes)).map_err(Error::stdout)
 }

@@ -10,11 +10,12 @@ use std::time::Duration;
 use kharness_record::{Status, TestRecord, Value};
 use serde::Serialize;
 
+use crate::cli::ReproArgs;
+use crate::engine::Output;
 use crate::error::{Error, ExitCode, Result};
 use crate::plan::Plan;
 use crate::results::recipe::{self, Recipe, RecipeKernel};
 use crate::results::selection::{select, test_ids, worst};
-use crate::run::Output;
 use crate::support::hash::sha256_file;
 use crate::vm::{Accel, AccelChoice, Backend, BackendChoice, PerfMode, PerfModeChoice};
 
@@ -57,6 +58,22 @@ pub struct ReproReport {
     pub notes: Vec<String>,
     pub verdicts: Vec<Verdict>,
     pub reproduced: bool,
+}
+
+pub fn run(a: ReproArgs, out: &Output) -> Result<ExitCode> {
+    execute(
+        ReproRequest {
+            source: a.source,
+            tests: a.tests,
+            tree: a.tree,
+            rebuild: a.rebuild,
+            jobs: a.jobs,
+            out: a.out,
+            vng: a.vng,
+            qemu: a.qemu,
+        },
+        out,
+    )
 }
 
 pub fn execute(req: ReproRequest, out: &Output) -> Result<ExitCode> {
@@ -131,7 +148,7 @@ pub fn execute(req: ReproRequest, out: &Output) -> Result<ExitCode> {
     for n in &notes {
         eprintln!("kharness: note: {n}");
     }
-    let Some((now, run_dir)) = crate::run::run_plan(&plan, out)? else {
+    let Some((now, run_dir)) = crate::engine::run_plan(&plan, out)? else {
         return Ok(ExitCode::Ok);
     };
     if now.interrupted {
@@ -312,36 +329,11 @@ fn kernel_for(
             series.tree.base
         ));
     }
-    let sp = crate::series_run::SeriesPlan {
-        series: dir.join(&series.copy),
-        tree: tree.clone(),
-        final_only: false,
+    let build = crate::plan::BuildOptions {
         fragments: series.fragments.iter().map(|f| dir.join(f)).collect(),
         jobs: req.jobs,
-        threshold: 0.0,
-        run: crate::plan::Plan {
-            kernels: Vec::new(),
-            labels: Vec::new(),
-            filters: Vec::new(),
-            accel: AccelChoice::Auto,
-            backend: BackendChoice::Auto,
-            perf_mode: PerfModeChoice::Auto,
-            timeout: Duration::from_secs(1),
-            out: req.out.clone(),
-            guest: None,
-            memory: String::new(),
-            cpus: None,
-            reps: 1,
-            boots: 1,
-            max_boots: crate::plan::DEFAULT_MAX_BOOTS,
-            shard: None,
-            retries: 0,
-            test_timeout: 1,
-            vng: req.vng.clone(),
-            qemu: req.qemu.clone(),
-        },
     };
-    let step = crate::series_run::build_step(&sp, &read, &mut scratch, &cache, k, out)?;
+    let step = crate::engine::build_step(&build, &read, &mut scratch, &cache, k, out)?;
     let got = sha256_file(&step.bzimage).unwrap_or_default();
     if &got != want {
         notes.push(format!(

@@ -1,13 +1,14 @@
-//! Command line: argument parsing only. Turns flags into a [`Plan`] and
-//! hands it to the stage that does the work.
+//! Command line: the clap definition, and the conversion of its flags
+//! into plain [`Plan`] values before a command runs (nothing below
+//! `commands/` sees a clap type).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::error::{Error, ExitCode, Result};
-use crate::plan::Plan;
+use crate::error::{Error, Result};
+use crate::plan::{BuildOptions, Plan, SeriesPlan};
 use crate::vm::{AccelChoice, BackendChoice, PerfModeChoice};
 
 const AFTER_HELP: &str = "\
@@ -37,18 +38,18 @@ Exit codes:
 pub struct Cli {
     /// Print only the results table and errors.
     #[arg(long, short, global = true, env = "KHARNESS_QUIET")]
-    quiet: bool,
+    pub quiet: bool,
     /// Per-test detail: every observation and metric.
     #[arg(long, short, global = true)]
-    verbose: bool,
+    pub verbose: bool,
     #[command(flatten)]
-    select: crate::config::Selection,
+    pub select: super::config::Selection,
     #[command(subcommand)]
-    cmd: Cmd,
+    pub cmd: Cmd,
 }
 
 #[derive(Subcommand, Debug)]
-enum Cmd {
+pub enum Cmd {
     Run(RunArgs),
     Series(SeriesArgs),
     List(ListArgs),
@@ -86,17 +87,17 @@ Exit codes: 0 everything needed for a run is there, 3 something is missing.")]
   kharness run --shard 1/3 --out shard1 ...   # on three machines, same flags
   kharness merge shard1/latest shard2/latest shard3/latest --out merged
   kharness merge artifacts/*/ --out merged --allow-missing")]
-struct MergeArgs {
+pub struct MergeArgs {
     /// The shards' run directories (each holding results.json).
     #[arg(required = true)]
-    run_dirs: Vec<PathBuf>,
+    pub run_dirs: Vec<PathBuf>,
     /// Directory under which the merged run gets a new directory.
     #[arg(long, default_value = "kharness-runs", env = "KHARNESS_OUT")]
-    out: PathBuf,
+    pub out: PathBuf,
     /// Merge even when shards are missing (warns, and says which in
     /// shards.json); their tests are absent from the merged results.
     #[arg(long)]
-    allow_missing: bool,
+    pub allow_missing: bool,
 }
 
 /// Run again what a stored result ran, and say whether it reproduced.
@@ -118,32 +119,32 @@ struct MergeArgs {
 
 Exit codes: 0 every result reproduced, 1 one did not, 2 bad input (no such
 bundle, kernel not at hand), 3 infrastructure, 4 guest crashed or hung.")]
-struct ReproArgs {
+pub struct ReproArgs {
     /// A run directory, a bundle archive or a bundle directory.
-    source: PathBuf,
+    pub source: PathBuf,
     /// Only this test's results; repeatable.
     #[arg(long = "test", value_name = "ID")]
-    tests: Vec<String>,
+    pub tests: Vec<String>,
     /// Kernel source tree to rebuild series kernels from when the bundle
     /// has no kernel image (the series and config are in the bundle).
     #[arg(long, env = "KHARNESS_TREE")]
-    tree: Option<PathBuf>,
+    pub tree: Option<PathBuf>,
     /// Rebuild series kernels from --tree even when the recorded image is
     /// at hand, and report whether the rebuild has the recorded sha256.
     #[arg(long, requires = "tree")]
-    rebuild: bool,
+    pub rebuild: bool,
     /// make -j for a rebuild (default: all cores).
     #[arg(long)]
-    jobs: Option<usize>,
+    pub jobs: Option<usize>,
     /// Directory under which the rerun gets a new run directory.
     #[arg(long, default_value = "kharness-runs", env = "KHARNESS_OUT")]
-    out: PathBuf,
+    pub out: PathBuf,
     /// The virtme-ng program.
     #[arg(long, default_value = "vng", env = "KHARNESS_VNG")]
-    vng: PathBuf,
+    pub vng: PathBuf,
     /// The QEMU program (qemu backend).
     #[arg(long, default_value = "qemu-system-x86_64", env = "KHARNESS_QEMU")]
-    qemu: PathBuf,
+    pub qemu: PathBuf,
 }
 
 /// Pack results of a run with what reruns them into one file for someone
@@ -157,18 +158,18 @@ struct ReproArgs {
 #[command(after_help = "Examples:
   kharness bundle kharness-runs/latest -o regression.tar.gz
   kharness bundle kharness-runs/latest --test tee.duplicate_content --with-kernel -o tee.tar.gz")]
-struct BundleArgs {
+pub struct BundleArgs {
     /// The run directory.
-    run_dir: PathBuf,
+    pub run_dir: PathBuf,
     /// Only this test's results; repeatable.
     #[arg(long = "test", value_name = "ID")]
-    tests: Vec<String>,
+    pub tests: Vec<String>,
     /// Include the kernel images of the selected results.
     #[arg(long)]
-    with_kernel: bool,
+    pub with_kernel: bool,
     /// Where to write: FILE.tar.gz (or .tgz) for an archive, else a new directory.
     #[arg(short, long, value_name = "FILE")]
-    output: PathBuf,
+    pub output: PathBuf,
 }
 
 /// Compare two stored runs: status and observation changes, and metrics
@@ -182,11 +183,11 @@ struct BundleArgs {
   kharness run --reps 10 --out runs          # base kernel
   kharness run --reps 10 --out runs --kernel ~/linux/arch/x86/boot/bzImage
   kharness compare runs/20261122T050000Z runs/latest")]
-struct CompareArgs {
+pub struct CompareArgs {
     /// The reference run directory.
-    run_a: PathBuf,
+    pub run_a: PathBuf,
     /// The run compared against it.
-    run_b: PathBuf,
+    pub run_b: PathBuf,
     /// Smallest relative change that counts, in percent.
     #[arg(
         long,
@@ -194,7 +195,7 @@ struct CompareArgs {
         env = "KHARNESS_THRESHOLD",
         allow_negative_numbers = true
     )]
-    threshold: f64,
+    pub threshold: f64,
 }
 
 /// Print the summary of a stored run again (e.g. with --verbose) and
@@ -204,9 +205,9 @@ struct CompareArgs {
 #[command(after_help = "Examples:
   kharness report kharness-runs/latest
   kharness report -v kharness-runs/20261122T041659Z")]
-struct ReportArgs {
+pub struct ReportArgs {
     /// A run directory (holding results.json).
-    run_dir: PathBuf,
+    pub run_dir: PathBuf,
 }
 
 /// Boot each kernel, run the guest suite in it, and report one column per kernel.
@@ -226,90 +227,144 @@ struct ReportArgs {
   kharness run --shard 2/3 --kernel 6.1.0-56-amd64 --kernel 6.12.107+deb12-amd64
 
 Exit codes: 0 ok, 1 test failures, 2 bad input, 3 infrastructure, 4 guest crashed or hung.")]
-struct RunArgs {
+pub struct RunArgs {
     /// Kernel to boot: a bzImage path, or a release under /boot (e.g.
     /// 6.12.107+deb12-amd64). Repeat for several kernels.
     #[arg(long = "kernel", short = 'k', value_name = "PATH|RELEASE")]
-    kernels: Vec<String>,
+    pub kernels: Vec<String>,
     #[command(flatten)]
-    boot: BootArgs,
+    pub boot: BootArgs,
     /// Print the VM command lines and exit without booting.
     #[arg(long)]
-    dry_run: bool,
+    pub dry_run: bool,
     /// Run only part K of N of the plan (e.g. 2/3), for CI machines that
     /// share one plan; join the parts with `kharness merge`. Every shard
     /// must get the same kernels, filters and flags.
     #[arg(long, value_name = "K/N", env = "KHARNESS_SHARD")]
-    shard: Option<crate::plan::ShardSpec>,
+    pub shard: Option<crate::plan::ShardSpec>,
 }
 
 /// How kernels are booted and what runs in them (shared by run and series).
 #[derive(clap::Args, Debug)]
-struct BootArgs {
+pub struct BootArgs {
     /// Run only matching tests: a glob over ids ('splice.*'), an area
     /// (io_uring) or tag:NAME. Repeatable; a test runs if any filter
     /// matches, in the order of the filters.
     #[arg(long = "filter", short = 'f', value_name = "GLOB")]
-    filters: Vec<String>,
+    pub filters: Vec<String>,
     /// Accelerator: auto probes KVM once (cached) and falls back to TCG.
     #[arg(long, value_enum, default_value = "auto", env = "KHARNESS_ACCEL")]
-    accel: AccelChoice,
+    pub accel: AccelChoice,
     /// How to boot: vng (host root shared read-only; distro kernels with
     /// modules) or qemu (kernel + initramfs, nothing shared, fastest boot;
     /// the kernel needs what the suite uses built in, and no modules).
     #[arg(long, value_enum, default_value = "auto", env = "KHARNESS_BACKEND")]
-    backend: BackendChoice,
+    pub backend: BackendChoice,
     /// How guest time is measured: deterministic (TCG with QEMU's -icount:
     /// durations count executed instructions and repeat on a busy host),
     /// wallclock, or auto (deterministic under TCG, wall clock under KVM).
     #[arg(long, value_enum, default_value = "auto", env = "KHARNESS_PERF_MODE")]
-    perf_mode: PerfModeChoice,
+    pub perf_mode: PerfModeChoice,
     /// Time limit for one VM, boot included (e.g. 90s, 15m).
     #[arg(long, default_value = "20m", value_parser = parse_duration, env = "KHARNESS_TIMEOUT")]
-    timeout: Duration,
+    pub timeout: Duration,
     /// Directory under which each run gets a new directory.
     #[arg(long, default_value = "kharness-runs", env = "KHARNESS_OUT")]
-    out: PathBuf,
+    pub out: PathBuf,
     /// Use this static kharness-guest binary instead of building one.
     #[arg(long, env = "KHARNESS_GUEST")]
-    guest: Option<PathBuf>,
+    pub guest: Option<PathBuf>,
     /// Guest memory, as vng takes it.
     #[arg(long, default_value = "1G", env = "KHARNESS_MEMORY")]
-    memory: String,
+    pub memory: String,
     /// Guest CPUs (default: 1 under TCG, where multi-vCPU code patching is
     /// unreliable; vng's default under KVM).
     #[arg(long, env = "KHARNESS_CPUS")]
-    cpus: Option<u32>,
+    pub cpus: Option<u32>,
     /// Repeat perf-tagged tests this many times in each boot.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000), env = "KHARNESS_REPS")]
-    reps: u32,
+    pub reps: u32,
     /// Run the suite this many times on each kernel, each time in a fresh
     /// boot, interleaving kernels (A B A B) so drift of a busy host hits
     /// all alike; every boot's samples pool into the kernel's column.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
-    boots: u32,
+    pub boots: u32,
     /// After a test crashes or hangs the guest, the tests after it run in a
     /// fresh boot; one pass over a kernel takes at most this many boots.
     #[arg(long, default_value_t = crate::plan::DEFAULT_MAX_BOOTS, value_parser = clap::value_parser!(u32).range(1..=100))]
-    max_boots: u32,
+    pub max_boots: u32,
     /// Run a test that fails, errors or times out up to N more times in the
     /// same boot; one that then passes is reported as flaky (not as passed,
     /// and not as a failure: it does not change the exit code).
     #[arg(long, default_value_t = 0, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=100), env = "KHARNESS_RETRIES")]
-    retries: u32,
+    pub retries: u32,
     /// Seconds one test may run inside the guest before it is killed.
     #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..), env = "KHARNESS_TEST_TIMEOUT")]
-    test_timeout: u64,
+    pub test_timeout: u64,
     /// The virtme-ng program.
     #[arg(long, default_value = "vng", env = "KHARNESS_VNG")]
-    vng: PathBuf,
+    pub vng: PathBuf,
     /// The QEMU program (qemu backend).
     #[arg(long, default_value = "qemu-system-x86_64", env = "KHARNESS_QEMU")]
-    qemu: PathBuf,
+    pub qemu: PathBuf,
+}
+
+impl RunArgs {
+    /// The plan these flags ask for, kernels resolved (the newest under
+    /// /boot when none is given).
+    pub fn plan(self) -> Result<Plan> {
+        let kernels = if self.kernels.is_empty() {
+            vec![crate::kernel::default_kernel()?]
+        } else {
+            self.kernels
+                .iter()
+                .map(|k| crate::kernel::resolve_spec(k))
+                .collect::<Result<Vec<_>>>()?
+        };
+        let mut plan = self.boot.plan(kernels);
+        plan.shard = self.shard;
+        Ok(plan)
+    }
+}
+
+impl SeriesArgs {
+    /// The series plan these flags ask for; the steps' kernels are filled
+    /// in as they are built.
+    pub fn plan(self) -> Result<SeriesPlan> {
+        let threshold = percentage(self.threshold)?;
+        let mut run = self.boot.plan(Vec::new());
+        // Kernels kharness builds have everything built in: boot them
+        // the hermetic, fast way unless asked otherwise.
+        if run.backend == BackendChoice::Auto {
+            run.backend = BackendChoice::Qemu;
+        }
+        Ok(SeriesPlan {
+            series: self.series,
+            tree: self.tree,
+            final_only: self.final_only,
+            build: BuildOptions {
+                fragments: self.fragments,
+                jobs: self.jobs,
+            },
+            threshold,
+            run,
+        })
+    }
+}
+
+/// `--threshold` as a fraction (2 -> 0.02), refusing what is no percentage.
+pub fn percentage(threshold: f64) -> Result<f64> {
+    if !(threshold >= 0.0 && threshold.is_finite()) {
+        return Err(Error::Usage(format!(
+            "--threshold must be a percentage >= 0, got {threshold}"
+        )));
+    }
+    Ok(threshold / 100.0)
 }
 
 impl BootArgs {
-    fn plan(self, kernels: Vec<PathBuf>) -> Plan {
+    /// The plan for these flags over `kernels`.
+    pub fn plan(self, kernels: Vec<PathBuf>) -> Plan {
         Plan {
             kernels,
             labels: Vec::new(),
@@ -357,21 +412,21 @@ Exit codes: 0 nothing regressed and every expected effect happened, 1 a test
 got worse, a metric regressed or an expected effect did not happen, 2 bad
 input, 3 a patch does not apply or a build failed (earlier steps are still
 run and reported), 4 a guest crashed or hung.")]
-struct SeriesArgs {
+pub struct SeriesArgs {
     /// The series: a directory, an mbox or a thread archive.
-    series: PathBuf,
+    pub series: PathBuf,
     /// The kernel source tree to apply it to (git or plain; never modified).
     #[arg(long, env = "KHARNESS_TREE")]
-    tree: PathBuf,
+    pub tree: PathBuf,
     /// Build and boot only the base and the whole series.
     #[arg(long)]
-    final_only: bool,
+    pub final_only: bool,
     /// Extra kernel config fragment merged after the built-in one; repeatable.
     #[arg(long = "fragment", value_name = "FILE")]
-    fragments: Vec<PathBuf>,
+    pub fragments: Vec<PathBuf>,
     /// make -j (default: all cores).
     #[arg(long, env = "KHARNESS_JOBS")]
-    jobs: Option<usize>,
+    pub jobs: Option<usize>,
     /// Smallest metric change that counts, in percent.
     #[arg(
         long,
@@ -379,9 +434,9 @@ struct SeriesArgs {
         allow_negative_numbers = true,
         env = "KHARNESS_THRESHOLD"
     )]
-    threshold: f64,
+    pub threshold: f64,
     #[command(flatten)]
-    boot: BootArgs,
+    pub boot: BootArgs,
 }
 
 /// List the tests in the guest suite.
@@ -390,15 +445,15 @@ struct SeriesArgs {
   kharness list
   kharness list 'splice.*' tag:perf
   kharness list --format md > guest-tests/CATALOGUE.md")]
-struct ListArgs {
+pub struct ListArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
-    format: ListFormat,
+    pub format: ListFormat,
     /// Use this kharness-guest binary instead of building one.
     #[arg(long, env = "KHARNESS_GUEST")]
-    guest: Option<PathBuf>,
+    pub guest: Option<PathBuf>,
     /// Globs over ids, area names, or tag:NAME.
-    filters: Vec<String>,
+    pub filters: Vec<String>,
 }
 
 /// Settings from kharness.toml (project and user level) and their profiles.
@@ -428,13 +483,13 @@ Examples:
   kharness config show
   kharness --profile ci config show
   kharness config show run --reps 3 --kernel 6.12.107+deb12-amd64")]
-struct ConfigArgs {
+pub struct ConfigArgs {
     #[command(subcommand)]
-    cmd: ConfigCmd,
+    pub cmd: ConfigCmd,
 }
 
 #[derive(Subcommand, Debug)]
-enum ConfigCmd {
+pub enum ConfigCmd {
     /// Print every setting's effective value and where it came from
     /// (default, a file and line, an environment variable, a flag), as
     /// TOML with the origin in a comment.
@@ -462,10 +517,10 @@ enum ConfigCmd {
   kharness completions bash > ~/.local/share/bash-completion/completions/kharness
   kharness completions zsh > ~/.zfunc/_kharness      # with fpath+=~/.zfunc
   kharness completions fish > ~/.config/fish/completions/kharness.fish")]
-struct CompletionsArgs {
+pub struct CompletionsArgs {
     /// The shell.
     #[arg(value_enum)]
-    shell: clap_complete::Shell,
+    pub shell: clap_complete::Shell,
 }
 
 /// Print the man page (roff), generated from the command definition.
@@ -474,13 +529,13 @@ struct CompletionsArgs {
   kharness man | man -l -
   kharness man > ~/.local/share/man/man1/kharness.1
   kharness man run > ~/.local/share/man/man1/kharness-run.1")]
-struct ManArgs {
+pub struct ManArgs {
     /// A subcommand's page (kharness-COMMAND(1)) instead of kharness(1).
-    command: Option<String>,
+    pub command: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-enum ListFormat {
+pub enum ListFormat {
     Text,
     Json,
     Md,
@@ -492,256 +547,6 @@ fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
         return Err("must be longer than zero".into());
     }
     Ok(d)
-}
-
-/// Entry point of the `kharness` binary; returns the exit code.
-pub fn main() -> i32 {
-    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let (cli, config) = match crate::config::parse::<Cli>(&argv) {
-        Ok(c) => c,
-        Err(crate::config::Failure::Clap(e)) => {
-            let code = if e.use_stderr() {
-                ExitCode::Usage as i32
-            } else {
-                0
-            };
-            let _ = e.print();
-            return code;
-        }
-        Err(crate::config::Failure::Config(e)) => {
-            eprintln!("kharness: error: {e}");
-            return e.exit_code() as i32;
-        }
-    };
-    for w in &config.warnings {
-        eprintln!("kharness: warning: {w}");
-    }
-    if let (Some(note), false, Cmd::Run(_) | Cmd::Series(_)) = (config.note(), cli.quiet, &cli.cmd)
-    {
-        eprintln!("kharness: config: {note}");
-    }
-    crate::support::process::interrupt_flag();
-    match dispatch(cli, &config) {
-        Ok(code) => code as i32,
-        Err(e) => {
-            let code = e.exit_code();
-            if code == ExitCode::Usage {
-                // Bad input is told on one line, even when a path or a
-                // filter holds a newline.
-                eprintln!(
-                    "kharness: error: {}",
-                    crate::support::text::escape_controls(&e.to_string())
-                );
-            } else {
-                eprintln!("kharness: error: {e}");
-            }
-            code as i32
-        }
-    }
-}
-
-fn dispatch(cli: Cli, config: &crate::config::Layers) -> Result<ExitCode> {
-    let out = crate::run::Output {
-        quiet: cli.quiet,
-        verbose: cli.verbose,
-        dry_run: false,
-    };
-    match cli.cmd {
-        Cmd::Run(a) => {
-            let kernels = if a.kernels.is_empty() {
-                vec![crate::kernel::default_kernel()?]
-            } else {
-                a.kernels
-                    .iter()
-                    .map(|k| crate::kernel::resolve_spec(k))
-                    .collect::<Result<Vec<_>>>()?
-            };
-            if !a.dry_run {
-                crate::results::check_out(&a.boot.out)?;
-            }
-            let mut plan = a.boot.plan(kernels);
-            plan.shard = a.shard;
-            crate::run::execute(
-                &plan,
-                &crate::run::Output {
-                    dry_run: a.dry_run,
-                    ..out
-                },
-            )
-        }
-        Cmd::Series(a) => {
-            if !(a.threshold >= 0.0 && a.threshold.is_finite()) {
-                return Err(Error::Usage(format!(
-                    "--threshold must be a percentage >= 0, got {}",
-                    a.threshold
-                )));
-            }
-            if !a.series.exists() {
-                return Err(Error::Usage(format!(
-                    "series {}: no such file or directory",
-                    a.series.display()
-                )));
-            }
-            // Before the series is read: a tree that cannot be built is
-            // told now, not after a scratch copy.
-            crate::kernel::build::check_kernel_tree(&a.tree).map_err(|e| {
-                Error::Usage(format!(
-                    "--tree: {e}; e.g. /usr/src/linux-source-6.12 after ci/setup.sh"
-                ))
-            })?;
-            // Before any build: a run directory that cannot be made would
-            // only fail after every step was built.
-            crate::results::check_out(&a.boot.out)?;
-            let mut plan = a.boot.plan(Vec::new());
-            // Kernels kharness builds have everything built in: boot them
-            // the hermetic, fast way unless asked otherwise.
-            if plan.backend == BackendChoice::Auto {
-                plan.backend = BackendChoice::Qemu;
-            }
-            crate::series_run::execute(
-                crate::series_run::SeriesPlan {
-                    series: a.series,
-                    tree: a.tree,
-                    final_only: a.final_only,
-                    fragments: a.fragments,
-                    jobs: a.jobs,
-                    threshold: a.threshold / 100.0,
-                    run: plan,
-                },
-                &out,
-            )
-        }
-        Cmd::List(a) => list(a, cli.quiet),
-        Cmd::Report(a) => {
-            let res = crate::results::load(&a.run_dir)?;
-            // Regenerate the report files too: a newer kharness renders
-            // an older run with its own renderers.
-            crate::report::write_all(&a.run_dir, &res)?;
-            print!(
-                "{}",
-                crate::report::for_stdout(&crate::report::terminal(&res, cli.verbose))
-            );
-            Ok(res.exit_code())
-        }
-        Cmd::Compare(a) => {
-            if !(a.threshold >= 0.0 && a.threshold.is_finite()) {
-                return Err(Error::Usage(format!(
-                    "--threshold must be a percentage >= 0, got {}",
-                    a.threshold
-                )));
-            }
-            let (ra, rb) = (
-                crate::results::load(&a.run_a)?,
-                crate::results::load(&a.run_b)?,
-            );
-            let c = crate::results::compare::compare(&ra, &rb, a.threshold / 100.0);
-            let text = crate::results::compare::render(&c, cli.verbose);
-            // Kept beside run B, so its directory says what it was compared with.
-            let name = format!("compare-{}", ra.run_id);
-            crate::results::write_json(&a.run_b.join(format!("{name}.json")), &c)?;
-            crate::support::fs::write_atomic(&a.run_b.join(format!("{name}.txt")), text.as_bytes())
-                .map_err(|e| {
-                    Error::io("failed to write", a.run_b.join(format!("{name}.txt")), e)
-                })?;
-            print!("{}", crate::report::for_stdout(&text));
-            Ok(if c.has_regressions() {
-                ExitCode::TestsFailed
-            } else {
-                ExitCode::Ok
-            })
-        }
-        Cmd::Merge(a) => crate::merge::execute(&a.run_dirs, &a.out, a.allow_missing, &out),
-        Cmd::Repro(a) => crate::repro::execute(
-            crate::repro::ReproRequest {
-                source: a.source,
-                tests: a.tests,
-                tree: a.tree,
-                rebuild: a.rebuild,
-                jobs: a.jobs,
-                out: a.out,
-                vng: a.vng,
-                qemu: a.qemu,
-            },
-            &out,
-        ),
-        Cmd::Bundle(a) => crate::bundle::execute(
-            crate::bundle::BundleRequest {
-                run_dir: a.run_dir,
-                tests: a.tests,
-                with_kernel: a.with_kernel,
-                output: a.output,
-            },
-            cli.quiet,
-        ),
-        Cmd::Doctor => Ok(crate::doctor::doctor()),
-        Cmd::Config(ConfigArgs {
-            cmd: ConfigCmd::Show { command },
-        }) => {
-            print!("{}", crate::config::show::<Cli>(&command, config)?);
-            Ok(ExitCode::Ok)
-        }
-        Cmd::Completions(a) => {
-            crate::manual::print(&crate::manual::completions(Cli::command(), a.shell))?;
-            Ok(ExitCode::Ok)
-        }
-        Cmd::Man(a) => {
-            crate::manual::print(&crate::manual::man(Cli::command(), a.command.as_deref())?)?;
-            Ok(ExitCode::Ok)
-        }
-    }
-}
-
-fn list(a: ListArgs, quiet: bool) -> Result<ExitCode> {
-    let guest = crate::guest::locate(a.guest.as_deref(), quiet)?;
-    let tests = crate::guest::catalogue(&guest, &a.filters)?;
-    match a.format {
-        ListFormat::Json => {
-            for t in &tests {
-                println!(
-                    "{}",
-                    serde_json::to_string(t).expect("catalogue entries serialise")
-                );
-            }
-        }
-        ListFormat::Text => {
-            let w = tests.iter().map(|t| t.id.len()).max().unwrap_or(0);
-            for t in &tests {
-                println!("{:<w$}  {:<28}  {}", t.id, t.tags.join(","), t.about);
-            }
-            if !quiet {
-                eprintln!("{} tests", tests.len());
-            }
-        }
-        ListFormat::Md => print!("{}", catalogue_markdown(&tests)),
-    }
-    Ok(ExitCode::Ok)
-}
-
-/// The catalogue as a Markdown document (checked in as
-/// guest-tests/CATALOGUE.md).
-pub fn catalogue_markdown(tests: &[kharness_record::TestInfo]) -> String {
-    let mut s = String::from(
-        "# kharness guest test catalogue\n\nGenerated by `kharness list --format md`; do not edit by hand.\n\n",
-    );
-    let mut area = "";
-    for t in tests {
-        let a = t.id.split('.').next().unwrap_or("");
-        if a != area {
-            area = a;
-            s.push_str(&format!(
-                "\n## {a}\n\n| id | tags | what it checks | see |\n|---|---|---|---|\n"
-            ));
-        }
-        let esc = |x: &str| x.replace('|', "\\|");
-        s.push_str(&format!(
-            "| `{}` | {} | {} | {} |\n",
-            t.id,
-            esc(&t.tags.join(", ")),
-            esc(&t.about),
-            esc(&t.see)
-        ));
-    }
-    s
 }
 
 impl From<clap::Error> for Error {

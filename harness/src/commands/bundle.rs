@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+use crate::cli::BundleArgs;
 use crate::error::{Error, ExitCode, Result};
 use crate::results::bundle::{copy_tree, is_archive, pack};
 use crate::results::recipe::{self, RECIPE, copy_file, mkdir};
@@ -19,6 +20,18 @@ pub struct BundleRequest {
     pub with_kernel: bool,
     /// `*.tar.gz` / `*.tgz`: an archive; anything else: a directory.
     pub output: PathBuf,
+}
+
+pub fn run(a: BundleArgs, quiet: bool) -> Result<ExitCode> {
+    execute(
+        BundleRequest {
+            run_dir: a.run_dir,
+            tests: a.tests,
+            with_kernel: a.with_kernel,
+            output: a.output,
+        },
+        quiet,
+    )
 }
 
 pub fn execute(req: BundleRequest, quiet: bool) -> Result<ExitCode> {
