@@ -145,6 +145,13 @@ pub struct ReproArgs {
     /// The QEMU program (qemu backend).
     #[arg(long, default_value = "qemu-system-x86_64", env = "KHARNESS_QEMU")]
     pub qemu: PathBuf,
+    /// Use this accelerator instead of the recorded one (e.g. tcg to
+    /// rerun a KVM result on a machine without KVM).
+    #[arg(long, value_enum)]
+    pub accel: Option<AccelChoice>,
+    /// Use this backend instead of the recorded one.
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendChoice>,
 }
 
 /// Pack results of a run with what reruns them into one file for someone

@@ -34,6 +34,9 @@ pub struct ReproRequest {
     pub out: PathBuf,
     pub vng: PathBuf,
     pub qemu: PathBuf,
+    /// Overrides of the recorded accelerator and backend.
+    pub accel: Option<AccelChoice>,
+    pub backend: Option<BackendChoice>,
 }
 
 /// One result and what became of it.
@@ -71,6 +74,8 @@ pub fn run(a: ReproArgs, out: &Output) -> Result<ExitCode> {
             out: a.out,
             vng: a.vng,
             qemu: a.qemu,
+            accel: a.accel,
+            backend: a.backend,
         },
         out,
     )
@@ -97,6 +102,14 @@ pub fn execute(req: ReproRequest, out: &Output) -> Result<ExitCode> {
     let recipe = recipe::load(&dir)?;
     let original = crate::results::load(&dir)?;
     let pairs = select(&original, &req.tests)?;
+    if pairs.is_empty() {
+        return Err(Error::BadInput {
+            path: dir.join("results.json"),
+            why: "the run holds no test results, so there is nothing to reproduce".into(),
+        });
+    }
+    // The recorded options are checked before anything is built or booted.
+    recorded_timeout(&recipe, &dir)?;
     let mut notes = Vec::new();
 
     let guest = guest_for(&recipe, &dir, &mut notes, out.quiet)?;
@@ -110,41 +123,11 @@ pub fn execute(req: ReproRequest, out: &Output) -> Result<ExitCode> {
         })?;
         images.push(kernel_for(&req, &recipe, rk, &dir, &mut notes, out)?);
     }
-    let tests = test_ids(&pairs);
-    let o = &recipe.options;
-    let plan = Plan {
-        kernels: images,
-        labels: kernels
-            .iter()
-            .map(|&k| original.kernels[k].name().to_owned())
-            .collect(),
-        filters: tests,
-        accel: match o.accel {
-            Accel::Kvm => AccelChoice::Kvm,
-            Accel::Tcg => AccelChoice::Tcg,
-        },
-        backend: match o.backend {
-            Backend::Vng => BackendChoice::Vng,
-            Backend::Qemu => BackendChoice::Qemu,
-        },
-        perf_mode: match o.perf_mode {
-            PerfMode::Deterministic => PerfModeChoice::Deterministic,
-            PerfMode::Wallclock => PerfModeChoice::Wallclock,
-        },
-        timeout: humantime::parse_duration(&o.timeout).unwrap_or(Duration::from_secs(1200)),
-        out: req.out.clone(),
-        guest: Some(guest),
-        memory: o.memory.clone(),
-        cpus: o.cpus,
-        reps: o.reps,
-        boots: 1,
-        max_boots: crate::plan::DEFAULT_MAX_BOOTS,
-        shard: None,
-        retries: o.retries,
-        test_timeout: o.test_timeout,
-        vng: req.vng.clone(),
-        qemu: req.qemu.clone(),
-    };
+    let labels = kernels
+        .iter()
+        .map(|&k| original.kernels[k].name().to_owned())
+        .collect();
+    let plan = plan_for(&recipe, &dir, &req, images, labels, test_ids(&pairs), guest)?;
     for n in &notes {
         eprintln!("kharness: note: {n}");
     }
@@ -178,6 +161,64 @@ pub fn execute(req: ReproRequest, out: &Output) -> Result<ExitCode> {
         ExitCode::Ok
     } else {
         ExitCode::TestsFailed
+    })
+}
+
+/// The recipe's VM time limit; a value that is no duration is bad input,
+/// never silently some default.
+fn recorded_timeout(recipe: &Recipe, dir: &Path) -> Result<Duration> {
+    humantime::parse_duration(&recipe.options.timeout).map_err(|e| Error::BadInput {
+        path: dir.join(recipe::RECIPE),
+        why: format!(
+            "options.timeout {:?} is not a duration ({e})",
+            recipe.options.timeout
+        ),
+    })
+}
+
+/// The plan that reruns `tests` on `images` with the recorded options,
+/// except what the request overrides (a KVM result reproduced on a
+/// TCG-only machine: `--accel tcg`).
+fn plan_for(
+    recipe: &Recipe,
+    dir: &Path,
+    req: &ReproRequest,
+    images: Vec<PathBuf>,
+    labels: Vec<String>,
+    tests: Vec<String>,
+    guest: PathBuf,
+) -> Result<Plan> {
+    let o = &recipe.options;
+    let timeout = recorded_timeout(recipe, dir)?;
+    Ok(Plan {
+        kernels: images,
+        labels,
+        filters: tests,
+        accel: req.accel.unwrap_or(match o.accel {
+            Accel::Kvm => AccelChoice::Kvm,
+            Accel::Tcg => AccelChoice::Tcg,
+        }),
+        backend: req.backend.unwrap_or(match o.backend {
+            Backend::Vng => BackendChoice::Vng,
+            Backend::Qemu => BackendChoice::Qemu,
+        }),
+        perf_mode: match o.perf_mode {
+            PerfMode::Deterministic => PerfModeChoice::Deterministic,
+            PerfMode::Wallclock => PerfModeChoice::Wallclock,
+        },
+        timeout,
+        out: req.out.clone(),
+        guest: Some(guest),
+        memory: o.memory.clone(),
+        cpus: o.cpus,
+        reps: o.reps,
+        boots: 1,
+        max_boots: crate::plan::DEFAULT_MAX_BOOTS,
+        shard: None,
+        retries: o.retries,
+        test_timeout: o.test_timeout,
+        vng: req.vng.clone(),
+        qemu: req.qemu.clone(),
     })
 }
 
@@ -361,6 +402,68 @@ fn short(s: &str) -> &str {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn recipe(accel: &str, timeout: &str) -> Recipe {
+        serde_json::from_value(json!({
+            "schema": 1, "kharness_version": "0.1.0", "run_id": "r",
+            "guest": {"path": "/g", "sha256": "00"},
+            "options": {"backend": "vng", "accel": accel, "perf_mode": "wallclock", "memory": "1G",
+                "timeout": timeout, "test_timeout": 60, "reps": 1},
+            "filters": [], "tests": ["t.a"], "kernels": [],
+        }))
+        .unwrap()
+    }
+
+    fn request(accel: Option<AccelChoice>, backend: Option<BackendChoice>) -> ReproRequest {
+        ReproRequest {
+            source: "run".into(),
+            tests: Vec::new(),
+            tree: None,
+            rebuild: false,
+            jobs: None,
+            out: "out".into(),
+            vng: "vng".into(),
+            qemu: "qemu-system-x86_64".into(),
+            accel,
+            backend,
+        }
+    }
+
+    fn plan(r: &Recipe, req: &ReproRequest) -> Result<Plan> {
+        plan_for(
+            r,
+            Path::new("run"),
+            req,
+            vec!["/k".into()],
+            vec![],
+            vec!["t.a".into()],
+            "/g".into(),
+        )
+    }
+
+    #[test]
+    fn repro_reruns_the_recorded_options_unless_overridden() {
+        let r = recipe("kvm", "5m");
+        let p = plan(&r, &request(None, None)).unwrap();
+        assert_eq!((p.accel, p.backend), (AccelChoice::Kvm, BackendChoice::Vng));
+        assert_eq!(p.timeout, Duration::from_secs(300));
+        let p = plan(
+            &r,
+            &request(Some(AccelChoice::Tcg), Some(BackendChoice::Qemu)),
+        )
+        .unwrap();
+        assert_eq!(
+            (p.accel, p.backend),
+            (AccelChoice::Tcg, BackendChoice::Qemu)
+        );
+    }
+
+    #[test]
+    fn a_bad_recorded_timeout_is_bad_input_not_a_default() {
+        let e = plan(&recipe("tcg", "soon"), &request(None, None)).unwrap_err();
+        assert_eq!(e.exit_code(), ExitCode::Usage);
+        assert!(e.to_string().contains("options.timeout \"soon\""), "{e}");
+    }
 
     #[test]
     fn a_result_reproduces_with_the_same_status_and_observations() {

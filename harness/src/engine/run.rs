@@ -28,6 +28,9 @@ pub struct Output {
 /// run directory (results.json and the report files written); `None` for a
 /// dry run, which only prints the VM commands.
 pub fn run_plan(plan: &Plan, out: &Output) -> Result<Option<(RunResults, RunDir)>> {
+    if plan.kernels.is_empty() {
+        return Err(Error::Usage("the plan has no kernel to boot".into()));
+    }
     let identities = plan
         .kernels
         .iter()
