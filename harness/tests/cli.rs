@@ -158,3 +158,64 @@ fn doctor_reports_tools_kernels_and_the_accelerator() {
         assert!(s.contains(needle), "doctor output lacks {needle:?}:\n{s}");
     }
 }
+
+/// Every file under `dir` with its size and modification time.
+fn listing(dir: &std::path::Path) -> Vec<(std::path::PathBuf, u64, std::time::SystemTime)> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let m = e.metadata().unwrap();
+            (e.path(), m.len(), m.modified().unwrap())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn report_and_compare_leave_the_run_directories_alone() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let d = tempfile::tempdir().unwrap();
+    let (a, b) = (d.path().join("a"), d.path().join("b"));
+    for (dir, name) in [(&a, "clean-one-kernel"), (&b, "crash-two-kernels")] {
+        std::fs::create_dir(dir).unwrap();
+        std::fs::copy(
+            fixtures.join(format!("{name}.json")),
+            dir.join("results.json"),
+        )
+        .unwrap();
+    }
+    let before = (listing(&a), listing(&b));
+    let (sa, sb) = (a.to_str().unwrap(), b.to_str().unwrap());
+    kharness(&["report", sa]).expect_code(0);
+    kharness(&["compare", sa, sb]);
+    assert_eq!(
+        (listing(&a), listing(&b)),
+        before,
+        "a read wrote into a run"
+    );
+    // Asked for, the files go where they are asked to.
+    let out = d.path().join("out");
+    let so = out.to_str().unwrap();
+    kharness(&["report", sa, "--out", so]).expect_code(0);
+    kharness(&["compare", sa, sb, "--out", so]);
+    let mut names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert!(names.contains(&"report.html".to_owned()), "{names:?}");
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("compare-") && n.ends_with(".json")),
+        "{names:?}"
+    );
+    assert_eq!((listing(&a), listing(&b)), before);
+    kharness(&["report", sa, "--write"]).expect_code(0);
+    assert!(
+        a.join("junit.xml").is_file(),
+        "--write regenerates in place"
+    );
+}

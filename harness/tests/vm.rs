@@ -389,12 +389,13 @@ fn boots_interleave_kernels_and_pool_their_samples_in_one_column() {
     // A B A B: RFC 3339 times of one format sort as strings.
     let order = [&starts[0][0], &starts[1][0], &starts[0][1], &starts[1][1]];
     assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
-    // compare pools the four samples a side (written beside run B).
+    // compare pools the four samples a side (kept in --out).
     let rs = run.to_str().unwrap();
-    kharness(&["compare", rs, rs]).expect_code(0);
+    let kept = tempfile::tempdir().unwrap();
+    kharness(&["compare", rs, rs, "--out", kept.path().to_str().unwrap()]).expect_code(0);
     let name = format!("compare-{}.json", res["run_id"].as_str().unwrap());
     let c: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(run.join(name)).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(kept.path().join(name)).unwrap()).unwrap();
     let metrics = c["pairs"][0]["metrics"].as_array().unwrap();
     assert!(!metrics.is_empty(), "{c}");
     for m in metrics {

@@ -184,12 +184,14 @@ pub struct BundleArgs {
 ///
 /// Metrics need several samples a side (run both with --reps 5 or more,
 /// or merge boots); metrics measured in different perf modes are never
-/// compared. Exits 1 when something got worse.
+/// compared. Exits 1 when something got worse. Nothing is written into
+/// the run directories; --out keeps the comparison (JSON and text).
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
   kharness run --reps 10 --out runs          # base kernel
   kharness run --reps 10 --out runs --kernel ~/linux/arch/x86/boot/bzImage
-  kharness compare runs/20261122T050000Z runs/latest")]
+  kharness compare runs/20261122T050000Z runs/latest
+  kharness compare runs/A runs/B --out comparisons    # keeps compare-A.json and .txt")]
 pub struct CompareArgs {
     /// The reference run directory.
     pub run_a: PathBuf,
@@ -203,18 +205,35 @@ pub struct CompareArgs {
         allow_negative_numbers = true
     )]
     pub threshold: f64,
+    /// Write the comparison as compare-<run A>.json and .txt into this
+    /// directory (created if needed). Not the `out` of kharness.toml,
+    /// which is where runs go.
+    #[arg(long = "out", id = "compare_out", value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
-/// Print the summary of a stored run again (e.g. with --verbose) and
-/// rewrite its report files (junit.xml, results.ktap, kcidb.json,
-/// report.md, report.html).
+/// Print the summary of a stored run again (e.g. with --verbose); with
+/// --write or --out, render its report files (junit.xml, results.ktap,
+/// kcidb.json, report.md, report.html) again with this kharness.
+///
+/// Without either, nothing is written: a run directory may be a
+/// read-only artifact.
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
   kharness report kharness-runs/latest
-  kharness report -v kharness-runs/20261122T041659Z")]
+  kharness report -v kharness-runs/20261122T041659Z
+  kharness report artifacts/run --out /tmp/reports    # the run stays untouched
+  kharness report kharness-runs/latest --write        # regenerate in place")]
 pub struct ReportArgs {
     /// A run directory (holding results.json).
     pub run_dir: PathBuf,
+    /// Rewrite the report files inside the run directory.
+    #[arg(long, conflicts_with = "report_out")]
+    pub write: bool,
+    /// Write the report files into this directory (created if needed).
+    /// Not the `out` of kharness.toml, which is where runs go.
+    #[arg(long = "out", id = "report_out", value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 /// Boot each kernel, run the guest suite in it, and report one column per kernel.

@@ -1,4 +1,5 @@
-//! `kharness compare`: two stored runs side by side.
+//! `kharness compare`: two stored runs side by side; writes nothing into
+//! them (`--out` keeps the comparison elsewhere).
 
 use crate::cli::CompareArgs;
 use crate::error::{Error, ExitCode, Result};
@@ -11,11 +12,18 @@ pub fn run(a: CompareArgs, verbose: bool) -> Result<ExitCode> {
     );
     let c = crate::results::compare::compare(&ra, &rb, threshold);
     let text = crate::results::compare::render(&c, verbose);
-    // Kept beside run B, so its directory says what it was compared with.
-    let name = format!("compare-{}", ra.run_id);
-    crate::results::write_json(&a.run_b.join(format!("{name}.json")), &c)?;
-    crate::support::fs::write_atomic(&a.run_b.join(format!("{name}.txt")), text.as_bytes())
-        .map_err(|e| Error::io("failed to write", a.run_b.join(format!("{name}.txt")), e))?;
+    // Only where asked: the run directories may be read-only artifacts.
+    if let Some(dir) = &a.out {
+        std::fs::create_dir_all(dir).map_err(|source| Error::Output {
+            path: dir.clone(),
+            source,
+        })?;
+        let name = format!("compare-{}", ra.run_id);
+        crate::results::write_json(&dir.join(format!("{name}.json")), &c)?;
+        let txt = dir.join(format!("{name}.txt"));
+        crate::support::fs::write_atomic(&txt, text.as_bytes())
+            .map_err(|e| Error::io("failed to write", &txt, e))?;
+    }
     crate::support::stdout::print(&crate::report::for_stdout(&text)).map_err(Error::stdout)?;
     Ok(if c.has_regressions() {
         ExitCode::TestsFailed
