@@ -160,6 +160,7 @@ fn doctor_reports_tools_kernels_and_the_accelerator() {
 }
 
 /// Every file under `dir` with its size and modification time.
+#[expect(clippy::unwrap_used, reason = "a panic is the test failing")]
 fn listing(dir: &std::path::Path) -> Vec<(std::path::PathBuf, u64, std::time::SystemTime)> {
     let mut v: Vec<_> = std::fs::read_dir(dir)
         .unwrap()

@@ -27,8 +27,9 @@ Exit codes:
   0  all tests passed or skipped
   1  a test failed
   2  bad usage, configuration or input
-  3  infrastructure failure (missing tool, VM did not boot, interrupted)
-  4  the guest kernel crashed or hung";
+  3  infrastructure failure (missing tool, VM did not boot)
+  4  the guest kernel crashed or hung
+  130, 143  interrupted by SIGINT (Ctrl-C) or SIGTERM";
 
 /// Boot (patched) kernels in QEMU through virtme-ng and run kernel
 /// semantics tests for splice, tee, vmsplice, sendfile, io_uring and
@@ -58,17 +59,61 @@ pub enum Cmd {
     Merge(MergeArgs),
     Repro(ReproArgs),
     Bundle(BundleArgs),
-    /// What is installed and usable (virtme-ng, QEMU, KVM really working or
-    /// not, kernels, the guest binary), and what to install.
-    #[command(after_help = "Examples:
-  kharness doctor
-  kharness doctor && kharness run
-
-Exit codes: 0 everything needed for a run is there, 3 something is missing.")]
-    Doctor,
+    Doctor(DoctorArgs),
     Config(ConfigArgs),
     Completions(CompletionsArgs),
     Man(ManArgs),
+}
+
+/// What is installed and usable (QEMU, virtme-ng, KVM really working or
+/// not, kernels, the guest binary), and what to install.
+///
+/// Takes the flags and kharness.toml settings `run` takes, so it checks
+/// what a run with them would use (--qemu, --vng, --backend, --accel,
+/// --kernel, --guest). virtme-ng is required only for --backend vng. The
+/// KVM verdict is cached; --reprobe probes again.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  kharness doctor
+  kharness doctor --backend qemu --qemu /opt/qemu/bin/qemu-system-x86_64
+  kharness doctor --reprobe           # the machine changed: probe KVM again
+  kharness doctor && kharness run
+
+Exit codes: 0 everything needed for a run is there, 3 something is missing,
+130/143 interrupted.")]
+pub struct DoctorArgs {
+    /// Kernels a run would boot (the first is the KVM probe's).
+    #[arg(long = "kernel", short = 'k', value_name = "PATH|RELEASE")]
+    pub kernels: Vec<String>,
+    #[command(flatten)]
+    pub boot: BootArgs,
+    /// Probe KVM again instead of using the cached verdict.
+    #[arg(long)]
+    pub reprobe: bool,
+}
+
+impl DoctorArgs {
+    /// The plan a run with these flags would have, and how its kernels
+    /// resolved (doctor reports a bad kernel, it does not stop at it).
+    pub fn plan(self) -> (Plan, Result<Vec<PathBuf>>) {
+        let kernels = resolve_kernels(&self.kernels);
+        let plan = self
+            .boot
+            .plan(kernels.as_ref().cloned().unwrap_or_default());
+        (plan, kernels)
+    }
+}
+
+/// `--kernel` values as image paths; the newest kernel under /boot when
+/// there are none.
+fn resolve_kernels(specs: &[String]) -> Result<Vec<PathBuf>> {
+    if specs.is_empty() {
+        return Ok(vec![crate::kernel::default_kernel()?]);
+    }
+    specs
+        .iter()
+        .map(|k| crate::kernel::resolve_spec(k))
+        .collect()
 }
 
 /// Join the run directories of the shards of one plan (`kharness run
@@ -339,14 +384,7 @@ impl RunArgs {
     /// The plan these flags ask for, kernels resolved (the newest under
     /// /boot when none is given).
     pub fn plan(self) -> Result<Plan> {
-        let kernels = if self.kernels.is_empty() {
-            vec![crate::kernel::default_kernel()?]
-        } else {
-            self.kernels
-                .iter()
-                .map(|k| crate::kernel::resolve_spec(k))
-                .collect::<Result<Vec<_>>>()?
-        };
+        let kernels = resolve_kernels(&self.kernels)?;
         let mut plan = self.boot.plan(kernels);
         plan.shard = self.shard;
         Ok(plan)

@@ -72,7 +72,7 @@ fn dispatch(cli: Cli, config: &Layers) -> Result<ExitCode> {
         Cmd::Merge(a) => super::merge::execute(&a.run_dirs, &a.out, a.allow_missing, &out),
         Cmd::Repro(a) => super::repro::run(a, &out),
         Cmd::Bundle(a) => super::bundle::run(a, cli.quiet),
-        Cmd::Doctor => Ok(super::doctor::doctor()),
+        Cmd::Doctor(a) => super::doctor::run(a),
         Cmd::Config(ConfigArgs {
             cmd: ConfigCmd::Show { command },
         }) => super::config::show(&command, config),

@@ -1,11 +1,16 @@
 //! `kharness doctor`: what is installed, what really works, and the exact
-//! command that installs each missing piece.
+//! command that installs each missing piece. It reads the same flags and
+//! kharness.toml settings as `run` (the QEMU and vng programs, backend,
+//! accelerator, kernels, guest), so it checks what a run would use.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::error::ExitCode;
-use crate::vm::{self, Accel, AccelChoice};
+use crate::cli::DoctorArgs;
+use crate::error::{Error, ExitCode, Result};
+use crate::plan::Plan;
+use crate::support::paths::resolve_program;
+use crate::vm::{self, Accel, Backend, BackendChoice};
 
 /// Debian's prebuilt kernels the setup installs.
 pub const DEBIAN_KERNELS: &[(&str, &str)] = &[
@@ -24,8 +29,8 @@ struct Check {
     fix: Option<String>,
 }
 
-fn version_of(program: &str, arg: &str) -> Option<String> {
-    let path = crate::support::paths::which(program)?;
+fn version_of(program: &Path, arg: &str) -> Option<String> {
+    let path = resolve_program(program)?;
     let out = Command::new(path).arg(arg).output().ok()?;
     let text = String::from_utf8_lossy(if out.stdout.is_empty() {
         &out.stderr
@@ -36,44 +41,110 @@ fn version_of(program: &str, arg: &str) -> Option<String> {
     Some(text.lines().next().unwrap_or("").trim().to_owned())
 }
 
-fn tool(program: &str, arg: &str, required: bool, fix: &str) -> Check {
+fn tool(program: &Path, arg: &str, required: bool, fix: &str) -> Check {
+    let what = program.display().to_string();
     match version_of(program, arg) {
         Some(v) => Check {
             ok: true,
             required,
-            what: program.to_owned(),
+            what,
             detail: v,
             fix: None,
         },
         None => Check {
             ok: false,
             required,
-            what: program.to_owned(),
-            detail: "not found on PATH".into(),
+            what,
+            detail: "not found".into(),
             fix: Some(fix.to_owned()),
         },
     }
 }
 
-/// Runs every check and prints a table; exit 0 when a run can work, 3 when
-/// something required is missing.
-pub fn doctor() -> ExitCode {
-    let mut checks = vec![
-        tool(
-            "qemu-system-x86_64",
-            "--version",
-            true,
-            "apt-get install qemu-system-x86",
-        ),
-        tool("vng", "--version", true, "pip install virtme-ng"),
-        tool("busybox", "--help", false, "apt-get install busybox-static"),
-        tool(
-            "cargo",
-            "--version",
-            false,
-            "install Rust (needed only to build the guest binary)",
-        ),
-    ];
+pub fn run(a: DoctorArgs) -> Result<ExitCode> {
+    let reprobe = a.reprobe;
+    let (plan, kernels) = a.plan();
+    let checks = checks(&plan, &kernels, reprobe);
+    if crate::support::process::interrupted() {
+        return Err(Error::Interrupted);
+    }
+    let w = checks.iter().map(|c| c.what.len()).max().unwrap_or(0);
+    let mut text = String::new();
+    for c in &checks {
+        let mark = match (c.ok, c.required) {
+            (true, _) => "ok     ",
+            (false, true) => "MISSING",
+            (false, false) => "missing",
+        };
+        text.push_str(&format!("{mark}  {:<w$}  {}\n", c.what, c.detail));
+        if let Some(fix) = &c.fix {
+            text.push_str(&format!("         {:<w$}  fix: {fix}\n", ""));
+        }
+    }
+    let code = if checks.iter().any(|c| c.required && !c.ok) {
+        text.push_str(
+            "\nSomething required is missing: run the fix commands above, or ci/setup.sh for all of them.\n",
+        );
+        ExitCode::Infra
+    } else {
+        text.push_str("\nReady: `kharness run` will work.\n");
+        ExitCode::Ok
+    };
+    crate::support::stdout::print(&text).map_err(Error::stdout)?;
+    Ok(code)
+}
+
+/// Every check, for the plan a run with the same flags would have;
+/// `kernels` is how its kernels resolved.
+fn checks(plan: &Plan, kernels: &Result<Vec<PathBuf>>, reprobe: bool) -> Vec<Check> {
+    let vng = version_of(&plan.vng, "--version");
+    let backend = Backend::resolve(plan.backend, vng.is_some());
+    let mut checks = vec![tool(
+        &plan.qemu,
+        "--version",
+        true,
+        "apt-get install qemu-system-x86",
+    )];
+    checks.push(match vng {
+        Some(v) => Check {
+            ok: true,
+            required: false,
+            what: plan.vng.display().to_string(),
+            detail: v,
+            fix: None,
+        },
+        None => Check {
+            ok: false,
+            // Needed only when asked for: `auto` boots with QEMU directly.
+            required: plan.backend == BackendChoice::Vng,
+            what: plan.vng.display().to_string(),
+            detail: if plan.backend == BackendChoice::Vng {
+                "not found (--backend vng)".into()
+            } else {
+                "not found; runs use the qemu backend".into()
+            },
+            fix: Some("pip install virtme-ng".into()),
+        },
+    });
+    checks.push(Check {
+        ok: true,
+        required: false,
+        what: "backend".into(),
+        detail: format!("{} (--backend {:?})", backend.as_str(), plan.backend).to_lowercase(),
+        fix: None,
+    });
+    checks.push(tool(
+        Path::new("busybox"),
+        "--help",
+        false,
+        "apt-get install busybox-static",
+    ));
+    checks.push(tool(
+        Path::new("cargo"),
+        "--version",
+        false,
+        "install Rust (needed only to build the guest binary)",
+    ));
     let boot = crate::kernel::list_boot_kernels(Path::new(crate::kernel::BOOT_DIR));
     for (release, pkg) in DEBIAN_KERNELS {
         let found = boot.iter().any(|(r, _)| r == release);
@@ -89,27 +160,41 @@ pub fn doctor() -> ExitCode {
             fix: (!found).then(|| format!("apt-get install {pkg}")),
         });
     }
-    let default = crate::kernel::default_kernel();
     checks.push(Check {
-        ok: default.is_ok(),
+        ok: kernels.is_ok(),
         required: true,
-        what: "default kernel".into(),
-        detail: match &default {
-            Ok(p) => p.display().to_string(),
+        what: "kernels to boot".into(),
+        detail: match kernels {
+            Ok(k) => k
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
             Err(e) => e.to_string(),
         },
-        fix: default
+        fix: kernels
             .is_err()
             .then(|| format!("apt-get install {}", DEBIAN_KERNELS[1].1)),
     });
     let kvm_dev = Path::new("/dev/kvm").exists();
-    match &default {
-        Ok(k) if crate::support::paths::which("qemu-system-x86_64").is_some() => {
+    match kernels.as_deref() {
+        Ok([k, ..]) if resolve_program(&plan.qemu).is_some() => {
             let v = vm::resolve_accel(
-                AccelChoice::Auto,
-                k,
-                crate::support::paths::cache_dir().as_deref(),
+                plan.accel,
+                vm::Probe {
+                    kernel: k,
+                    qemu: &plan.qemu,
+                    cache_dir: crate::support::paths::cache_dir().as_deref(),
+                    reprobe,
+                },
             );
+            let fix = if v.accel == Accel::Tcg && !kvm_dev {
+                Some("enable KVM for faster boots (modprobe kvm_intel or kvm_amd; add your user to group kvm)".to_owned())
+            } else if v.cached {
+                Some("`kharness doctor --reprobe` probes KVM again".to_owned())
+            } else {
+                None
+            };
             checks.push(Check {
                 ok: true,
                 required: false,
@@ -120,8 +205,7 @@ pub fn doctor() -> ExitCode {
                     v.reason,
                     if v.cached { ", cached" } else { "" }
                 ),
-                fix: (v.accel == Accel::Tcg && !kvm_dev)
-                    .then(|| "enable KVM for faster boots (modprobe kvm_intel or kvm_amd; add your user to group kvm)".to_owned()),
+                fix,
             });
         }
         _ => checks.push(Check {
@@ -132,7 +216,7 @@ pub fn doctor() -> ExitCode {
             fix: None,
         }),
     }
-    match crate::guest::locate(None, true) {
+    match crate::guest::locate(plan.guest.as_deref(), true) {
         Ok(g) => checks.push(Check {
             ok: true,
             required: true,
@@ -148,26 +232,5 @@ pub fn doctor() -> ExitCode {
             fix: Some("ci/setup.sh".into()),
         }),
     }
-
-    let w = checks.iter().map(|c| c.what.len()).max().unwrap_or(0);
-    for c in &checks {
-        let mark = match (c.ok, c.required) {
-            (true, _) => "ok     ",
-            (false, true) => "MISSING",
-            (false, false) => "missing",
-        };
-        println!("{mark}  {:<w$}  {}", c.what, c.detail);
-        if let Some(fix) = &c.fix {
-            println!("         {:<w$}  fix: {fix}", "");
-        }
-    }
-    if checks.iter().any(|c| c.required && !c.ok) {
-        println!(
-            "\nSomething required is missing: run the fix commands above, or ci/setup.sh for all of them."
-        );
-        ExitCode::Infra
-    } else {
-        println!("\nReady: `kharness run` will work.");
-        ExitCode::Ok
-    }
+    checks
 }

@@ -89,12 +89,20 @@ pub fn run_plan(plan: &Plan, out: &Output) -> Result<Option<(RunResults, RunDir)
         return Ok(None);
     }
     let started = SystemTime::now();
-    let verdict = vm::resolve_accel(plan.accel, &identities[0].path, cache_dir().as_deref());
+    let verdict = vm::resolve_accel(
+        plan.accel,
+        vm::Probe {
+            kernel: &identities[0].path,
+            qemu: &plan.qemu,
+            cache_dir: cache_dir().as_deref(),
+            reprobe: false,
+        },
+    );
     let perf_mode = PerfMode::resolve(plan.perf_mode, verdict.accel).map_err(Error::Usage)?;
     let run_dir = RunDir::create(&plan.out, started)?;
     if !out.quiet {
         let how = if verdict.cached {
-            " (cached verdict)"
+            " (cached verdict; `kharness doctor --reprobe` probes again)"
         } else {
             ""
         };

@@ -118,6 +118,9 @@ pub fn build_step(
     let built = build::configure_and_build(&spec, &mut |p: &BuildProgress| bar.update(p));
     bar.finish();
     let built = built.map_err(|e| {
+        if matches!(e, build::BuildError::Interrupted) {
+            return Error::Interrupted;
+        }
         let what = match patches.last() {
             Some(p) => format!("building with patch {}", p.label()),
             None => "building the base tree".to_owned(),

@@ -10,7 +10,9 @@ mod qemu;
 mod quote;
 mod vng;
 
-pub use accel::{Accel, AccelChoice, AccelVerdict, resolve_accel};
+pub use accel::{
+    Accel, AccelChoice, AccelVerdict, CACHE_FILE as ACCEL_CACHE_FILE, Probe, resolve_accel,
+};
 pub use backend::{Backend, BackendChoice, ICOUNT, PerfMode, PerfModeChoice};
 pub use process::supervise;
 pub use qemu::Qemu;
