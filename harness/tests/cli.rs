@@ -220,3 +220,43 @@ fn report_and_compare_leave_the_run_directories_alone() {
         "--write regenerates in place"
     );
 }
+
+/// Runs kharness with its stdout a pipe whose reader is already gone
+/// (`kharness list | head -1` once head has exited).
+#[expect(clippy::unwrap_used, reason = "a panic is the test failing")]
+fn into_closed_pipe(args: &[&str]) -> (Option<i32>, String) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kharness"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly_with_exit_0() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let d = tempfile::tempdir().unwrap();
+    // A run whose exit code would be 4 (a crash): a closed pipe still ends 0.
+    std::fs::copy(
+        fixtures.join("crash-two-kernels.json"),
+        d.path().join("results.json"),
+    )
+    .unwrap();
+    for args in [
+        vec!["list"],
+        vec!["report", d.path().to_str().unwrap()],
+        vec!["man"],
+    ] {
+        let (code, stderr) = into_closed_pipe(&args);
+        assert_eq!(code, Some(0), "kharness {args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "kharness {args:?}: {stderr}");
+        assert!(!stderr.contains("error"), "kharness {args:?}: {stderr}");
+    }
+}

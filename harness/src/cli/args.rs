@@ -358,19 +358,20 @@ pub struct BootArgs {
     /// Run the suite this many times on each kernel, each time in a fresh
     /// boot, interleaving kernels (A B A B) so drift of a busy host hits
     /// all alike; every boot's samples pool into the kernel's column.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100), env = "KHARNESS_BOOTS")]
     pub boots: u32,
     /// After a test crashes or hangs the guest, the tests after it run in a
     /// fresh boot; one pass over a kernel takes at most this many boots.
-    #[arg(long, default_value_t = crate::plan::DEFAULT_MAX_BOOTS, value_parser = clap::value_parser!(u32).range(1..=100))]
+    #[arg(long, default_value_t = crate::plan::DEFAULT_MAX_BOOTS, value_parser = clap::value_parser!(u32).range(1..=100), env = "KHARNESS_MAX_BOOTS")]
     pub max_boots: u32,
     /// Run a test that fails, errors or times out up to N more times in the
     /// same boot; one that then passes is reported as flaky (not as passed,
     /// and not as a failure: it does not change the exit code).
     #[arg(long, default_value_t = 0, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=100), env = "KHARNESS_RETRIES")]
     pub retries: u32,
-    /// Seconds one test may run inside the guest before it is killed.
-    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..), env = "KHARNESS_TEST_TIMEOUT")]
+    /// Time one test may run inside the guest before it is killed (e.g.
+    /// 90s, 2m; a bare number is seconds).
+    #[arg(long, default_value = "2m", value_parser = parse_test_timeout, env = "KHARNESS_TEST_TIMEOUT")]
     pub test_timeout: u64,
     /// The virtme-ng program.
     #[arg(long, default_value = "vng", env = "KHARNESS_VNG")]
@@ -605,6 +606,19 @@ pub enum ListFormat {
     Md,
 }
 
+/// `--test-timeout`: a duration like `--timeout`'s, or a bare number of
+/// seconds (what it took before); whole seconds, rounded up, for the guest.
+fn parse_test_timeout(s: &str) -> std::result::Result<u64, String> {
+    let d = match s.trim().parse::<u64>() {
+        Ok(n) => Duration::from_secs(n),
+        Err(_) => parse_duration(s)?,
+    };
+    if d.is_zero() {
+        return Err("must be longer than zero".into());
+    }
+    Ok(d.as_secs() + u64::from(d.subsec_nanos() > 0))
+}
+
 fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
     let d = humantime::parse_duration(s).map_err(|e| format!("{e} (try 90s, 15m, 1h)"))?;
     if d.is_zero() {
@@ -616,5 +630,21 @@ fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
 impl From<clap::Error> for Error {
     fn from(e: clap::Error) -> Self {
         Error::Usage(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_timeouts_take_durations_and_bare_seconds() {
+        assert_eq!(parse_test_timeout("120"), Ok(120));
+        assert_eq!(parse_test_timeout("2m"), Ok(120));
+        assert_eq!(parse_test_timeout("1m 30s"), Ok(90));
+        assert_eq!(parse_test_timeout("1500ms"), Ok(2), "rounded up");
+        assert!(parse_test_timeout("0").is_err());
+        assert!(parse_test_timeout("0s").is_err());
+        assert!(parse_test_timeout("soon").is_err());
     }
 }

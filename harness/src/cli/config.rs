@@ -46,6 +46,8 @@ pub enum Ty {
     /// A program or kernel release, or a path when it holds a `/` (then
     /// relative to the file's directory, like [`Ty::Path`]).
     NameOrPath,
+    /// A duration string (`"90s"`, `"2m"`) or a whole number of seconds.
+    Duration,
 }
 
 /// A configurable setting: its name in kharness.toml, the clap argument
@@ -92,8 +94,11 @@ pub const KEYS: &[Key] = &[
     one("accel", "accel", Ty::Str),
     one("perf-mode", "perf_mode", Ty::Str),
     one("timeout", "timeout", Ty::Str),
-    one("test-timeout", "test_timeout", Ty::Int),
+    one("test-timeout", "test_timeout", Ty::Duration),
     one("reps", "reps", Ty::Int),
+    one("boots", "boots", Ty::Int),
+    one("max-boots", "max_boots", Ty::Int),
+    one("retries", "retries", Ty::Int),
     one("threshold", "threshold", Ty::Float),
     one("memory", "memory", Ty::Str),
     one("cpus", "cpus", Ty::Int),
@@ -565,10 +570,12 @@ fn convert(
         (Ty::Int, false) => "an integer",
         (Ty::Float, false) => "a number",
         (Ty::Path | Ty::NameOrPath, false) => "a string (a path)",
+        (Ty::Duration, false) => "a duration (\"90s\", \"2m\") or a number of seconds",
         (Ty::Str, true) => "an array of strings",
         (Ty::Int, true) => "an array of integers",
         (Ty::Float, true) => "an array of numbers",
         (Ty::Path | Ty::NameOrPath, true) => "an array of strings (paths)",
+        (Ty::Duration, true) => "an array of durations",
     };
     let wrong = |v: &Spanned<DeValue<'_>>| {
         (
@@ -583,10 +590,10 @@ fn convert(
     let scalar = |v: &Spanned<DeValue<'_>>| -> std::result::Result<(String, Loc), (Loc, String)> {
         let loc = at(v.span());
         let s = match (key.ty, v.get_ref()) {
-            (Ty::Str, DeValue::String(s)) => s.to_string(),
+            (Ty::Str | Ty::Duration, DeValue::String(s)) => s.to_string(),
             (Ty::Path, DeValue::String(s)) => resolve(dir, s, true),
             (Ty::NameOrPath, DeValue::String(s)) => resolve(dir, s, s.contains('/')),
-            (Ty::Int | Ty::Float, DeValue::Integer(i)) => {
+            (Ty::Int | Ty::Float | Ty::Duration, DeValue::Integer(i)) => {
                 i64::from_str_radix(i.as_str(), i.radix())
                     .map_err(|e| (loc, format!("`{}`: {e}", key.name)))?
                     .to_string()
@@ -716,7 +723,7 @@ fn why(e: &clap::Error) -> String {
 /// A value as TOML would write it.
 fn shown(ty: Ty, raw: &str) -> String {
     match ty {
-        Ty::Int | Ty::Float if raw.parse::<f64>().is_ok() => raw.to_owned(),
+        Ty::Int | Ty::Float | Ty::Duration if raw.parse::<f64>().is_ok() => raw.to_owned(),
         _ => toml::Value::String(raw.to_owned()).to_string(),
     }
 }
