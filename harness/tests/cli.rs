@@ -260,3 +260,46 @@ fn a_closed_stdout_ends_quietly_with_exit_0() {
         assert!(!stderr.contains("error"), "kharness {args:?}: {stderr}");
     }
 }
+
+#[test]
+fn series_dry_run_prints_the_steps_and_builds_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    // What a kernel tree needs to look like to be accepted as one.
+    let tree = d.path().join("linux");
+    for f in [
+        "Makefile",
+        "Kconfig",
+        "arch/x86/Kconfig",
+        "scripts/kconfig/Makefile",
+    ] {
+        let p = tree.join(f);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, "").unwrap();
+    }
+    let cache = d.path().join("cache");
+    let out = d.path().join("runs");
+    let r = common::run_with(
+        {
+            let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kharness"));
+            cmd.env("KHARNESS_CACHE_DIR", &cache);
+            cmd
+        },
+        &[
+            "series",
+            &common::series_dir("demo-splice-regression"),
+            "--tree",
+            tree.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--dry-run",
+        ],
+    );
+    r.expect_code(0);
+    let text = r.stdout();
+    for step in ["step base:", "step   +1:", "step   +2:", "step   +3:"] {
+        assert!(text.contains(step), "{text}");
+    }
+    assert!(text.contains("backend qemu"), "{text}");
+    assert!(!cache.exists(), "a dry run made a scratch tree or a build");
+    assert!(!out.exists(), "a dry run made a run directory");
+}

@@ -407,6 +407,7 @@ impl SeriesArgs {
             series: self.series,
             tree: self.tree,
             final_only: self.final_only,
+            dry_run: self.dry_run,
             build: BuildOptions {
                 fragments: self.fragments,
                 jobs: self.jobs,
@@ -471,6 +472,7 @@ impl BootArgs {
   kharness series kernel-patches/demo-splice-regression --tree /usr/src/linux-source-6.12
   kharness series ~/mail/my-series.mbox --tree ~/linux --reps 5 --filter 'splice.*' --filter tag:perf
   kharness series thread.txt --tree ~/linux --final-only
+  kharness series ~/mail/v2.mbox --tree ~/linux --dry-run     # the steps, nothing built
   kharness series DIR --tree ~/linux --boots 3 --reps 2 --filter tag:perf   # base +1 +2 base +1 +2 ...
 
 Exit codes: 0 nothing regressed and every expected effect happened, 1 a test
@@ -486,6 +488,10 @@ pub struct SeriesArgs {
     /// Build and boot only the base and the whole series.
     #[arg(long)]
     pub final_only: bool,
+    /// Read and check the series and the tree, print the steps it would
+    /// build and boot, and stop: nothing is copied, built or booted.
+    #[arg(long)]
+    pub dry_run: bool,
     /// Extra kernel config fragment merged after the built-in one; repeatable.
     #[arg(long = "fragment", value_name = "FILE")]
     pub fragments: Vec<PathBuf>,

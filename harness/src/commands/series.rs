@@ -28,8 +28,10 @@ pub fn run(a: SeriesArgs, out: &Output) -> Result<ExitCode> {
         ))
     })?;
     // Before any build: a run directory that cannot be made would
-    // only fail after every step was built.
-    crate::results::check_out(&sp.run.out)?;
+    // only fail after every step was built. A dry run makes none.
+    if !sp.dry_run {
+        crate::results::check_out(&sp.run.out)?;
+    }
     execute(sp, out)
 }
 
@@ -47,6 +49,11 @@ pub fn execute(sp: SeriesPlan, out: &Output) -> Result<ExitCode> {
         }
     }
     check_base(&series, &sp.tree, out);
+    if sp.dry_run {
+        let text = dry_run(&sp, &series);
+        crate::support::stdout::print(&text).map_err(Error::stdout)?;
+        return Ok(ExitCode::Ok);
+    }
     let cache = crate::support::paths::cache_dir()
         .ok_or_else(|| Error::Usage("no cache directory: set KHARNESS_CACHE_DIR".into()))?;
     let mut tree = ScratchTree::open(&sp.tree, &cache)?;
@@ -152,6 +159,54 @@ pub fn execute(sp: SeriesPlan, out: &Output) -> Result<ExitCode> {
         ExitCode::Ok
     });
     Ok(code)
+}
+
+/// What a series run would do, step by step, for `--dry-run`.
+fn dry_run(sp: &SeriesPlan, series: &Series) -> String {
+    let n = series.patches.len();
+    let steps: Vec<usize> = if sp.final_only {
+        vec![0, n]
+    } else {
+        (0..=n).collect()
+    };
+    let mut s = format!(
+        "series {:?} ({:?}, {n} patch(es)) onto {} (never modified: a scratch copy gets the patches)\n",
+        series.name,
+        series.format,
+        sp.tree.display()
+    );
+    for k in steps {
+        let (label, what) = match k {
+            0 => ("base".to_owned(), "the tree as it is".to_owned()),
+            k => (
+                format!("+{k}"),
+                format!("patch {}", series.patches[k - 1].label()),
+            ),
+        };
+        s.push_str(&format!("step {label:>4}: build and boot {what}\n"));
+    }
+    let fragments = if sp.build.fragments.is_empty() {
+        "the built-in kernel config".to_owned()
+    } else {
+        let names: Vec<String> = sp
+            .build
+            .fragments
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect();
+        format!("the built-in kernel config + {}", names.join(", "))
+    };
+    let filters = if sp.run.filters.is_empty() {
+        "every test".to_owned()
+    } else {
+        sp.run.filters.join(" ")
+    };
+    s.push_str(&format!(
+        "each step: {fragments}; backend {}, {} boot(s), tests: {filters}\n",
+        format!("{:?}", sp.run.backend).to_lowercase(),
+        sp.run.boots
+    ));
+    s
 }
 
 /// Warns when series.toml names a base the tree is not.

@@ -20,6 +20,8 @@ pub struct SeriesPlan {
     pub tree: PathBuf,
     /// Build and boot only the base and the whole series.
     pub final_only: bool,
+    /// Print the steps, build and boot nothing.
+    pub dry_run: bool,
     /// How each step's kernel is built.
     pub build: BuildOptions,
     /// Smallest relative metric change that counts (0.02 = 2%).
