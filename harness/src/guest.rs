@@ -93,14 +93,24 @@ fn build_in(ws: &Path, quiet: bool) -> Result<GuestBinary> {
     let stderr = log
         .reopen()
         .map_err(|e| Error::io("failed to open", log.path(), e))?;
-    let status = Command::new(&argv[0])
-        .args(&argv[1..])
-        .envs(env)
-        .current_dir(ws)
-        .stdout(std::process::Stdio::null())
-        .stderr(stderr)
-        .status()
-        .map_err(|e| Error::Infra(format!("failed to run cargo: {e}")))?;
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..]).envs(env).current_dir(ws);
+    // Supervised: Ctrl-C stops cargo and its compilers with it.
+    let sup = crate::support::process::supervise(
+        &mut cmd,
+        std::process::Stdio::null(),
+        stderr,
+        crate::support::process::Stop {
+            limit: None,
+            cancel: Some(crate::support::process::interrupt_flag()),
+        },
+        || {},
+    )
+    .map_err(|e| Error::Infra(format!("failed to run cargo: {e}")))?;
+    if sup.interrupted {
+        return Err(Error::Interrupted);
+    }
+    let status = sup.status;
     if !status.success() {
         let text = std::fs::read_to_string(log.path()).unwrap_or_default();
         return Err(Error::Infra(format!(
@@ -190,13 +200,14 @@ fn elf_interp(head: &[u8]) -> std::result::Result<Option<String>, String> {
 /// The tests `filters` select, asked of the guest binary itself (run
 /// natively: listing touches no kernel feature). No match is a usage error.
 pub fn catalogue(guest: &GuestBinary, filters: &[String]) -> Result<Vec<TestInfo>> {
-    let out = Command::new(&guest.path)
-        .arg("list")
-        .arg("--json")
-        .arg("--")
-        .args(filters)
-        .output()
-        .map_err(|e| Error::Infra(format!("failed to run {} list: {e}", guest.path.display())))?;
+    let out = crate::support::process::output(
+        Command::new(&guest.path)
+            .arg("list")
+            .arg("--json")
+            .arg("--")
+            .args(filters),
+    )
+    .map_err(|e| Error::Infra(format!("failed to run {} list: {e}", guest.path.display())))?;
     if out.status.code() == Some(2) {
         return Err(Error::Usage(format!(
             "no test matches filter {}; `kharness list` shows the catalogue",

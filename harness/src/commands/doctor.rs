@@ -31,7 +31,7 @@ struct Check {
 
 fn version_of(program: &Path, arg: &str) -> Option<String> {
     let path = resolve_program(program)?;
-    let out = Command::new(path).arg(arg).output().ok()?;
+    let out = crate::support::process::output(Command::new(path).arg(arg)).ok()?;
     let text = String::from_utf8_lossy(if out.stdout.is_empty() {
         &out.stderr
     } else {

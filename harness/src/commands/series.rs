@@ -79,6 +79,9 @@ pub fn execute(sp: SeriesPlan, out: &Output) -> Result<ExitCode> {
             Ok(step) => built.push(step),
             // Nothing built: the error ends the command (and is printed
             // once, by the caller).
+            // A tool stopped by Ctrl-C fails too: say interrupted, not
+            // that the patch or the build is bad.
+            Err(_) if crate::support::process::interrupted() => return Err(Error::Interrupted),
             Err(e) if built.is_empty() => return Err(e),
             Err(e) => {
                 eprintln!("kharness: error: {e}");

@@ -56,7 +56,8 @@ pub(super) fn boot_vm(
     let layout = layout(ctx, index, id, boot_no)?;
     let mut launch = launch::prepare(ctx, index, id, &layout, after)?;
     let command_sh = layout.dir.join("command.sh");
-    write_atomic(&command_sh, format!("{}\n", launch.display).as_bytes())
+    let script = format!("{}\n# guest: {}\n", launch.display, launch.guest_argv);
+    write_atomic(&command_sh, script.as_bytes())
         .map_err(|e| Error::io("failed to write", &command_sh, e))?;
     if !out.quiet {
         let how = match why {
@@ -88,6 +89,10 @@ pub(super) fn boot_vm(
     )
     .map_err(|e| Error::Infra(format!("failed to start {}: {e}", launch.display)))?;
     progress.finish();
+    if let Some(f) = &launch.scratch {
+        // Best effort: a leftover copy of the initramfs only costs space.
+        let _ = std::fs::remove_file(f);
+    }
 
     let text = std::fs::read(&launch.records).unwrap_or_default();
     if launch.twin.is_some() {

@@ -17,7 +17,9 @@ pub(super) const RECORDS: &str = "records.jsonl";
 
 /// Which tests of the plan one boot runs: a shard's part of the
 /// catalogue, and of that only the tests after `after` (a fresh boot after
-/// a crash or hang).
+/// a crash or hang). With the filters it goes to the guest in a file
+/// (vng: a script in the rw directory; qemu: the initramfs), never on
+/// the kernel command line, which x86 cuts at 2048 bytes.
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct Which<'a> {
     pub part: Option<Part>,
@@ -65,21 +67,17 @@ fn default_cpus(accel: Accel) -> Option<u32> {
     (accel == Accel::Tcg).then_some(1)
 }
 
+/// A vng boot whose guest command is the script `script` in the shared
+/// rw directory: vng's `--exec` travels on the kernel command line, the
+/// script (any length) does not.
 pub(super) fn vng_for(
     plan: &Plan,
     id: &KernelIdentity,
-    guest: &GuestBinary,
+    script: &Path,
     rw: &Path,
     accel: Accel,
     perf_mode: PerfMode,
-    which: Which<'_>,
 ) -> Vng {
-    let mut exec = vec![guest.path.to_string_lossy().into_owned()];
-    exec.extend(guest_run_args(
-        plan,
-        &rw.join(RECORDS).to_string_lossy(),
-        which,
-    ));
     Vng {
         program: plan.vng.clone(),
         kernel: id.path.clone(),
@@ -87,11 +85,45 @@ pub(super) fn vng_for(
         rwdir: rw.to_owned(),
         memory: plan.memory.clone(),
         cpus: plan.cpus.or_else(|| default_cpus(accel)),
-        exec,
+        exec: vec!["sh".to_owned(), script.to_string_lossy().into_owned()],
         qemu_opts: icount_opts(perf_mode),
     }
 }
 
+/// The guest's argv under vng: the binary (the host's, shared read-only)
+/// and its `run` arguments, records into `rw`.
+pub(super) fn vng_guest_argv(
+    plan: &Plan,
+    guest: &GuestBinary,
+    rw: &Path,
+    which: Which<'_>,
+) -> Vec<String> {
+    let mut argv = vec![guest.path.to_string_lossy().into_owned()];
+    argv.extend(guest_run_args(
+        plan,
+        &rw.join(RECORDS).to_string_lossy(),
+        which,
+    ));
+    argv
+}
+
+/// The script vng runs: `exec` of the guest's argv, every word quoted.
+pub(super) fn vng_script(argv: &[String]) -> String {
+    format!("exec {}\n", crate::support::quote::sh_join(argv))
+}
+
+/// Where the vng guest command is written, in the rw directory.
+pub(super) const VNG_SCRIPT: &str = "kharness-run.sh";
+
+/// The guest's argv under qemu-direct (PID 1 of the initramfs; records
+/// on the second serial port).
+pub(super) fn qemu_guest_argv(plan: &Plan, which: Which<'_>) -> Vec<String> {
+    guest_run_args(plan, "/dev/ttyS1", which)
+}
+
+/// A qemu-direct boot of `initrd`, which holds the guest and its argv
+/// ([`crate::vm::initramfs::with_argv`]): nothing of the selection goes on
+/// the kernel command line.
 pub(super) fn qemu_for(
     plan: &Plan,
     id: &KernelIdentity,
@@ -99,9 +131,7 @@ pub(super) fn qemu_for(
     results: &Path,
     accel: Accel,
     perf_mode: PerfMode,
-    which: Which<'_>,
 ) -> Qemu {
-    let argv = guest_run_args(plan, "/dev/ttyS1", which);
     Qemu {
         program: plan.qemu.clone(),
         kernel: id.path.clone(),
@@ -110,11 +140,7 @@ pub(super) fn qemu_for(
         memory: plan.memory.clone(),
         cpus: plan.cpus.or_else(|| default_cpus(accel)).unwrap_or(1),
         results: results.to_owned(),
-        append: vec![format!(
-            "{}={}",
-            kharness_record::PID1_ARGV_PARAM,
-            kharness_record::encode_argv(&argv)
-        )],
+        append: Vec::new(),
         icount: perf_mode == PerfMode::Deterministic,
     }
 }
@@ -142,6 +168,11 @@ pub(super) struct Launch {
     pub stderr_rel: String,
     /// A plain temporary twin of `rw/` for vng, whose records are copied back.
     pub twin: Option<tempfile::TempDir>,
+    /// The guest's argv, quoted (for command.sh: it is in a file, not on
+    /// the command line).
+    pub guest_argv: String,
+    /// A per-boot file to remove once the VM is gone (the qemu initramfs).
+    pub scratch: Option<PathBuf>,
 }
 
 /// The command for one boot of kernel `index`, per backend.
@@ -176,15 +207,13 @@ pub(super) fn prepare(
                 .as_ref()
                 .map(|t| t.path().to_owned())
                 .unwrap_or(canonical_rw);
-            let vng = vng_for(
-                ctx.plan,
-                id,
-                &ctx.guest,
-                &rw,
-                ctx.verdict.accel,
-                ctx.perf_mode,
-                which,
-            );
+            let argv = vng_guest_argv(ctx.plan, &ctx.guest, &rw, which);
+            let script = rw.join(VNG_SCRIPT);
+            crate::support::fs::write_atomic(&script, vng_script(&argv).as_bytes())
+                .map_err(|e| Error::io("failed to write", &script, e))?;
+            let vng = vng_for(ctx.plan, id, &script, &rw, ctx.verdict.accel, ctx.perf_mode);
+            vng.check_cmdline()
+                .map_err(|e| Error::Usage(format!("{}: {e}", id.release)))?;
             let guest_rel = format!("{}/guest.log", layout.rel);
             // vng: the guest command's output on stdout, the kernel's on stderr.
             Ok(Launch {
@@ -195,23 +224,30 @@ pub(super) fn prepare(
                 stdout_rel: guest_rel,
                 stderr_rel: layout.console_rel.clone(),
                 twin,
+                guest_argv: crate::support::quote::sh_join(&argv),
+                scratch: None,
             })
         }
         Backend::Qemu => {
             let records = layout.rw.join(RECORDS);
-            let initrd = ctx
+            let base = ctx
                 .initramfs
                 .as_deref()
                 .expect("the qemu backend builds an initramfs first");
+            let argv = qemu_guest_argv(ctx.plan, which);
+            let initrd = layout.dir.join("initrd.cpio");
+            crate::vm::initramfs::with_argv(base, &argv, &initrd)
+                .map_err(|e| Error::io("failed to write", &initrd, e))?;
             let q = qemu_for(
                 ctx.plan,
                 id,
-                initrd,
+                &initrd,
                 &records,
                 ctx.verdict.accel,
                 ctx.perf_mode,
-                which,
             );
+            q.check_cmdline()
+                .map_err(|e| Error::Usage(format!("{}: {e}", id.release)))?;
             // qemu-direct: the first serial port (stdout) is the console and
             // the guest's KTAP; QEMU's own messages go to stderr.
             Ok(Launch {
@@ -222,7 +258,106 @@ pub(super) fn prepare(
                 stdout_rel: layout.console_rel.clone(),
                 stderr_rel: format!("{}/qemu.log", layout.rel),
                 twin: None,
+                guest_argv: crate::support::quote::sh_join(&argv),
+                scratch: Some(initrd),
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(filters: Vec<String>) -> Plan {
+        Plan {
+            kernels: vec!["/boot/vmlinuz".into()],
+            labels: Vec::new(),
+            filters,
+            accel: crate::vm::AccelChoice::Tcg,
+            backend: crate::vm::BackendChoice::Qemu,
+            perf_mode: crate::vm::PerfModeChoice::Auto,
+            timeout: std::time::Duration::from_secs(60),
+            out: "runs".into(),
+            guest: None,
+            memory: "1G".into(),
+            cpus: None,
+            reps: 1,
+            boots: 1,
+            max_boots: 5,
+            retries: 0,
+            test_timeout: 120,
+            vng: "vng".into(),
+            qemu: "qemu-system-x86_64".into(),
+            shard: None,
+        }
+    }
+
+    fn identity() -> KernelIdentity {
+        KernelIdentity {
+            release: "6.12".into(),
+            banner: String::new(),
+            path: "/boot/vmlinuz".into(),
+            sha256: String::new(),
+            size: 1,
+        }
+    }
+
+    /// 60 test ids, as `kharness repro` passes them: about 30 overflowed
+    /// the kernel command line when the argv travelled on it.
+    fn many_ids() -> Vec<String> {
+        (0..60)
+            .map(|i| format!("signals.splice_sigkill_zero_to_null_{i}"))
+            .collect()
+    }
+
+    #[test]
+    fn a_long_selection_stays_off_the_kernel_command_line() {
+        let p = plan(many_ids());
+        let which = Which {
+            part: None,
+            after: Some("signals.splice_sigkill_zero_to_null_3"),
+        };
+        let q = qemu_for(
+            &p,
+            &identity(),
+            Path::new("/tmp/i.cpio"),
+            Path::new("/tmp/r"),
+            Accel::Tcg,
+            PerfMode::Deterministic,
+        );
+        assert!(q.check_cmdline().is_ok(), "{}", q.cmdline());
+        assert!(q.cmdline().len() < 200, "{}", q.cmdline());
+        // Everything is in the argv that goes into the initramfs.
+        let argv = qemu_guest_argv(&p, which);
+        for id in many_ids() {
+            assert!(argv.contains(&id), "{id}");
+        }
+        let v = vng_for(
+            &p,
+            &identity(),
+            Path::new("/tmp/run/rw/kharness-run.sh"),
+            Path::new("/tmp/run/rw"),
+            Accel::Tcg,
+            PerfMode::Deterministic,
+        );
+        assert!(v.check_cmdline().is_ok(), "{}", v.exec_string());
+        assert_eq!(v.exec_string(), "sh /tmp/run/rw/kharness-run.sh");
+    }
+
+    #[test]
+    fn the_vng_script_execs_the_guest_with_every_word_quoted() {
+        let d = tempfile::tempdir().unwrap();
+        let script = d.path().join(VNG_SCRIPT);
+        let argv: Vec<String> = ["printf", "%s|", "it's", "$(id)", "a b"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        std::fs::write(&script, vng_script(&argv)).unwrap();
+        let out = std::process::Command::new("sh")
+            .arg(&script)
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "it's|$(id)|a b|");
     }
 }

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use super::context::Ctx;
-use super::launch::{RECORDS, Which, qemu_for, vng_for};
+use super::launch::{
+    RECORDS, VNG_SCRIPT, Which, qemu_for, qemu_guest_argv, vng_for, vng_guest_argv,
+};
 use super::pass::run_pass;
 use crate::error::{Error, Result};
 use crate::guest::{self, GuestBinary};
@@ -66,26 +68,36 @@ pub fn run_plan(plan: &Plan, out: &Output) -> Result<Option<(RunResults, RunDir)
     if out.dry_run {
         let perf_mode = PerfMode::resolve(plan.perf_mode, Accel::Tcg).map_err(Error::Usage)?;
         let rw = Path::new("/tmp/kharness-dry-run");
+        let mut text = String::new();
         for &(i, part) in &booted {
             let id = &identities[i];
-            let cmd = match backend {
-                Backend::Vng => {
-                    let which = Which { part, after: None };
-                    vng_for(plan, id, &guest, rw, Accel::Tcg, perf_mode, which).display()
-                }
-                Backend::Qemu => qemu_for(
-                    plan,
-                    id,
-                    &rw.join("initramfs.cpio"),
-                    &rw.join(RECORDS),
-                    Accel::Tcg,
-                    perf_mode,
-                    Which { part, after: None },
-                )
-                .display(),
+            let which = Which { part, after: None };
+            let (cmd, argv) = match backend {
+                Backend::Vng => (
+                    vng_for(plan, id, &rw.join(VNG_SCRIPT), rw, Accel::Tcg, perf_mode).display(),
+                    vng_guest_argv(plan, &guest, rw, which),
+                ),
+                Backend::Qemu => (
+                    qemu_for(
+                        plan,
+                        id,
+                        &rw.join("initrd.cpio"),
+                        &rw.join(RECORDS),
+                        Accel::Tcg,
+                        perf_mode,
+                    )
+                    .display(),
+                    qemu_guest_argv(plan, which),
+                ),
             };
-            println!("{cmd}");
+            // The guest's argv goes in a file (see `launch`), shown here
+            // as command.sh shows it.
+            text.push_str(&format!(
+                "{cmd}\n# guest: {}\n",
+                crate::support::quote::sh_join(&argv)
+            ));
         }
+        crate::support::stdout::print(&text).map_err(Error::stdout)?;
         return Ok(None);
     }
     let started = SystemTime::now();

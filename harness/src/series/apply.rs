@@ -13,7 +13,6 @@
 //! patches get new mtimes and a build in an `O=` directory stays
 //! incremental.
 
-use std::ffi::OsStr;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -438,16 +437,13 @@ fn git(dir: &Path) -> Command {
 }
 
 fn render(cmd: &Command) -> String {
-    std::iter::once(cmd.get_program())
-        .chain(cmd.get_args())
-        .map(OsStr::to_string_lossy)
-        .collect::<Vec<_>>()
-        .join(" ")
+    crate::support::quote::display_argv(std::iter::once(cmd.get_program()).chain(cmd.get_args()))
 }
 
+/// git and cp run supervised: their own process group, dying with
+/// kharness, stopped on Ctrl-C.
 fn run(cmd: &mut Command) -> Result<Output, ApplyError> {
-    cmd.stdin(std::process::Stdio::null());
-    cmd.output().map_err(|source| ApplyError::Spawn {
+    crate::support::process::output(cmd).map_err(|source| ApplyError::Spawn {
         command: render(cmd),
         source,
     })

@@ -26,6 +26,10 @@ pub struct Qemu {
     pub icount: bool,
 }
 
+/// The longest kernel command line x86 takes (COMMAND_LINE_SIZE 2048,
+/// with its NUL); the kernel cuts a longer one silently.
+pub const CMDLINE_MAX: usize = 2047;
+
 /// QEMU splits option values at commas; a literal comma is written twice.
 fn opt_escape(p: &std::path::Path) -> String {
     p.to_string_lossy().replace(',', ",,")
@@ -89,6 +93,17 @@ impl Qemu {
         let mut words = vec!["console=ttyS0", "loglevel=5", "panic=-1", "oops=panic"];
         words.extend(self.append.iter().map(|s| s.as_str()));
         words.join(" ")
+    }
+
+    /// Refuses a kernel command line the kernel would cut.
+    pub fn check_cmdline(&self) -> Result<(), String> {
+        let n = self.cmdline().len();
+        if n > CMDLINE_MAX {
+            return Err(format!(
+                "the kernel command line would be {n} bytes, more than the {CMDLINE_MAX} x86 takes"
+            ));
+        }
+        Ok(())
     }
 
     pub fn command(&self) -> Command {
