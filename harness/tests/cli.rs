@@ -303,3 +303,53 @@ fn series_dry_run_prints_the_steps_and_builds_nothing() {
     assert!(!cache.exists(), "a dry run made a scratch tree or a build");
     assert!(!out.exists(), "a dry run made a run directory");
 }
+
+#[test]
+fn color_follows_the_flag_and_the_conventions() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let d = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        fixtures.join("crash-two-kernels.json"),
+        d.path().join("results.json"),
+    )
+    .unwrap();
+    let run = d.path().to_str().unwrap();
+    let report = |env: &[(&str, &str)], extra: &[&str]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kharness"));
+        for k in [
+            "NO_COLOR",
+            "CLICOLOR",
+            "CLICOLOR_FORCE",
+            "CI",
+            "KHARNESS_COLOR",
+        ] {
+            cmd.env_remove(k);
+        }
+        cmd.envs(env.iter().copied());
+        let mut args = vec!["report", run];
+        args.extend(extra);
+        common::run_with(cmd, &args).stdout()
+    };
+    let colored = |s: &str| s.contains("\x1b[");
+    // stdout is a pipe here: auto is plain, unless forced.
+    assert!(!colored(&report(&[], &[])));
+    assert!(colored(&report(&[], &["--color", "always"])));
+    assert!(colored(&report(&[("CLICOLOR_FORCE", "1")], &[])));
+    assert!(!colored(&report(
+        &[("CLICOLOR_FORCE", "1")],
+        &["--color", "never"]
+    )));
+    assert!(colored(&report(
+        &[("NO_COLOR", "1")],
+        &["--color", "always"]
+    )));
+    assert!(colored(&report(&[("KHARNESS_COLOR", "always")], &[])));
+    // The words are the same either way.
+    let plain = report(&[], &[]);
+    let painted = report(&[], &["--color", "always"]);
+    let stripped = regex::Regex::new("\x1b\\[[0-9;]*m")
+        .unwrap()
+        .replace_all(&painted, "")
+        .into_owned();
+    assert_eq!(stripped, plain);
+}

@@ -43,6 +43,16 @@ pub struct Cli {
     /// Per-test detail: every observation and metric.
     #[arg(long, short, global = true)]
     pub verbose: bool,
+    /// Colour the summary on stdout: auto (a terminal, not under CI,
+    /// following NO_COLOR, CLICOLOR and CLICOLOR_FORCE), always or never.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "auto",
+        env = "KHARNESS_COLOR"
+    )]
+    pub color: crate::support::color::ColorWhen,
     #[command(flatten)]
     pub select: super::config::Selection,
     #[command(subcommand)]

@@ -128,6 +128,6 @@ pub fn execute(req: BundleRequest, quiet: bool) -> Result<ExitCode> {
             }
         );
     }
-    println!("{}", req.output.display());
+    crate::support::stdout::println(&req.output.display().to_string()).map_err(Error::stdout)?;
     Ok(ExitCode::Ok)
 }

@@ -33,6 +33,7 @@ pub fn main() -> i32 {
         eprintln!("kharness: config: {note}");
     }
     crate::support::process::interrupt_flag();
+    crate::support::color::init(cli.color);
     let outcome = dispatch(cli, &config);
     if crate::support::stdout::closed() {
         // The reader of stdout went away (`| head`): what it wanted it got.

@@ -136,8 +136,9 @@ pub fn execute(
             run_dir.path.display()
         );
     }
-    print!("{}", crate::report::for_stdout(&table));
-    println!("run directory: {}", run_dir.path.display());
+    crate::support::stdout::print(&crate::report::for_stdout(&table)).map_err(Error::stdout)?;
+    crate::support::stdout::println(&format!("run directory: {}", run_dir.path.display()))
+        .map_err(Error::stdout)?;
     Ok(results.exit_code())
 }
 

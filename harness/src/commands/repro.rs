@@ -155,8 +155,12 @@ pub fn execute(req: ReproRequest, out: &Output) -> Result<ExitCode> {
         reproduced,
     };
     crate::results::write_json(&run_dir.join("repro.json"), &report)?;
-    print!("{}", render(&report));
-    println!("run directory: {}", run_dir.path.display());
+    crate::support::stdout::print(&format!(
+        "{}run directory: {}\n",
+        render(&report),
+        run_dir.path.display()
+    ))
+    .map_err(Error::stdout)?;
     Ok(if reproduced {
         ExitCode::Ok
     } else {

@@ -1,8 +1,9 @@
 //! Helpers every stage uses: atomic files, hashing, XDG paths, program
-//! lookup, shell quoting, text, child-process supervision and terminal
-//! progress. Nothing here imports the rest of the crate
+//! lookup, shell quoting, text, child-process supervision, colour and
+//! terminal progress. Nothing here imports the rest of the crate
 //! (`tests/architecture.rs` checks it), so any module may use it.
 
+pub mod color;
 pub mod fs;
 pub mod hash;
 pub mod paths;

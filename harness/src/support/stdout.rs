@@ -9,8 +9,11 @@ static CLOSED: AtomicBool = AtomicBool::new(false);
 
 /// Writes `text` to stdout and flushes it. A closed pipe is remembered
 /// ([`closed`]) and swallowed; any other error is returned.
+/// Escape codes in `text` pass only when stdout is coloured
+/// ([`super::color`]); anstream strips them otherwise.
 pub fn print(text: &str) -> std::io::Result<()> {
-    write_to(&mut std::io::stdout().lock(), text.as_bytes())
+    let mut out = anstream::AutoStream::new(std::io::stdout().lock(), super::color::choice());
+    write_to(&mut out, text.as_bytes())
 }
 
 /// [`print`] with a newline.
