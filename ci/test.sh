@@ -14,6 +14,12 @@ ci/setup.sh
 step "test dependencies (report validators)"
 ci/test-deps.sh
 
+# The tests find the report validators (python3 with kcidb-io and
+# xmlschema, actionlint, check-jsonschema) in the test environment.
+. ci/lib.sh
+PATH="$(venv_dir test)/bin:$PATH"
+export PATH
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -25,7 +25,11 @@ struct Check {
 }
 
 fn version_of(program: &str, arg: &str) -> Option<String> {
-    let path = vm::resolve_program(program)?;
+    let path = if program == vm::vng::DEFAULT_PROGRAM {
+        vm::vng::locate(Path::new(program))?
+    } else {
+        vm::resolve_program(program)?
+    };
     let out = Command::new(path).arg(arg).output().ok()?;
     let text = String::from_utf8_lossy(if out.stdout.is_empty() {
         &out.stderr
@@ -49,7 +53,14 @@ fn tool(program: &str, arg: &str, required: bool, fix: &str) -> Check {
             ok: false,
             required,
             what: program.to_owned(),
-            detail: "not found on PATH".into(),
+            detail: if program == vm::vng::DEFAULT_PROGRAM {
+                match vm::vng::venv_dir() {
+                    Some(d) => format!("not found on PATH or in {}", d.join("bin").display()),
+                    None => "not found on PATH".into(),
+                }
+            } else {
+                "not found on PATH".into()
+            },
             fix: Some(fix.to_owned()),
         },
     }
@@ -65,7 +76,12 @@ pub fn doctor() -> ExitCode {
             true,
             "apt-get install qemu-system-x86",
         ),
-        tool("vng", "--version", true, "pip install virtme-ng"),
+        tool(
+            vm::vng::DEFAULT_PROGRAM,
+            "--version",
+            true,
+            vm::vng::INSTALL_HINT,
+        ),
         tool("busybox", "--help", false, "apt-get install busybox-static"),
         tool(
             "cargo",
@@ -117,7 +133,13 @@ pub fn doctor() -> ExitCode {
                     if v.cached { ", cached" } else { "" }
                 ),
                 fix: (v.accel == Accel::Tcg && !kvm_dev)
-                    .then(|| "enable KVM for faster boots (modprobe kvm_intel or kvm_amd; add your user to group kvm)".to_owned()),
+                    .then(|| {
+                        "enable KVM for faster boots (modprobe kvm_intel or kvm_amd)".to_owned()
+                    })
+                    .or_else(|| {
+                        (v.accel == Accel::Tcg && v.reason.contains("Permission denied"))
+                            .then(|| vm::KVM_GROUP_HINT.to_owned())
+                    }),
             });
         }
         _ => checks.push(Check {

@@ -60,6 +60,11 @@ struct CacheEntry {
 const PROBE_LIMIT: Duration = Duration::from_secs(20);
 const KVM_DEV: &str = "/dev/kvm";
 
+/// What lets a normal user open /dev/kvm on Debian (the device is
+/// root:kvm, mode 0660).
+pub const KVM_GROUP_HINT: &str =
+    "add yourself to the kvm group (`sudo usermod -aG kvm $USER`, then log in again)";
+
 /// Decides the accelerator. `probe_kernel` is booted under KVM when no
 /// cached verdict matches this host.
 pub fn resolve_accel(
@@ -88,9 +93,14 @@ fn auto(probe_kernel: &Path, cache_dir: Option<&Path>) -> AccelVerdict {
         .write(true)
         .open(KVM_DEV)
     {
+        let fix = if e.kind() == std::io::ErrorKind::PermissionDenied {
+            format!(": {KVM_GROUP_HINT}")
+        } else {
+            String::new()
+        };
         return AccelVerdict {
             accel: Accel::Tcg,
-            reason: format!("{KVM_DEV} is not usable ({e}); using TCG"),
+            reason: format!("{KVM_DEV} is not usable ({e}){fix}; using TCG"),
             cached: false,
         };
     }

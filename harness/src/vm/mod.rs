@@ -8,9 +8,11 @@ pub mod initramfs;
 mod process;
 mod qemu;
 mod quote;
-mod vng;
+pub mod vng;
 
-pub use accel::{Accel, AccelChoice, AccelVerdict, resolve_accel, which as resolve_program};
+pub use accel::{
+    Accel, AccelChoice, AccelVerdict, KVM_GROUP_HINT, resolve_accel, which as resolve_program,
+};
 pub use backend::{Backend, BackendChoice, ICOUNT, PerfMode, PerfModeChoice};
 pub use process::{Supervised, interrupt_flag, interrupted, supervise};
 pub use qemu::Qemu;
