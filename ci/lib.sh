@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by ci/setup.sh and ci/test-deps.sh: what both install with.
 #
 # apt_install_missing PKG...: installs (as root, or through sudo) only the

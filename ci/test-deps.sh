@@ -4,7 +4,7 @@
 # only what is missing; a second run installs nothing and takes a second.
 #
 #   apt: chromium              renders report.html headless (charts test)
-#        shellcheck            actionlint checks the templates' run: scripts with it
+#        ShellCheck            actionlint checks the templates' run: scripts with it
 #        man-db, groff-base    render the generated man pages (tests/help.rs)
 #   pip: kcidb-io              KernelCI's validator for kcidb.json
 #        xmlschema             XML Schema check of junit.xml
