@@ -3,11 +3,20 @@
 # Safe to run again: a second run installs nothing and takes seconds.
 #
 #   apt:  qemu-system-x86 busybox-static and Debian's prebuilt 6.1 and 6.12 kernels;
-#         Debian's 6.12 source and what building it needs (ccache, bison, flex, ...)
-#   pip:  virtme-ng
+#         Debian's 6.12 source and what building it needs (ccache, bison, flex, ...);
+#         python3-venv
+#   pip:  virtme-ng, into a virtual environment of kharness's own (ci/lib.sh),
+#         made with Debian's /usr/bin/python3: Debian 12's Python refuses
+#         `pip install` outside one (PEP 668), and kharness finds vng there
+#         without any change to PATH
 #   cargo: the kharness host binary and the static kharness-guest binary
+#
+# Run it as root or as a user with sudo: only apt-get and the unpacking of
+# the kernel source under /usr/src need root; everything else goes to the
+# user's own directories and to target/ here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. ci/lib.sh
 
 APT_PACKAGES=(
   qemu-system-x86
@@ -16,39 +25,26 @@ APT_PACKAGES=(
   linux-image-6.12.107+deb12-amd64-unsigned
   linux-source-6.12
   bc bison flex cpio ccache libelf-dev libssl-dev xz-utils
+  python3-venv
 )
 VIRTME_NG="virtme-ng==1.42"
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 
-as_root() {
-  if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
-}
+apt_install_missing "${APT_PACKAGES[@]}"
 
-missing=()
-for p in "${APT_PACKAGES[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
-    missing+=("$p")
-  fi
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  log "installing ${missing[*]}"
-  as_root apt-get update -q
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+# A vng already on PATH (the user's own virtme-ng) is used as it is, as
+# kharness does; otherwise virtme-ng goes into kharness's environment.
+if vng=$(command -v vng 2>/dev/null); then
+  log "virtme-ng on PATH: $vng"
 else
-  log "apt packages present"
+  vng=$(venv_dir kharness)/bin/vng
+  if [ ! -x "$vng" ]; then
+    venv_install kharness "$VIRTME_NG"
+  fi
+  log "virtme-ng in kharness's environment: $vng"
 fi
-
-if ! command -v vng >/dev/null 2>&1; then
-  log "installing $VIRTME_NG"
-  python3 -m pip install --quiet --disable-pip-version-check "$VIRTME_NG"
-  hash -r
-fi
-if ! command -v vng >/dev/null 2>&1; then
-  log "vng is installed but not on PATH; add $(python3 -m site --user-base)/bin to PATH"
-  exit 3
-fi
-log "$(vng --version 2>&1 | head -n1)"
+log "$("$vng" --version 2>&1 | head -n1)"
 
 # Debian ships the source as a tarball; series runs want it unpacked.
 src_dir=/usr/src/linux-source-6.12

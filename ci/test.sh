@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The project's test command: README's second command, and what .ci/run
 # calls. Installs what is missing (ci/setup.sh), checks style and lints,
-# runs the guest suite natively, then every test including those that boot
-# real kernels in QEMU through virtme-ng.
+# runs the guest suite natively, the README's first command from fresh
+# clones as newcomers would (ci/test-newcomer.sh), then every test
+# including those that boot real kernels in QEMU through virtme-ng.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,12 @@ ci/setup.sh
 step "test dependencies (report validators)"
 ci/test-deps.sh
 
+# The tests find the report validators (python3 with kcidb-io and
+# xmlschema, actionlint, check-jsonschema) in the test environment.
+. ci/lib.sh
+PATH="$(venv_dir test)/bin:$PATH"
+export PATH
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
@@ -22,6 +29,19 @@ cargo clippy --workspace --all-targets --locked --quiet -- -D warnings
 
 step "guest suite, natively on the host kernel ($(uname -r))"
 target/x86_64-unknown-linux-gnu/release/kharness-guest run
+
+step "the README's first command as newcomers run it (ci/test-newcomer.sh)"
+# It adds a user and removes and reinstalls a package: under CI, or when
+# asked for, not by surprise on a developer's own machine.
+if [ "${CI:-false}" != false ] || [ "${KHARNESS_TEST_NEWCOMER:-0}" = 1 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    ci/test-newcomer.sh
+  else
+    sudo ci/test-newcomer.sh
+  fi
+else
+  printf 'not run: it adds the user kh-newcomer; run it with CI=true or KHARNESS_TEST_NEWCOMER=1\n' >&2
+fi
 
 step "cargo test (unit, CLI, and VM tests)"
 # VM tests boot one kernel at a time: two cores cannot run QEMU in parallel

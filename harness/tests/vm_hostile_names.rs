@@ -100,17 +100,11 @@ fn hostile_run_and_guest_paths_reach_the_guest_quoted_and_the_root_stays_read_on
             .unwrap_or_else(|| panic!("no record for {id}: {recs:?}"))
     };
     assert_eq!(rec("tee.duplicate_content")["status"], "pass");
-    // The guest saw the host's root read-only (and did not skip: the root
-    // is vng's shared one).
+    // The guest saw the host's root read-only and its overlay probe beside
+    // the guest binary (under /tmp: vng's overlay) stayed in the guest; a
+    // pass, not a skip: the root is vng's shared one.
     let ro = rec("selftest.host_root_read_only");
     assert_eq!(ro["status"], "pass", "{ro}");
-    let obs = &ro["observations"];
-    assert!(
-        ["9p", "virtiofs"].contains(&obs["root_fs"].as_str().unwrap_or("")),
-        "{obs}"
-    );
-    assert_eq!(obs["root_errno"], "EROFS", "{obs}");
-    assert_eq!(obs["guest_binary_dir_errno"], "EROFS", "{obs}");
     assert!(
         files_under(gdir.path()) == [guest_path.clone()],
         "only the guest binary in its directory: {:?}",

@@ -30,7 +30,9 @@ struct Check {
 }
 
 fn version_of(program: &Path, arg: &str) -> Option<String> {
-    let path = resolve_program(program)?;
+    // vng may live in kharness's own environment (ci/setup.sh) rather
+    // than on PATH.
+    let path = vm::vng::locate(program).or_else(|| resolve_program(program))?;
     let out = crate::support::process::output(Command::new(path).arg(arg)).ok()?;
     let text = String::from_utf8_lossy(if out.stdout.is_empty() {
         &out.stderr
@@ -118,12 +120,18 @@ fn checks(plan: &Plan, kernels: &Result<Vec<PathBuf>>, reprobe: bool) -> Vec<Che
             // Needed only when asked for: `auto` boots with QEMU directly.
             required: plan.backend == BackendChoice::Vng,
             what: plan.vng.display().to_string(),
-            detail: if plan.backend == BackendChoice::Vng {
-                "not found (--backend vng)".into()
-            } else {
-                "not found; runs use the qemu backend".into()
+            detail: {
+                let looked = match vm::vng::venv_dir() {
+                    Some(d) => format!("not found on PATH or in {}", d.join("bin").display()),
+                    None => "not found on PATH".into(),
+                };
+                if plan.backend == BackendChoice::Vng {
+                    format!("{looked} (--backend vng)")
+                } else {
+                    format!("{looked}; runs use the qemu backend")
+                }
             },
-            fix: Some("pip install virtme-ng".into()),
+            fix: Some(vm::vng::INSTALL_HINT.into()),
         },
     });
     checks.push(Check {
@@ -189,7 +197,9 @@ fn checks(plan: &Plan, kernels: &Result<Vec<PathBuf>>, reprobe: bool) -> Vec<Che
                 },
             );
             let fix = if v.accel == Accel::Tcg && !kvm_dev {
-                Some("enable KVM for faster boots (modprobe kvm_intel or kvm_amd; add your user to group kvm)".to_owned())
+                Some("enable KVM for faster boots (modprobe kvm_intel or kvm_amd)".to_owned())
+            } else if v.accel == Accel::Tcg && v.reason.contains("Permission denied") {
+                Some(vm::KVM_GROUP_HINT.to_owned())
             } else if v.cached {
                 Some("`kharness doctor --reprobe` probes KVM again".to_owned())
             } else {

@@ -79,7 +79,7 @@ pub(super) fn vng_for(
     perf_mode: PerfMode,
 ) -> Vng {
     Vng {
-        program: plan.vng.clone(),
+        program: crate::vm::vng::locate(&plan.vng).unwrap_or_else(|| plan.vng.clone()),
         kernel: id.path.clone(),
         accel,
         rwdir: rw.to_owned(),

@@ -16,7 +16,7 @@ use crate::kernel::{self, KernelIdentity};
 use crate::plan::{self, Part, Plan};
 use crate::results::{BootReason, KernelOutcome, KernelRun, RunDir, RunResults, write_json};
 use crate::support::paths::cache_dir;
-use crate::vm::{self, Accel, Backend, PerfMode};
+use crate::vm::{self, Accel, Backend, BackendChoice, PerfMode};
 
 /// Options that change how a run talks, not what it does.
 #[derive(Debug, Clone, Default)]
@@ -40,13 +40,14 @@ pub fn run_plan(plan: &Plan, out: &Output) -> Result<Option<(RunResults, RunDir)
         .collect::<Result<Vec<_>>>()?;
     let guest = guest::locate(plan.guest.as_deref(), out.quiet)?;
     let catalogue = guest::catalogue(&guest, &plan.filters)?;
-    let vng_installed = is_installed(&plan.vng);
+    let vng_installed = vm::vng::locate(&plan.vng).is_some();
     let backend = Backend::resolve(plan.backend, vng_installed);
     match backend {
         Backend::Vng if !vng_installed => {
             return Err(Error::Infra(format!(
-                "{} not found: install virtme-ng with `pip install virtme-ng` (see `kharness doctor`)",
-                plan.vng.display()
+                "{} not found: virtme-ng is not installed; {} (see `kharness doctor`)",
+                plan.vng.display(),
+                vm::vng::INSTALL_HINT
             )));
         }
         Backend::Qemu if !is_installed(&plan.qemu) => {
@@ -56,6 +57,13 @@ pub fn run_plan(plan: &Plan, out: &Output) -> Result<Option<(RunResults, RunDir)
             )));
         }
         _ => {}
+    }
+    if backend == Backend::Qemu && plan.backend == BackendChoice::Auto && !out.quiet {
+        eprintln!(
+            "kharness: {} not found, so the qemu backend boots the kernels (it needs what the suite uses built in); for vng, {}",
+            plan.vng.display(),
+            vm::vng::INSTALL_HINT
+        );
     }
     // Kernels this run boots, each with its part of the catalogue when sharded.
     let parts = plan

@@ -64,6 +64,11 @@ const KVM_DEV: &str = "/dev/kvm";
 /// Where the verdict is cached, under the cache directory.
 pub const CACHE_FILE: &str = "accel.json";
 
+/// What lets a normal user open /dev/kvm on Debian (the device is
+/// root:kvm, mode 0660).
+pub const KVM_GROUP_HINT: &str =
+    "add yourself to the kvm group (`sudo usermod -aG kvm $USER`, then log in again)";
+
 /// Where and how to probe KVM when `--accel auto` asks.
 #[derive(Debug, Clone, Copy)]
 pub struct Probe<'a> {
@@ -110,9 +115,14 @@ fn auto(probe: Probe<'_>) -> AccelVerdict {
         .write(true)
         .open(KVM_DEV)
     {
+        let fix = if e.kind() == std::io::ErrorKind::PermissionDenied {
+            format!(": {KVM_GROUP_HINT}")
+        } else {
+            String::new()
+        };
         return AccelVerdict {
             accel: Accel::Tcg,
-            reason: format!("{KVM_DEV} is not usable ({e}); using TCG"),
+            reason: format!("{KVM_DEV} is not usable ({e}){fix}; using TCG"),
             cached: false,
         };
     }

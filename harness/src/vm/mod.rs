@@ -8,10 +8,11 @@ pub mod initramfs;
 mod process;
 mod qemu;
 mod quote;
-mod vng;
+pub mod vng;
 
 pub use accel::{
-    Accel, AccelChoice, AccelVerdict, CACHE_FILE as ACCEL_CACHE_FILE, Probe, resolve_accel,
+    Accel, AccelChoice, AccelVerdict, CACHE_FILE as ACCEL_CACHE_FILE, KVM_GROUP_HINT, Probe,
+    resolve_accel,
 };
 pub use backend::{Backend, BackendChoice, ICOUNT, PerfMode, PerfModeChoice};
 pub use process::supervise;

@@ -1,7 +1,7 @@
 //! The one place that knows virtme-ng's flags.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::accel::Accel;
@@ -11,6 +11,48 @@ use crate::support::quote::sh_join;
 /// root file system, hostname, modules options): about 700 bytes measured
 /// with virtme-ng 1.x, rounded up.
 const VNG_RESERVED: usize = 1024;
+
+/// The program name kharness runs when `--vng` is not given.
+pub const DEFAULT_PROGRAM: &str = "vng";
+
+/// What `ci/setup.sh` installs virtme-ng into when no `vng` is on PATH:
+/// a virtual environment of kharness's own (Debian 12's Python refuses a
+/// plain `pip install`, PEP 668), `$XDG_DATA_HOME/kharness/venv`, else
+/// `~/.local/share/kharness/venv`. Keep in step with `ci/lib.sh`.
+pub fn venv_dir() -> Option<PathBuf> {
+    let data = match std::env::var_os("XDG_DATA_HOME") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => PathBuf::from(std::env::var_os("HOME")?).join(".local/share"),
+    };
+    Some(data.join("kharness/venv"))
+}
+
+/// The vng program to run for `--vng PROGRAM`: a path as given (when it
+/// exists), a name on PATH, and for the default name also kharness's own
+/// environment, so a setup that installed virtme-ng there needs no change
+/// to PATH. `None` when there is none.
+pub fn locate(program: &Path) -> Option<PathBuf> {
+    if program.components().count() > 1 {
+        return program.is_file().then(|| program.to_owned());
+    }
+    let name = program.to_str()?;
+    crate::support::paths::which(name).or_else(|| {
+        let venv = venv_dir()?.join("bin").join(name);
+        (name == DEFAULT_PROGRAM && venv.is_file()).then_some(venv)
+    })
+}
+
+fn prepend_path(dir: &Path) -> OsString {
+    let mut dirs = vec![dir.to_owned()];
+    if let Some(p) = std::env::var_os("PATH") {
+        dirs.extend(std::env::split_paths(&p));
+    }
+    // The directory came from a path that exists, so it holds no ':'.
+    std::env::join_paths(dirs).unwrap_or_else(|_| dir.as_os_str().to_owned())
+}
+
+/// How to get virtme-ng, for messages.
+pub const INSTALL_HINT: &str = "run ci/setup.sh from the kharness checkout, or `pipx install virtme-ng` (Debian: apt-get install pipx)";
 
 /// A `vng --run` invocation.
 #[derive(Debug, Clone)]
@@ -85,12 +127,36 @@ impl Vng {
     }
 
     pub fn command(&self) -> Command {
-        super::quote::command_of(&self.argv())
+        let mut cmd = super::quote::command_of(&self.argv());
+        if let Some(dir) = self.program_dir_off_path() {
+            cmd.env("PATH", prepend_path(&dir));
+        }
+        cmd
     }
 
     /// The command as a person would type it (for `--dry-run` and recipes).
     pub fn display(&self) -> String {
-        crate::support::quote::display_argv(self.argv())
+        let argv = crate::support::quote::display_argv(self.argv());
+        match self.program_dir_off_path() {
+            Some(dir) => format!(
+                "PATH={}:\"$PATH\" {argv}",
+                crate::support::quote::sh_quote(&dir.to_string_lossy())
+            ),
+            None => argv,
+        }
+    }
+
+    /// vng runs virtme-ng's other commands (`virtme-run`, ...) by name, so
+    /// a vng found outside PATH (kharness's own environment, or `--vng
+    /// /some/venv/bin/vng`) needs its directory on the child's PATH.
+    fn program_dir_off_path(&self) -> Option<PathBuf> {
+        let dir = self
+            .program
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())?;
+        let on_path =
+            std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d == dir));
+        (!on_path).then(|| dir.to_owned())
     }
 }
 
