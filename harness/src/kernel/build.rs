@@ -248,7 +248,7 @@ pub fn configure(
     let entry = spec.cache_dir.join(source_key(&source));
     std::fs::create_dir_all(&entry)
         .map_err(|e| BuildError::io("create build cache directory", &entry, e))?;
-    let lock = lock(&entry.join("lock"))?;
+    let lock = lock(&entry.join("lock"), spec.cancel.as_deref())?;
 
     // Configure in a scratch directory of this source's cache entry: the
     // config hash, hence the build directory, is known only at the end.
@@ -494,8 +494,9 @@ fn source_key(canonical: &Path) -> String {
 }
 
 /// An exclusive lock on `path` (created if missing), held while the file
-/// stays open. Waits for another kharness that holds it, saying so.
-fn lock(path: &Path) -> Result<File, BuildError> {
+/// stays open. Waits for another kharness that holds it, saying so, and
+/// gives up when `cancel` is set (Ctrl-C while waiting).
+fn lock(path: &Path, cancel: Option<&std::sync::atomic::AtomicBool>) -> Result<File, BuildError> {
     use rustix::fs::{FlockOperation, flock};
     let file = File::options()
         .create(true)
@@ -503,13 +504,21 @@ fn lock(path: &Path) -> Result<File, BuildError> {
         .write(true)
         .open(path)
         .map_err(|e| BuildError::io("open lock file", path, e))?;
-    if flock(&file, FlockOperation::NonBlockingLockExclusive).is_err() {
-        eprintln!(
-            "kharness: waiting for another kharness building this tree (lock {})",
-            path.display()
-        );
-        flock(&file, FlockOperation::LockExclusive)
-            .map_err(|e| BuildError::io("lock", path, e.into()))?;
+    let mut said = false;
+    // Polled rather than a blocking flock: a signal handler installed
+    // with SA_RESTART would never let a blocking wait see Ctrl-C.
+    while flock(&file, FlockOperation::NonBlockingLockExclusive).is_err() {
+        if cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
+            return Err(BuildError::Interrupted);
+        }
+        if !said {
+            eprintln!(
+                "kharness: waiting for another kharness building this tree (lock {})",
+                path.display()
+            );
+            said = true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
     }
     Ok(file)
 }
@@ -517,6 +526,29 @@ fn lock(path: &Path) -> Result<File, BuildError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn waiting_for_a_build_lock_stops_on_cancel() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("lock");
+        let held = lock(&path, None).unwrap();
+        let cancel = std::sync::atomic::AtomicBool::new(false);
+        let started = std::time::Instant::now();
+        let got = std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(std::time::Duration::from_millis(400));
+                cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+            });
+            lock(&path, Some(&cancel))
+        });
+        assert!(matches!(got, Err(BuildError::Interrupted)), "{got:?}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        drop(held);
+        assert!(
+            lock(&path, Some(&cancel)).is_ok(),
+            "a free lock is taken at once"
+        );
+    }
 
     #[test]
     fn embedded_fragment_parses_and_asks_for_the_suite_essentials() {
