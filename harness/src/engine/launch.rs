@@ -271,25 +271,8 @@ mod tests {
 
     fn plan(filters: Vec<String>) -> Plan {
         Plan {
-            kernels: vec!["/boot/vmlinuz".into()],
-            labels: Vec::new(),
             filters,
-            accel: crate::vm::AccelChoice::Tcg,
-            backend: crate::vm::BackendChoice::Qemu,
-            perf_mode: crate::vm::PerfModeChoice::Auto,
-            timeout: std::time::Duration::from_secs(60),
-            out: "runs".into(),
-            guest: None,
-            memory: "1G".into(),
-            cpus: None,
-            reps: 1,
-            boots: 1,
-            max_boots: 5,
-            retries: 0,
-            test_timeout: 120,
-            vng: "vng".into(),
-            qemu: "qemu-system-x86_64".into(),
-            shard: None,
+            ..Plan::for_tests()
         }
     }
 

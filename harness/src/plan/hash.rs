@@ -74,29 +74,11 @@ impl PlanKey<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vm::{AccelChoice, BackendChoice, PerfModeChoice};
 
     fn plan() -> Plan {
         Plan {
-            kernels: vec!["/boot/vmlinuz".into()],
-            labels: Vec::new(),
             filters: vec!["splice.*".into()],
-            accel: AccelChoice::Auto,
-            backend: BackendChoice::Qemu,
-            perf_mode: PerfModeChoice::Auto,
-            timeout: std::time::Duration::from_secs(1200),
-            out: "runs".into(),
-            guest: None,
-            memory: "1G".into(),
-            cpus: None,
-            reps: 1,
-            boots: 1,
-            max_boots: 5,
-            retries: 0,
-            test_timeout: 120,
-            vng: "vng".into(),
-            qemu: "qemu-system-x86_64".into(),
-            shard: None,
+            ..Plan::for_tests()
         }
     }
 

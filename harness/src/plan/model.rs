@@ -54,6 +54,34 @@ pub struct Plan {
     pub shard: Option<super::ShardSpec>,
 }
 
+impl Plan {
+    /// A plan of one kernel and every default, for unit tests.
+    #[cfg(test)]
+    pub(crate) fn for_tests() -> Plan {
+        Plan {
+            kernels: vec!["/boot/vmlinuz".into()],
+            labels: Vec::new(),
+            filters: Vec::new(),
+            accel: AccelChoice::Auto,
+            backend: BackendChoice::Qemu,
+            perf_mode: PerfModeChoice::Auto,
+            timeout: Duration::from_secs(1200),
+            out: "runs".into(),
+            guest: None,
+            memory: "1G".into(),
+            cpus: None,
+            reps: 1,
+            boots: 1,
+            max_boots: DEFAULT_MAX_BOOTS,
+            retries: 0,
+            test_timeout: 120,
+            vng: "vng".into(),
+            qemu: "qemu-system-x86_64".into(),
+            shard: None,
+        }
+    }
+}
+
 fn one() -> u32 {
     1
 }
