@@ -339,10 +339,6 @@ fn cqe_for(cqes: &[Cqe], ud: u64) -> Result<Cqe, Outcome> {
 /// including the kernel-internal restart codes that leak into CQEs.
 fn res_name(res: i32) -> String {
     match -res {
-        512 => "ERESTARTSYS".to_owned(),
-        513 => "ERESTARTNOINTR".to_owned(),
-        514 => "ERESTARTNOHAND".to_owned(),
-        516 => "ERESTART_RESTARTBLOCK".to_owned(),
         e if e > 0 => crate::util::errno_name(Errno::from_raw_os_error(e)),
         _ => res.to_string(),
     }

@@ -52,6 +52,11 @@ pub struct Cqe {
 
 impl From<cqueue::Entry> for Cqe {
     fn from(e: cqueue::Entry) -> Self {
+        // Every CQE a test sees comes through here: note a kernel-internal
+        // errno so the runner fails the test (util::note_errno).
+        if e.result() < 0 {
+            crate::util::note_errno(-e.result());
+        }
         Cqe {
             user_data: e.user_data(),
             result: e.result(),
