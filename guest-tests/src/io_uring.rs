@@ -27,21 +27,21 @@ pub const TESTS: &[Test] = &[
     Test {
         id: "io_uring.probe",
         tags: &["io_uring", "semantics", "smoke"],
-        about: "records IORING_REGISTER_PROBE: the last opcode and which opcodes the kernel supports",
+        about: "IORING_REGISTER_PROBE lists NOP and every opcode the suite uses that is older than the kernel (SPLICE 5.7, TEE 5.8, SEND_ZC 6.0, ...); /proc/sys/kernel/io_uring_disabled exists from v6.6; observes the supported opcodes",
         see: "shared/seeds/003 (new opcodes must be discoverable)",
         run: probe,
     },
     Test {
         id: "io_uring.probe_table_consistent",
         tags: &["io_uring", "semantics"],
-        about: "checks the probe table is indexed by opcode, ends at last_op, and lists NOP, READV and WRITEV",
+        about: "the probe table is indexed by opcode, ends at last_op, lists NOP, READV and WRITEV, and the io-uring crate reads it the same way",
         see: "shared/seeds/003 (new opcodes must be discoverable)",
         run: probe_table_consistent,
     },
     Test {
         id: "io_uring.setup_features",
         tags: &["io_uring", "semantics"],
-        about: "records the IORING_FEAT_* bits io_uring_setup reports and checks the 5.x baseline ones are set",
+        about: "io_uring_setup reports every IORING_FEAT_* bit up to EXT_ARG (5.11); observes the full feature list",
         see: "",
         run: setup_features,
     },
@@ -111,7 +111,7 @@ pub const TESTS: &[Test] = &[
     Test {
         id: "io_uring.linked_short_splice",
         tags: &["io_uring", "splice", "link", "semantics"],
-        about: "observes whether a short (EOF-truncated) splice breaks its link chain",
+        about: "a short (EOF-truncated) IORING_OP_SPLICE breaks its link: the next request completes with -ECANCELED and moves nothing",
         see: "",
         run: linked_short_splice,
     },
@@ -132,7 +132,7 @@ pub const TESTS: &[Test] = &[
     Test {
         id: "io_uring.fixed_buf_index_out_of_range",
         tags: &["io_uring", "fixed_buffers", "errors"],
-        about: "READ_FIXED/WRITE_FIXED naming a buffer index past the registered table fail and move no data",
+        about: "READ_FIXED/WRITE_FIXED naming a buffer index past the registered table complete with -EFAULT and move no data",
         see: "",
         run: fixed_buf_index_out_of_range,
     },
@@ -146,7 +146,7 @@ pub const TESTS: &[Test] = &[
     Test {
         id: "io_uring.send_zc_report_usage",
         tags: &["io_uring", "zerocopy", "net", "semantics"],
-        about: "observes whether SEND_ZC accepts IORING_SEND_ZC_REPORT_USAGE and whether the notification says loopback copied the data",
+        about: "SEND_ZC with IORING_SEND_ZC_REPORT_USAGE (v6.2; EINVAL before it skips) posts a notification whose result is exactly IORING_NOTIF_USAGE_ZC_COPIED on loopback",
         see: "shared/seeds/004",
         run: send_zc_report_usage,
     },
@@ -160,14 +160,14 @@ pub const TESTS: &[Test] = &[
     Test {
         id: "io_uring.sendmsg_zc_report_usage",
         tags: &["io_uring", "zerocopy", "net", "semantics"],
-        about: "observes whether SENDMSG_ZC accepts IORING_SEND_ZC_REPORT_USAGE and what its notification reports on loopback",
+        about: "SENDMSG_ZC with IORING_SEND_ZC_REPORT_USAGE (v6.2; EINVAL before it skips) posts a notification whose result is exactly IORING_NOTIF_USAGE_ZC_COPIED on loopback",
         see: "shared/seeds/004",
         run: sendmsg_zc_report_usage,
     },
     Test {
         id: "io_uring.cancel_blocked_splice",
         tags: &["io_uring", "splice", "cancel", "semantics"],
-        about: "IORING_OP_ASYNC_CANCEL ends a splice blocked on an empty pipe; records both CQE results",
+        about: "IORING_OP_ASYNC_CANCEL of a splice blocked in an io-wq worker on an empty pipe gives -EALREADY, and the splice completes with -EINTR, never the internal -ERESTARTSYS",
         see: "shared/seeds/000 (signal handling in splice_from_pipe_next)",
         run: cancel_blocked_splice,
     },
@@ -266,17 +266,55 @@ pub fn opcode_name(op: u8) -> String {
 pub fn ring_or_skip(entries: u32) -> Result<io_uring::IoUring, crate::framework::Outcome> {
     match io_uring::IoUring::new(entries) {
         Ok(r) => Ok(r),
-        Err(e) => {
-            let why = match e.raw_os_error() {
-                Some(libc::ENOSYS) => "io_uring is not built into this kernel (ENOSYS)".to_owned(),
-                Some(libc::EPERM) => {
-                    "io_uring is disabled (EPERM; see kernel.io_uring_disabled)".to_owned()
-                }
-                _ => format!("io_uring_setup failed: {e}"),
-            };
-            Err(crate::framework::Outcome::Skip(why))
-        }
+        Err(e) => match e.raw_os_error() {
+            Some(libc::ENOSYS) => Err(crate::framework::Outcome::Skip(
+                "io_uring is not built into this kernel (ENOSYS)".to_owned(),
+            )),
+            // kernel.io_uring_disabled (v6.6) = 2, or = 1 without the
+            // io_uring_group: an administrator's choice, not a kernel bug.
+            Some(libc::EPERM) => Err(crate::framework::Outcome::Skip(format!(
+                "io_uring is disabled (EPERM; kernel.io_uring_disabled = {})",
+                io_uring_disabled().map_or("absent".to_owned(), |v| v.to_string())
+            ))),
+            // Anything else from a small, plain ring is the kernel failing.
+            _ => Err(crate::framework::Outcome::Fail(format!(
+                "io_uring_setup({entries}) with no flags failed: {e}"
+            ))),
+        },
     }
+}
+
+/// /proc/sys/kernel/io_uring_disabled (v6.6): 0 enabled, 1 only for
+/// io_uring_group, 2 disabled; `None` where the sysctl does not exist.
+pub fn io_uring_disabled() -> Option<i64> {
+    std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The release that merged an opcode this suite uses
+/// (include/uapi/linux/io_uring.h history): a kernel at or after it whose
+/// probe lacks the opcode has lost it, which is a failure, not a skip.
+fn op_release(op: u8) -> Option<(u32, u32)> {
+    Some(match op {
+        o if o == opcode::Nop::CODE
+            || o == opcode::Readv::CODE
+            || o == opcode::Writev::CODE
+            || o == opcode::ReadFixed::CODE
+            || o == opcode::WriteFixed::CODE
+            || o == opcode::PollAdd::CODE =>
+        {
+            (5, 1)
+        }
+        o if o == opcode::AsyncCancel::CODE => (5, 5),
+        o if o == opcode::Splice::CODE => (5, 7),
+        o if o == opcode::Tee::CODE => (5, 8),
+        o if o == opcode::SendZc::CODE => (6, 0),
+        o if o == opcode::SendMsgZc::CODE => (6, 1),
+        _ => return None,
+    })
 }
 
 /// How long any single io_uring wait may take before the test gives up;
@@ -300,13 +338,25 @@ fn ring_with(ops: &[u8]) -> Result<IoUring, Outcome> {
     let ring = ring_or_skip(16)?;
     let probe = probe_or_skip(&ring)?;
     for &op in ops {
-        if !probe.supports(op) {
-            skip!(
-                "the io_uring probe says IORING_OP_{} ({op}) is unsupported on this kernel (last opcode {} {})",
-                opcode_name(op),
-                probe.last_op,
-                opcode_name(probe.last_op)
-            );
+        if probe.supports(op) {
+            continue;
+        }
+        let why = format!(
+            "the io_uring probe says IORING_OP_{} ({op}) is unsupported on this kernel (last opcode {} {})",
+            opcode_name(op),
+            probe.last_op,
+            opcode_name(probe.last_op)
+        );
+        match op_release(op) {
+            Some(rel) if crate::util::kernel_at_least(rel) => {
+                return Err(Outcome::Fail(format!(
+                    "{why}, but it was merged in v{}.{} and this is {}",
+                    rel.0,
+                    rel.1,
+                    crate::util::kernel_release()
+                )));
+            }
+            _ => skip!("{why}"),
         }
     }
     Ok(ring)
@@ -389,12 +439,9 @@ fn probe(ctx: &mut Ctx) -> TestResult {
         "probe reports no supported opcode at all"
     );
     check!(table.supports(0), "probe says NOP is unsupported");
-    let last = *supported.last().expect("checked non-empty");
-    ctx.observe("last_op", u32::from(table.last_op));
-    ctx.observe("last_op_name", opcode_name(table.last_op));
-    ctx.observe("last_supported_op", opcode_name(last));
-    ctx.observe("last_supported_op_number", u32::from(last));
-    ctx.observe("supported_count", supported.len());
+    // One fact, one name: the opcodes the probe lists as supported (the
+    // last one and the count follow from the list). Kernels differ here by
+    // release: every opcode is new in some version.
     ctx.observe(
         "supported",
         supported
@@ -402,15 +449,38 @@ fn probe(ctx: &mut Ctx) -> TestResult {
             .map(|&op| opcode_name(op))
             .collect::<Vec<_>>(),
     );
-    let unsupported: Vec<String> = (0..=table.last_op)
-        .filter(|&op| !table.supports(op))
-        .map(opcode_name)
-        .collect();
-    ctx.observe("unsupported_below_last_op", unsupported);
+    // Every opcode the suite relies on must be there on a kernel at or
+    // after the release that merged it.
+    for op in 0..=u8::MAX {
+        if let Some(rel) = op_release(op) {
+            check!(
+                table.supports(op) || !crate::util::kernel_at_least(rel),
+                "the probe lacks IORING_OP_{} (merged in v{}.{}) on {}",
+                opcode_name(op),
+                rel.0,
+                rel.1,
+                crate::util::kernel_release()
+            );
+        }
+    }
+    match io_uring_disabled() {
+        Some(v) => {
+            ctx.observe("io_uring_disabled_sysctl", true);
+            ctx.environment("io_uring_disabled", v);
+        }
+        None => {
+            ctx.observe("io_uring_disabled_sysctl", false);
+            check!(
+                !crate::util::kernel_at_least((6, 6)),
+                "/proc/sys/kernel/io_uring_disabled is missing on {} (the sysctl exists since v6.6)",
+                crate::util::kernel_release()
+            );
+        }
+    }
     Ok(())
 }
 
-fn probe_table_consistent(ctx: &mut Ctx) -> TestResult {
+fn probe_table_consistent(_ctx: &mut Ctx) -> TestResult {
     let ring = ring_or_skip(8)?;
     let table = probe_or_skip(&ring)?;
     check_eq!(
@@ -440,7 +510,6 @@ fn probe_table_consistent(ctx: &mut Ctx) -> TestResult {
             "support for opcode {op}"
         );
     }
-    ctx.observe("ops_len", usize::from(table.ops_len));
     Ok(())
 }
 
@@ -479,7 +548,6 @@ fn setup_features(ctx: &mut Ctx) -> TestResult {
         })
         .collect();
     ctx.observe("features", names);
-    ctx.observe("features_bits", bits);
     // Everything up to EXT_ARG (5.11) is in every kernel this suite targets,
     // and the waits in this area rely on EXT_ARG.
     for (b, name) in FEATURE_NAMES.iter().enumerate().take(9) {
@@ -777,15 +845,15 @@ fn linked_short_splice(ctx: &mut Ctx) -> TestResult {
     )?;
     let (a, b) = (cqe_for(&cqes, 1)?.result, cqe_for(&cqes, 2)?.result);
     check_eq!(a, 100, "short splice result");
+    // io_splice() fails a request that moved less than asked
+    // (`ret != sp->len` -> req_set_fail()), which breaks its link: on every
+    // kernel since IORING_OP_SPLICE arrived (v5.7).
     check!(
-        b == 10 || b == -Errno::CANCELED.raw_os_error(),
-        "second link: {} (expected 10 or ECANCELED)",
+        b == -Errno::CANCELED.raw_os_error(),
+        "the request linked after a short splice (100 of 4096 bytes) must complete with ECANCELED; it returned {}",
         res_name(b)
     );
-    ctx.observe("short_splice_breaks_link", b < 0);
-    observe_res(ctx, "second", b);
-    let expect = if b < 0 { 100 } else { 110 };
-    check_eq!(pipe_len(&r)?, expect, "bytes in the shared target pipe");
+    check_eq!(pipe_len(&r)?, 100, "bytes in the shared target pipe");
     Ok(())
 }
 
@@ -905,18 +973,18 @@ fn fixed_buf_index_out_of_range(ctx: &mut Ctx) -> TestResult {
         )
         .or_error("WRITE_FIXED")?
         .ok_or_else(|| Outcome::Fail("WRITE_FIXED did not complete".into()))?;
-    observe_res(ctx, "read_fixed_index_2_of_2", rd.result);
-    observe_res(ctx, "write_fixed_index_100_of_2", wr.result);
-    check!(
-        rd.result < 0,
-        "READ_FIXED with buffer index 2 of 2 returned {}",
-        rd.result
-    );
-    check!(
-        wr.result < 0,
-        "WRITE_FIXED with buffer index 100 of 2 returned {}",
-        wr.result
-    );
+    // io_prep_rw_fixed() (io_uring/rw.c): an index at or past the table is
+    // -EFAULT, as on every kernel since fixed buffers arrived (v5.1).
+    expect_errno(
+        rd.result,
+        Errno::FAULT,
+        "READ_FIXED with buffer index 2 of 2",
+    )?;
+    expect_errno(
+        wr.result,
+        Errno::FAULT,
+        "WRITE_FIXED with buffer index 100 of 2",
+    )?;
     for i in 0..2 {
         check!(
             fx.buf(i)
@@ -972,22 +1040,28 @@ fn zc_setup(op: u8) -> Result<(IoUring, std::net::TcpStream, std::net::TcpStream
 
 // See: shared/seeds/004 (io_uring's split result/notification CQEs as the
 // model for zero-copy completion).
-fn send_zc_notif(ctx: &mut Ctx) -> TestResult {
+fn send_zc_notif(_ctx: &mut Ctx) -> TestResult {
     let (mut ring, client, server) = zc_setup(opcode::SendZc::CODE)?;
     let data = pattern(16 * 1024, 0x0c);
     let cqes =
         uring::send_zc(&mut ring, client.as_fd(), data.clone(), 0, 7, WAIT).or_error("SEND_ZC")?;
     let notif = check_zc_pair(&cqes, 7, data.len())?;
-    ctx.observe("notif_result", i64::from(notif.result));
+    check_eq!(notif.result, 0, "notification result without REPORT_USAGE");
     let got = read_up_to(&server, data.len()).or_fail("receive")?;
     check!(got == data, "received bytes differ from those sent");
     Ok(())
 }
 
+/// IORING_SEND_ZC_REPORT_USAGE: accepted since v6.2.
+const REPORT_USAGE: crate::util::Change = crate::util::Change {
+    release: (6, 2),
+    commit: "IORING_SEND_ZC_REPORT_USAGE (io_uring/net, v6.2)",
+};
+
 /// The REPORT_USAGE variant shared by SEND_ZC and SENDMSG_ZC: `send` runs
 /// one zero-copy send of `len` bytes with the given zc flags.
 fn report_usage(
-    ctx: &mut Ctx,
+    _ctx: &mut Ctx,
     op: u8,
     len: usize,
     send: impl FnOnce(&mut IoUring, &std::net::TcpStream) -> std::io::Result<Vec<Cqe>>,
@@ -996,21 +1070,27 @@ fn report_usage(
     let cqes = send(&mut ring, &client).or_error(&opcode_name(op))?;
     let first = cqe_for(&cqes, 9)?;
     if first.result == -libc::EINVAL {
-        ctx.observe("report_usage_accepted", false);
+        REPORT_USAGE.check(
+            false,
+            &format!(
+                "IORING_OP_{} rejects IORING_SEND_ZC_REPORT_USAGE with EINVAL",
+                opcode_name(op)
+            ),
+        )?;
         skip!(
-            "IORING_OP_{} rejects IORING_SEND_ZC_REPORT_USAGE with EINVAL (the flag arrived in Linux 6.2)",
+            "IORING_OP_{} rejects IORING_SEND_ZC_REPORT_USAGE with EINVAL (the flag arrived in v6.2)",
             opcode_name(op)
         );
     }
-    ctx.observe("report_usage_accepted", true);
     let notif = check_zc_pair(&cqes, 9, len)?;
     let res = notif.result as u32;
-    ctx.observe("notif_result", res);
-    ctx.observe("zc_copied", res & IORING_NOTIF_USAGE_ZC_COPIED != 0);
+    // Loopback always copies: the receive side cannot keep a sender's
+    // pages, so the skb's frags are copied (skb_orphan_frags_rx()) and the
+    // notification reports it (Documentation/networking/msg_zerocopy.rst).
     check_eq!(
-        res & !IORING_NOTIF_USAGE_ZC_COPIED,
-        0,
-        "notification result bits besides ZC_COPIED"
+        res,
+        IORING_NOTIF_USAGE_ZC_COPIED,
+        "notification result on loopback (IORING_NOTIF_USAGE_ZC_COPIED and nothing else)"
     );
     let got = read_up_to(&server, len).or_fail("receive")?;
     check_eq!(got.len(), len, "bytes received");
@@ -1036,14 +1116,14 @@ fn sendmsg_parts() -> Vec<Vec<u8>> {
     vec![pattern(1000, 1), pattern(4096, 2), pattern(3000, 3)]
 }
 
-fn sendmsg_zc_notif(ctx: &mut Ctx) -> TestResult {
+fn sendmsg_zc_notif(_ctx: &mut Ctx) -> TestResult {
     let (mut ring, client, server) = zc_setup(opcode::SendMsgZc::CODE)?;
     let parts = sendmsg_parts();
     let all: Vec<u8> = parts.concat();
     let cqes =
         uring::sendmsg_zc(&mut ring, client.as_fd(), parts, 0, 7, WAIT).or_error("SENDMSG_ZC")?;
     let notif = check_zc_pair(&cqes, 7, all.len())?;
-    ctx.observe("notif_result", i64::from(notif.result));
+    check_eq!(notif.result, 0, "notification result without REPORT_USAGE");
     let got = read_up_to(&server, all.len()).or_fail("receive")?;
     check!(got == all, "received bytes differ from the iovecs sent");
     Ok(())
@@ -1083,8 +1163,13 @@ fn cancel_blocked_splice(ctx: &mut Ctx) -> TestResult {
         early.is_empty(),
         "splice from an empty pipe completed without data: {early:?}"
     );
-    let blocked = wait_for_sleeping_io_worker(Duration::from_secs(5));
-    ctx.observe("io_worker_seen_sleeping", blocked);
+    if !wait_for_sleeping_io_worker(Duration::from_secs(5)) {
+        write_all(&w, &[0u8; 4096]).or_error("unblock splice")?;
+        let _ = uring::wait(&mut ring, 1, WAIT);
+        return Err(Outcome::Error(
+            "no io-wq worker of this process was seen sleeping in the splice within 5 s".into(),
+        ));
+    }
     uring::submit(&mut ring, &[Sqe::cancel(1).user_data(2)]).or_error("submit cancel")?;
     let mut cqes = uring::wait(&mut ring, 2, WAIT).or_error("wait")?;
     let done = cqes.iter().any(|c| c.user_data == 1);
@@ -1099,18 +1184,22 @@ fn cancel_blocked_splice(ctx: &mut Ctx) -> TestResult {
     }
     let splice = cqe_for(&cqes, 1)?.result;
     let cancel = cqe_for(&cqes, 2)?.result;
-    observe_res(ctx, "cancel_result", cancel);
-    observe_res(ctx, "splice_result", splice);
-    check!(
-        splice <= 0,
-        "cancelled splice moved {splice} bytes from an empty pipe"
-    );
-    check!(
-        [0, -libc::EALREADY, -libc::ENOENT].contains(&cancel),
-        "ASYNC_CANCEL result {} is none of 0, EALREADY, ENOENT",
-        res_name(cancel)
-    );
     drop(w);
+    // io-wq cancels running work by signalling its worker
+    // (io_wq_worker_cancel()); the pipe wait then returns -ERESTARTSYS,
+    // which io_uring must turn into -EINTR: there is no syscall to restart.
+    // Debian's 6.12.107 leaks it into the CQE; 6.12.115 took the stable fix
+    // "io_uring: don't pass restart error codes to userspace" (Debian
+    // changelog, 6.12.115-1), which converts it in io_issue_sqe().
+    if crate::util::internal_errno_name(-splice).is_some() {
+        return Err(Outcome::Fail(format!(
+            "the cancelled splice completed with {} ({splice}), a kernel-internal code; fixed in 6.12 stable by \"io_uring: don't pass restart error codes to userspace\" (Debian 6.12.115)",
+            res_name(splice)
+        )));
+    }
+    expect_errno(splice, Errno::INTR, "the splice cancelled while it waited")?;
+    // The request was running, so the cancel can only signal it.
+    expect_errno(cancel, Errno::ALREADY, "ASYNC_CANCEL of a running splice")?;
     Ok(())
 }
 
@@ -1145,8 +1234,6 @@ fn wait_for_sleeping_io_worker(limit: Duration) -> bool {
 /// numbers in 6.7 (READ_MULTISHOT, WAITID) and lists opcodes past 50.
 fn seed003_gate(ctx: &mut Ctx, ring: &IoUring, op: u8, name: &str) -> TestResult {
     let table = probe_or_skip(ring)?;
-    ctx.observe("proposed_opcode_number", u32::from(op));
-    ctx.observe("probe_last_op", u32::from(table.last_op));
     ctx.observe("probe_supports_opcode_number", table.supports(op));
     let series = "proposed in 'io_uring: add IORING_OP_READ[WRITE]_SPLICE_BUF' (Feb 2023, shared/seeds/003) and never merged";
     if !table.supports(op) {

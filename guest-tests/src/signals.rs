@@ -714,7 +714,7 @@ fn kill_latency(ctx: &mut Ctx, body: impl FnOnce(OwnedFd) -> i32) -> TestResult 
 
 fn splice_sigkill_zero_to_null(ctx: &mut Ctx) -> TestResult {
     let (src, source) = zero_source(ctx, false)?;
-    ctx.observe("source", source);
+    ctx.environment("zero_source", source);
     let null = File::options().write(true).open("/dev/null")?;
     let (r, w) = pipe()?;
     let chunk = rustix::pipe::fcntl_setpipe_size(&w, 1 << 20)
@@ -744,7 +744,7 @@ fn splice_sigkill_zero_to_null(ctx: &mut Ctx) -> TestResult {
 
 fn sendfile_sigkill_loop(ctx: &mut Ctx) -> TestResult {
     let (src, source) = zero_source(ctx, true)?;
-    ctx.observe("source", source);
+    ctx.environment("zero_source", source);
     let null = File::options().write(true).open("/dev/null")?;
     kill_latency(ctx, move |ready| {
         if rustix::io::write(&ready, b"r").is_err() {
@@ -790,7 +790,7 @@ fn sendfile_to_socket_handled_signal(ctx: &mut Ctx) -> TestResult {
 fn sendfile_under_signals(ctx: &mut Ctx, dst: &impl AsFd, len: usize) -> TestResult {
     let _handler = install(false)?;
     let (src, source) = zero_source(ctx, true)?;
-    ctx.observe("source", source);
+    ctx.environment("zero_source", source);
     let me = rustix::thread::gettid();
     let returned = AtomicBool::new(false);
     let before = handled_count();

@@ -232,6 +232,12 @@ fn parse_version(release: &str) -> (u32, u32, u32) {
     )
 }
 
+/// Whether the running kernel's (major, minor) is at least `release`.
+pub fn kernel_at_least(release: (u32, u32)) -> bool {
+    let (maj, min, _) = kernel_version();
+    (maj, min) >= release
+}
+
 /// A kernel change that a test's expectation depends on: the release it
 /// was merged in and the commit, for reasons and the catalogue.
 #[derive(Debug, Clone, Copy)]
@@ -245,8 +251,7 @@ pub struct Change {
 impl Change {
     /// Whether the running kernel is at or after the change's release.
     pub fn expected(&self) -> bool {
-        let (maj, min, _) = kernel_version();
-        (maj, min) >= self.release
+        kernel_at_least(self.release)
     }
 
     /// A versioned expectation: the new behaviour passes anywhere (on an

@@ -53,9 +53,11 @@ pub struct Cqe {
 impl From<cqueue::Entry> for Cqe {
     fn from(e: cqueue::Entry) -> Self {
         // Every CQE a test sees comes through here: note a kernel-internal
-        // errno so the runner fails the test (util::note_errno).
-        if e.result() < 0 {
-            crate::util::note_errno(-e.result());
+        // errno so the runner fails the test (util::note_errno). A
+        // notification's result is a bit set (IORING_NOTIF_USAGE_ZC_COPIED
+        // is bit 31), not an errno.
+        if e.result() < 0 && e.flags() & IORING_CQE_F_NOTIF == 0 {
+            crate::util::note_errno(e.result().wrapping_neg());
         }
         Cqe {
             user_data: e.user_data(),
