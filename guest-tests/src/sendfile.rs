@@ -74,6 +74,27 @@ pub const TESTS: &[Test] = &[
         run: nonblocking_full_socket_eagain,
     },
     Test {
+        id: "sendfile.bad_offset_pointer_efault",
+        tags: &["sendfile", "errors"],
+        about: "sendfile with an offset pointer into unmapped memory fails with EFAULT and moves nothing",
+        see: "",
+        run: bad_offset_pointer_efault,
+    },
+    Test {
+        id: "sendfile.negative_offset_einval",
+        tags: &["sendfile", "errors"],
+        about: "sendfile from a negative offset fails with EINVAL, leaves the offset as given and moves nothing",
+        see: "",
+        run: negative_offset_einval,
+    },
+    Test {
+        id: "sendfile.offset_above_4gib",
+        tags: &["sendfile"],
+        about: "sendfile from an offset past 4 GiB in a sparse file reads the bytes there and advances the 64-bit offset",
+        see: "",
+        run: offset_above_4gib,
+    },
+    Test {
         id: "sendfile.bad_input",
         tags: &["sendfile", "errors"],
         about: "sendfile from a write-only file fails with EBADF, from a pipe or an AF_UNIX socket with EINVAL (input must be a regular file or block device)",
@@ -312,5 +333,54 @@ fn bad_input(ctx: &mut Ctx) -> TestResult {
     set_nonblock(&s1, true)?;
     let res = sendfile(&dst, &s1, None, 10);
     crate::splice::expect_errno(ctx, "socket_input", res, Errno::INVAL)?;
+    Ok(())
+}
+
+fn bad_offset_pointer_efault(ctx: &mut Ctx) -> TestResult {
+    let f = write_file(&ctx.scratch().join("f"), &pattern(4096, 0x91))?;
+    let (r, w) = pipe()?;
+    let res = crate::sys::splice::sendfile_unmapped_offset(&w, &f, 4096);
+    crate::splice::expect_errno(ctx, "unmapped_offset", res, Errno::FAULT)?;
+    check_eq!(
+        rustix::io::ioctl_fionread(&r).or_error("FIONREAD")?,
+        0,
+        "bytes in the pipe"
+    );
+    Ok(())
+}
+
+fn negative_offset_einval(ctx: &mut Ctx) -> TestResult {
+    let f = write_file(&ctx.scratch().join("f"), &pattern(4096, 0x92))?;
+    let (r, w) = pipe()?;
+    // rw_verify_area(): a negative position is EINVAL for a regular file.
+    let mut off = (-4096i64) as u64;
+    let res = sendfile(&w, &f, Some(&mut off), 4096);
+    crate::splice::expect_errno(ctx, "negative_offset", res, Errno::INVAL)?;
+    check_eq!(off, (-4096i64) as u64, "offset after the refused call");
+    check_eq!(
+        rustix::io::ioctl_fionread(&r).or_error("FIONREAD")?,
+        0,
+        "bytes in the pipe"
+    );
+    Ok(())
+}
+
+fn offset_above_4gib(ctx: &mut Ctx) -> TestResult {
+    const AT: u64 = 5 << 30;
+    let data = pattern(4096, 0x93);
+    let f = write_file(&ctx.scratch().join("sparse"), b"")?;
+    // A 4 KiB extent at 5 GiB, the rest a hole that reads as zeros.
+    rustix::io::pwrite(&f, &data, AT).or_error("pwrite at 5 GiB")?;
+    let (r, w) = pipe()?;
+    let mut off = AT;
+    let n = sendfile(&w, &f, Some(&mut off), data.len()).or_fail("sendfile from 5 GiB")?;
+    check_eq!(n, data.len(), "bytes sent from 5 GiB");
+    check_eq!(off, AT + n as u64, "offset after sendfile");
+    let got = read_up_to(&r, n).or_fail("read pipe")?;
+    check!(
+        got == data,
+        "bytes sent from offset 5 GiB differ from those written there (first difference at {:?})",
+        first_diff(&got, &data)
+    );
     Ok(())
 }

@@ -307,6 +307,37 @@ fn describe(res: &rustix::io::Result<usize>) -> String {
     }
 }
 
+/// Runs `call`, which writes into a pipe whose read end is closed, and
+/// checks what every kernel does (fs/splice.c: wait_for_space() and
+/// opipe_prep()): it fails with EPIPE and sends the caller SIGPIPE, like
+/// write(2) on such a pipe. SIGPIPE gets a counting handler for the call.
+pub(crate) fn expect_epipe_and_sigpipe(
+    what: &str,
+    call: impl FnOnce() -> rustix::io::Result<usize>,
+) -> TestResult {
+    let _handler = install_counting_handler(libc::SIGPIPE, false).or_error("sigaction(SIGPIPE)")?;
+    let before = handled_count();
+    let res = call();
+    // SIGPIPE is sent to the calling thread and delivered on the way out of
+    // the syscall; allow a moment for a signal sent some other way.
+    let deadline = Instant::now() + Duration::from_millis(200);
+    while handled_count() == before && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let signals = handled_count() - before;
+    check!(
+        res == Err(Errno::PIPE),
+        "{what} into a pipe without readers: expected EPIPE, got {}",
+        describe(&res)
+    );
+    check_eq!(
+        signals,
+        1,
+        "SIGPIPE deliveries for {what} into a pipe without readers"
+    );
+    Ok(())
+}
+
 /// Reads whatever a pipe or socket holds right now, without blocking.
 fn drain_now(fd: impl AsFd) -> rustix::io::Result<Vec<u8>> {
     let old = rustix::fs::fcntl_getfl(&fd)?;

@@ -195,6 +195,13 @@ pub const TESTS: &[Test] = &[
         run: nonblock_empty_pipe,
     },
     Test {
+        id: "splice.epipe_no_reader",
+        tags: &["splice", "errors", "signals"],
+        about: "splice from a file into a pipe whose read end is closed fails with EPIPE and sends SIGPIPE once",
+        see: "",
+        run: epipe_no_reader,
+    },
+    Test {
         id: "splice.nonblock_full_pipe",
         tags: &["splice", "nonblock"],
         about: "SPLICE_F_NONBLOCK into a full pipe fails with EAGAIN at once and consumes nothing from the file",
@@ -1088,6 +1095,18 @@ fn nonblock_empty_pipe(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
+fn epipe_no_reader(ctx: &mut Ctx) -> TestResult {
+    let f = write_file(&ctx.scratch().join("f"), &pattern(4096, 0x61))?;
+    let (r, w) = pipe()?;
+    drop(r);
+    let mut off = 0u64;
+    crate::signals::expect_epipe_and_sigpipe("splice from a file", || {
+        splice(&f, Some(&mut off), &w, None, 4096, SpliceFlags::empty())
+    })?;
+    check_eq!(off, 0, "file offset after the refused splice");
+    Ok(())
+}
+
 fn nonblock_full_pipe(ctx: &mut Ctx) -> TestResult {
     let f = write_file(&ctx.scratch().join("f"), &[7; 100])?;
     let (r, w) = pipe()?;
@@ -1471,7 +1490,7 @@ fn setpipe_size_above_max(ctx: &mut Ctx) -> TestResult {
     if !rustix::process::geteuid().is_root() {
         skip!("needs root to compare privileged and unprivileged callers");
     }
-    ctx.observe("pipe_max_size", max);
+    ctx.environment("pipe_max_size", max);
     let req = max + 1;
     let (r, w) = pipe()?;
     let res = fcntl_setpipe_size(&w, req);

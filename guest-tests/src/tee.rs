@@ -59,6 +59,13 @@ pub const TESTS: &[Test] = &[
         see: "",
         run: len_zero_and_unknown_flags,
     },
+    Test {
+        id: "tee.epipe_no_reader",
+        tags: &["tee", "errors", "signals"],
+        about: "tee into a pipe whose read end is closed fails with EPIPE, sends SIGPIPE once and leaves the input whole",
+        see: "",
+        run: epipe_no_reader,
+    },
 ];
 
 fn duplicate_content(ctx: &mut Ctx) -> TestResult {
@@ -188,5 +195,22 @@ fn len_zero_and_unknown_flags(ctx: &mut Ctx) -> TestResult {
     let res = tee(&r1, &w2, 100, SpliceFlags::from_bits_retain(0x10));
     expect_errno(ctx, "flag_0x10", res, Errno::INVAL)?;
     check_eq!(ioctl_fionread(&r2)?, 0, "bytes in the output after EINVAL");
+    Ok(())
+}
+
+fn epipe_no_reader(_ctx: &mut Ctx) -> TestResult {
+    let data = pattern(3000, 0x62);
+    let (r1, w1) = pipe()?;
+    write_all(&w1, &data).or_error("fill input pipe")?;
+    let (r2, w2) = pipe()?;
+    drop(r2);
+    crate::signals::expect_epipe_and_sigpipe("tee", || {
+        tee(&r1, &w2, data.len(), SpliceFlags::empty())
+    })?;
+    check_eq!(
+        ioctl_fionread(&r1).or_error("FIONREAD")?,
+        data.len() as u64,
+        "bytes left in the input pipe"
+    );
     Ok(())
 }
