@@ -109,6 +109,20 @@ pub const TESTS: &[Test] = &[
         run: linked_chain_first_fails_ecanceled,
     },
     Test {
+        id: "io_uring.hardlink_after_failing_splice",
+        tags: &["io_uring", "splice", "link", "errors"],
+        about: "a splice that fails at issue (EINVAL, no pipe) does not stop the request IOSQE_IO_HARDLINK links after it: that one runs and moves its bytes",
+        see: "",
+        run: hardlink_after_failing_splice,
+    },
+    Test {
+        id: "io_uring.splice_fixed_files",
+        tags: &["io_uring", "splice"],
+        about: "IORING_OP_SPLICE between registered files (SPLICE_F_FD_IN_FIXED, IOSQE_FIXED_FILE) moves file -> pipe -> file intact at the offsets asked for",
+        see: "",
+        run: splice_fixed_files,
+    },
+    Test {
         id: "io_uring.linked_short_splice",
         tags: &["io_uring", "splice", "link", "semantics"],
         about: "a short (EOF-truncated) IORING_OP_SPLICE breaks its link: the next request completes with -ECANCELED and moves nothing",
@@ -824,6 +838,87 @@ fn linked_chain_first_fails_ecanceled(ctx: &mut Ctx) -> TestResult {
     expect_errno(a, Errno::SPIPE, "first link")?;
     expect_errno(b, Errno::CANCELED, "second link after a failed first")?;
     check_eq!(pipe_len(&r2)?, 0, "bytes the cancelled link moved");
+    Ok(())
+}
+
+fn hardlink_after_failing_splice(ctx: &mut Ctx) -> TestResult {
+    let mut ring = ring_with(&[opcode::Splice::CODE])?;
+    let a = write_file(&ctx.scratch().join("a"), &pattern(4096, 4))?;
+    let b = write_file(&ctx.scratch().join("b"), b"")?;
+    let src = write_file(&ctx.scratch().join("src"), &pattern(4096, 5))?;
+    let (r, w) = pipe_with(PipeFlags::CLOEXEC)?;
+    let cqes = run(
+        &mut ring,
+        &[
+            // Neither end a pipe: do_splice() fails with EINVAL when the
+            // request is issued, not when it is prepared.
+            Sqe::splice(a.as_raw_fd(), Some(0), b.as_raw_fd(), Some(0), 4096, 0)
+                .user_data(1)
+                .hardlinked(),
+            Sqe::splice(src.as_raw_fd(), Some(0), w.as_raw_fd(), None, 4096, 0).user_data(2),
+        ],
+    )?;
+    let (first, second) = (cqe_for(&cqes, 1)?.result, cqe_for(&cqes, 2)?.result);
+    expect_errno(first, Errno::INVAL, "hardlinked splice between two files")?;
+    // io_disarm_next() fails the rest of a chain only for IOSQE_IO_LINK.
+    check_eq!(
+        second,
+        4096,
+        "request hardlinked after the failed splice ({})",
+        res_name(second)
+    );
+    check_eq!(pipe_len(&r)?, 4096, "bytes the hardlinked splice moved");
+    Ok(())
+}
+
+fn splice_fixed_files(ctx: &mut Ctx) -> TestResult {
+    let mut ring = ring_with(&[opcode::Splice::CODE])?;
+    let page = crate::util::page_size();
+    let data = pattern(2 * page + 77, 0x3f);
+    let src = write_file(&ctx.scratch().join("src"), &data)?;
+    let dst_path = ctx.scratch().join("dst");
+    let dst = write_file(&dst_path, b"")?;
+    let (r, w) = pipe_with(PipeFlags::CLOEXEC)?;
+    // Registered at indexes no plain fd of this process has, behind empty
+    // (-1) slots, so a kernel that took an index for an fd number fails.
+    const BASE: u32 = 200;
+    let mut table = vec![-1; BASE as usize];
+    table.extend([
+        src.as_raw_fd(),
+        w.as_raw_fd(),
+        r.as_raw_fd(),
+        dst.as_raw_fd(),
+    ]);
+    ring.submitter()
+        .register_files(&table)
+        .or_fail("IORING_REGISTER_FILES with empty slots")?;
+    let len = (data.len() - 10) as u32;
+    let cqes = run(
+        &mut ring,
+        &[Sqe::splice_fixed(BASE, Some(10), BASE + 1, None, len).user_data(1)],
+    )?;
+    check_eq!(
+        cqe_for(&cqes, 1)?.result,
+        len as i32,
+        "file -> pipe through fixed files"
+    );
+    let cqes = run(
+        &mut ring,
+        &[Sqe::splice_fixed(BASE + 2, None, BASE + 3, Some(3), len).user_data(2)],
+    )?;
+    check_eq!(
+        cqe_for(&cqes, 2)?.result,
+        len as i32,
+        "pipe -> file through fixed files"
+    );
+    let got = read_file(&dst_path)?;
+    check_eq!(got.len(), 3 + len as usize, "target size");
+    check!(
+        got[..3] == [0, 0, 0] && got[3..] == data[10..],
+        "target content differs from the source range 10.. written at 3"
+    );
+    drop(src);
+    drop(dst);
     Ok(())
 }
 

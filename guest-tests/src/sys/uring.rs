@@ -200,6 +200,25 @@ impl Sqe {
         .build())
     }
 
+    /// IORING_OP_SPLICE between two registered files: `fixed_in` travels
+    /// with SPLICE_F_FD_IN_FIXED, `fixed_out` with IOSQE_FIXED_FILE.
+    pub fn splice_fixed(
+        fixed_in: u32,
+        off_in: Option<u64>,
+        fixed_out: u32,
+        off_out: Option<u64>,
+        len: u32,
+    ) -> Sqe {
+        Sqe(opcode::Splice::new(
+            types::Fixed(fixed_in),
+            off(off_in),
+            types::Fixed(fixed_out),
+            off(off_out),
+            len,
+        )
+        .build())
+    }
+
     /// IORING_OP_TEE.
     pub fn tee(fd_in: RawFd, fd_out: RawFd, len: u32, flags: u32) -> Sqe {
         Sqe(opcode::Tee::new(types::Fd(fd_in), types::Fd(fd_out), len)
@@ -253,6 +272,12 @@ impl Sqe {
     /// Sets IOSQE_IO_LINK: the next SQE runs only if this one succeeds.
     pub fn linked(self) -> Sqe {
         Sqe(self.0.flags(squeue::Flags::IO_LINK))
+    }
+
+    /// Sets IOSQE_IO_HARDLINK: the next SQE runs after this one whatever
+    /// its result.
+    pub fn hardlinked(self) -> Sqe {
+        Sqe(self.0.flags(squeue::Flags::IO_HARDLINK))
     }
 }
 
