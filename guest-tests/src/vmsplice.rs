@@ -152,7 +152,7 @@ fn store_after_vmsplice(_ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-fn pipe_to_memory(ctx: &mut Ctx) -> TestResult {
+fn pipe_to_memory(_ctx: &mut Ctx) -> TestResult {
     let data = pattern(3000, 0x73);
     let (r, w) = pipe()?;
     write_all(&w, &data).or_error("fill pipe")?;
@@ -177,7 +177,6 @@ fn pipe_to_memory(ctx: &mut Ctx) -> TestResult {
         big.as_slice()[m..].iter().all(|&b| b == 0),
         "bytes past the copied ones changed"
     );
-    ctx.observe("bytes", n + m);
     Ok(())
 }
 
