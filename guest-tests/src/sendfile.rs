@@ -10,9 +10,7 @@ use rustix::io::Errno;
 use rustix::pipe::pipe;
 
 use crate::framework::{Ctx, OrOutcome, Test, TestResult};
-use crate::splice::{
-    first_diff, join, outcome_text, position, set_nonblock, socket_timeouts, spawn_reader,
-};
+use crate::splice::{first_diff, join, position, set_nonblock, socket_timeouts, spawn_reader};
 use crate::util::{pattern, read_file, read_up_to, tcp_pair, unix_pair, write_file};
 use crate::{check, check_eq};
 
@@ -301,7 +299,6 @@ fn nonblocking_full_socket_eagain(ctx: &mut Ctx) -> TestResult {
             break;
         }
     }
-    ctx.observe("full_socket", outcome_text(&res));
     match res {
         Err(Errno::AGAIN) => Ok(()),
         Err(e) => Err(crate::framework::Outcome::Fail(format!(
