@@ -27,7 +27,7 @@ pub const TESTS: &[Test] = &[
     Test {
         id: "io_uring.probe",
         tags: &["io_uring", "semantics", "smoke"],
-        about: "IORING_REGISTER_PROBE lists NOP and every opcode the suite uses that is older than the kernel (SPLICE 5.7, TEE 5.8, SEND_ZC 6.0, ...); /proc/sys/kernel/io_uring_disabled exists from v6.6; observes the supported opcodes",
+        about: "IORING_REGISTER_PROBE lists NOP and every opcode the suite uses that is older than the kernel (SPLICE 5.7, TEE 5.8, SEND_ZC 6.0, ...); /proc/sys/kernel/io_uring_disabled exists from v6.6; observes the supported opcodes and whether the io_uring_disabled sysctl exists (v6.6)",
         see: "shared/seeds/003 (new opcodes must be discoverable)",
         run: probe,
     },
