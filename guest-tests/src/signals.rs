@@ -90,7 +90,7 @@ pub const TESTS: &[Test] = &[
     Test {
         id: "signals.splice_to_socket_short_count",
         tags: &["signals", "splice", "net", "semantics"],
-        about: "a pipe->socket splice that moved some bytes and then blocked on a full socket gets a handled SIGUSR1: records short count vs EINTR; received + left in pipe == what was written",
+        about: "a pipe->socket splice that moved some bytes and then blocked on a full socket gets a handled SIGUSR1: records short count vs EINTR; received + left in pipe == what was written; an observation, not an assertion, because the seed 000 thread proposes changing it (kernel-patches/splice-fatal-signal); the same on 6.1 and 6.12",
         see: "",
         run: splice_to_socket_short_count,
     },
@@ -111,21 +111,21 @@ pub const TESTS: &[Test] = &[
     Test {
         id: "signals.sendfile_handled_signal",
         tags: &["signals", "sendfile", "semantics", "seed000"],
-        about: "observes whether a handled (non-fatal) SIGUSR1 cuts a long sendfile(zero source -> /dev/null) short, i.e. whether splice_from_pipe_next() tests signal_pending() or fatal_signal_pending()",
+        about: "observes whether a handled (non-fatal) SIGUSR1 cuts a long sendfile(zero source -> /dev/null) short, i.e. whether splice_from_pipe_next() tests signal_pending() or fatal_signal_pending(); an observation, not an assertion, because the seed 000 thread proposes changing it (kernel-patches/splice-fatal-signal); the same on 6.1 and 6.12",
         see: "shared/seeds/000 (Linus: make the first signal_pending() check fatal_signal_pending())",
         run: sendfile_handled_signal,
     },
     Test {
         id: "signals.sendfile_to_socket_handled_signal",
         tags: &["signals", "sendfile", "net", "semantics", "seed000"],
-        about: "observes whether a handled SIGUSR1 cuts a 64 MiB sendfile(zero source -> AF_UNIX socket with room for all of it) short, i.e. whether splice_to_socket()'s early check tests signal_pending() or fatal_signal_pending()",
+        about: "observes whether a handled SIGUSR1 cuts a 64 MiB sendfile(zero source -> AF_UNIX socket with room for all of it) short, i.e. whether splice_to_socket()'s early check tests signal_pending() or fatal_signal_pending(); an observation, not an assertion, because the seed 000 thread proposes changing it (kernel-patches/splice-fatal-signal); the same on 6.1 and 6.12",
         see: "kernel-patches/splice-fatal-signal (patch 2)",
         run: sendfile_to_socket_handled_signal,
     },
     Test {
         id: "signals.seed000_splice_from_slow_writer",
         tags: &["signals", "splice", "semantics", "seed000"],
-        about: "splices from a pipe whose writer is slow into a file: records the short count per call and the result of a call hit by a handled SIGUSR1 while waiting; every byte arrives once",
+        about: "splices from a pipe whose writer is slow into a file: records the short count per call and the result of a call hit by a handled SIGUSR1 while waiting; every byte arrives once; an observation, not an assertion, because the seed 000 thread proposes changing it (kernel-patches/splice-fatal-signal); the same on 6.1 and 6.12",
         see: "shared/seeds/000 (signal handling in splice_from_pipe_next())",
         run: seed000_splice_from_slow_writer,
     },
