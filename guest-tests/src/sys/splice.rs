@@ -42,13 +42,7 @@ pub fn vmsplice_to_pipe(
     // libc, not rustix: rustix caps the iovec count at IOV_MAX, and the
     // tests must hand the kernel exactly what they ask for (more than
     // IOV_MAX is one of the cases).
-    let iov: Vec<libc::iovec> = bufs
-        .iter()
-        .map(|b| libc::iovec {
-            iov_base: b.as_ptr() as *mut libc::c_void,
-            iov_len: b.len(),
-        })
-        .collect();
+    let iov = super::iovecs(bufs.iter().copied());
     use std::os::fd::AsRawFd;
     // SAFETY: `pipe_w` is open for writing (checked above), so the kernel
     // only reads from the iovecs, which point into live, initialised
@@ -63,13 +57,7 @@ pub fn vmsplice_to_pipe(
             flags.bits(),
         )
     };
-    if r < 0 {
-        Err(Errno::from_raw_os_error(
-            std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
-        ))
-    } else {
-        Ok(r as usize)
-    }
+    super::count_or_errno(r as i64)
 }
 
 /// Gifts whole pages to the pipe with `SPLICE_F_GIFT` (plus `extra` flags),
@@ -131,11 +119,5 @@ pub fn sendfile_unmapped_offset(
             count,
         )
     };
-    if r < 0 {
-        Err(Errno::from_raw_os_error(
-            std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
-        ))
-    } else {
-        Ok(r as usize)
-    }
+    super::count_or_errno(r as i64)
 }

@@ -460,13 +460,7 @@ impl FixedBufs {
     /// Registers `bufs` (each non-empty) with `ring`.
     pub fn register(ring: IoUring, bufs: Vec<Vec<u8>>) -> io::Result<FixedBufs> {
         let bufs: Vec<Box<[u8]>> = bufs.into_iter().map(Vec::into_boxed_slice).collect();
-        let iov: Vec<libc::iovec> = bufs
-            .iter()
-            .map(|b| libc::iovec {
-                iov_base: b.as_ptr() as *mut libc::c_void,
-                iov_len: b.len(),
-            })
-            .collect();
+        let iov = super::iovecs(bufs.iter().map(|b| &b[..]));
         // SAFETY: each iovec names a live heap buffer that `FixedBufs`
         // owns; Drop unregisters them before they are freed (or leaks them).
         unsafe { ring.submitter().register_buffers(&iov) }?;
