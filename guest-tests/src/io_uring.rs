@@ -81,6 +81,13 @@ pub const TESTS: &[Test] = &[
         run: splice_bad_fd_ebadf,
     },
     Test {
+        id: "io_uring.splice_corner_cases",
+        tags: &["io_uring", "splice", "tee", "errors"],
+        about: "through io_uring as through the syscalls: SPLICE and TEE of len 0 complete with 0 and move nothing, SPLICE into an O_APPEND file and TEE into its own pipe complete with -EINVAL",
+        see: "",
+        run: splice_corner_cases,
+    },
+    Test {
         id: "io_uring.splice_einval",
         tags: &["io_uring", "splice", "errors"],
         about: "IORING_OP_SPLICE between two files (no pipe) or with an unknown flag completes with -EINVAL",
@@ -762,6 +769,49 @@ fn tee_content(ctx: &mut Ctx) -> TestResult {
     )?;
     let res = cqe_for(&cqes, 2)?.result;
     expect_errno(res, Errno::INVAL, "tee from a regular file")?;
+    Ok(())
+}
+
+fn splice_corner_cases(ctx: &mut Ctx) -> TestResult {
+    let mut ring = ring_with(&[opcode::Splice::CODE, opcode::Tee::CODE])?;
+    let data = pattern(500, 0x67);
+    let (r, w) = pipe_with(PipeFlags::CLOEXEC)?;
+    let (r2, w2) = pipe_with(PipeFlags::CLOEXEC)?;
+    write_all(&w, &data).or_error("fill pipe")?;
+    let path = ctx.scratch().join("appended");
+    let appended = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .or_error("open O_APPEND")?;
+    let cqes = run(
+        &mut ring,
+        &[
+            // io_splice()/io_tee() skip the call for len 0 and complete
+            // with 0 (which is also not short, so no link would break).
+            Sqe::splice(r.as_raw_fd(), None, w2.as_raw_fd(), None, 0, 0).user_data(1),
+            Sqe::tee(r.as_raw_fd(), w2.as_raw_fd(), 0, 0).user_data(2),
+            // do_splice() refuses an O_APPEND target, as splice(2) does.
+            Sqe::splice(r.as_raw_fd(), None, appended.as_raw_fd(), None, 100, 0).user_data(3),
+            // do_tee() refuses a pipe teed into itself.
+            Sqe::tee(r.as_raw_fd(), w.as_raw_fd(), 100, 0).user_data(4),
+        ],
+    )?;
+    check_eq!(cqe_for(&cqes, 1)?.result, 0, "SPLICE of len 0");
+    check_eq!(cqe_for(&cqes, 2)?.result, 0, "TEE of len 0");
+    expect_errno(
+        cqe_for(&cqes, 3)?.result,
+        Errno::INVAL,
+        "SPLICE into an O_APPEND file",
+    )?;
+    expect_errno(
+        cqe_for(&cqes, 4)?.result,
+        Errno::INVAL,
+        "TEE of a pipe into itself",
+    )?;
+    check_eq!(pipe_len(&r)?, data.len(), "bytes left in the source pipe");
+    check_eq!(pipe_len(&r2)?, 0, "bytes in the target pipe");
+    check_eq!(read_file(&path)?.len(), 0, "bytes in the O_APPEND file");
     Ok(())
 }
 
