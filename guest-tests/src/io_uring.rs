@@ -165,6 +165,20 @@ pub const TESTS: &[Test] = &[
         run: send_zc_notif,
     },
     Test {
+        id: "io_uring.send_zc_udp",
+        tags: &["io_uring", "zerocopy", "net"],
+        about: "IORING_OP_SEND_ZC on a connected loopback UDP socket posts a result CQE with F_MORE and the datagram's size, then an F_NOTIF CQE; the datagram arrives intact",
+        see: "shared/seeds/004",
+        run: send_zc_udp,
+    },
+    Test {
+        id: "io_uring.send_zc_ipv6",
+        tags: &["io_uring", "zerocopy", "net"],
+        about: "IORING_OP_SEND_ZC on IPv6 loopback TCP posts F_MORE then F_NOTIF and the data arrives intact; skips on a kernel built without IPv6",
+        see: "shared/seeds/004",
+        run: send_zc_ipv6,
+    },
+    Test {
         id: "io_uring.send_zc_report_usage",
         tags: &["io_uring", "zerocopy", "net", "semantics"],
         about: "SEND_ZC with IORING_SEND_ZC_REPORT_USAGE (v6.2; EINVAL before it skips) posts a notification whose result is exactly IORING_NOTIF_USAGE_ZC_COPIED on loopback",
@@ -1182,6 +1196,53 @@ fn send_zc_notif(_ctx: &mut Ctx) -> TestResult {
         uring::send_zc(&mut ring, client.as_fd(), data.clone(), 0, 7, WAIT).or_error("SEND_ZC")?;
     let notif = check_zc_pair(&cqes, 7, data.len())?;
     check_eq!(notif.result, 0, "notification result without REPORT_USAGE");
+    let got = read_up_to(&server, data.len()).or_fail("receive")?;
+    check!(got == data, "received bytes differ from those sent");
+    Ok(())
+}
+
+fn send_zc_udp(_ctx: &mut Ctx) -> TestResult {
+    let mut ring = ring_with(&[opcode::SendZc::CODE])?;
+    let rx = std::net::UdpSocket::bind("127.0.0.1:0").or_error("bind UDP receiver")?;
+    let tx = std::net::UdpSocket::bind("127.0.0.1:0").or_error("bind UDP sender")?;
+    tx.connect(rx.local_addr().or_error("receiver address")?)
+        .or_error("connect UDP sender")?;
+    let data = pattern(3000, 0x0e);
+    let cqes =
+        uring::send_zc(&mut ring, tx.as_fd(), data.clone(), 0, 7, WAIT).or_error("SEND_ZC")?;
+    let notif = check_zc_pair(&cqes, 7, data.len())?;
+    check_eq!(notif.result, 0, "notification result without REPORT_USAGE");
+    let mut buf = vec![0u8; 8192];
+    let (n, _) = rustix::net::recv(&rx, &mut buf, rustix::net::RecvFlags::DONTWAIT)
+        .or_fail("receive the datagram")?;
+    check!(
+        buf[..n] == data[..],
+        "the datagram arrived changed ({n} bytes)"
+    );
+    Ok(())
+}
+
+fn send_zc_ipv6(_ctx: &mut Ctx) -> TestResult {
+    let listener = match std::net::TcpListener::bind("[::1]:0") {
+        Ok(l) => l,
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::EAFNOSUPPORT | libc::EADDRNOTAVAIL)
+            ) =>
+        {
+            skip!("no IPv6 loopback here (CONFIG_IPV6 off or ::1 absent): {e}")
+        }
+        Err(e) => return Err(e).or_error("bind [::1]"),
+    };
+    let mut ring = ring_with(&[opcode::SendZc::CODE])?;
+    let client = std::net::TcpStream::connect(listener.local_addr().or_error("address")?)
+        .or_error("connect [::1]")?;
+    let (server, _) = listener.accept().or_error("accept")?;
+    let data = pattern(16 * 1024, 0x0f);
+    let cqes =
+        uring::send_zc(&mut ring, client.as_fd(), data.clone(), 0, 7, WAIT).or_error("SEND_ZC")?;
+    check_zc_pair(&cqes, 7, data.len())?;
     let got = read_up_to(&server, data.len()).or_fail("receive")?;
     check!(got == data, "received bytes differ from those sent");
     Ok(())
