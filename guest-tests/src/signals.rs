@@ -90,7 +90,7 @@ pub const TESTS: &[Test] = &[
     Test {
         id: "signals.splice_to_socket_short_count",
         tags: &["signals", "splice", "net", "semantics"],
-        about: "a pipe->socket splice that moved some bytes and then blocked on a full socket gets a handled SIGUSR1: records short count vs EINTR; received + left in pipe == what was written; an observation, not an assertion, because the seed 000 thread proposes changing it (kernel-patches/splice-fatal-signal); the same on 6.1 and 6.12",
+        about: "a pipe->socket splice that moved some bytes and then blocked on a full socket gets a handled SIGUSR1: observes splice_after_signal (short_count vs EINTR); received + left in pipe == what was written; an observation, not an assertion, because the seed 000 thread proposes changing it (kernel-patches/splice-fatal-signal); the same on 6.1 and 6.12",
         see: "",
         run: splice_to_socket_short_count,
     },
@@ -641,7 +641,7 @@ fn splice_to_socket_short_count(ctx: &mut Ctx) -> TestResult {
         Ok(_) => "short_count".to_owned(),
         Err(e) => errno_name(*e),
     };
-    ctx.observe("outcome", kind);
+    ctx.observe("splice_after_signal", kind);
     let mut received = early;
     received.extend(drain_now(&rx).or_fail("drain receiver")?);
     let left = drain_now(&r).or_fail("drain pipe")?;
