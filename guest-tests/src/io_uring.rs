@@ -1428,9 +1428,8 @@ fn wait_for_sleeping_io_worker(limit: Duration) -> bool {
 /// Skips unless the kernel carries the seed 003 series as posted: opcodes
 /// 49 and 50 supported and the table ending at 50. Mainline reused both
 /// numbers in 6.7 (READ_MULTISHOT, WAITID) and lists opcodes past 50.
-fn seed003_gate(ctx: &mut Ctx, ring: &IoUring, op: u8, name: &str) -> TestResult {
+fn seed003_gate(ring: &IoUring, op: u8, name: &str) -> TestResult {
     let table = probe_or_skip(ring)?;
-    ctx.observe("probe_supports_opcode_number", table.supports(op));
     let series = "proposed in 'io_uring: add IORING_OP_READ[WRITE]_SPLICE_BUF' (Feb 2023, shared/seeds/003) and never merged";
     if !table.supports(op) {
         skip!(
@@ -1440,7 +1439,6 @@ fn seed003_gate(ctx: &mut Ctx, ring: &IoUring, op: u8, name: &str) -> TestResult
         );
     }
     if table.last_op != PROPOSED_WRITE_SPLICE_BUF {
-        ctx.observe("opcode_number_is", opcode_name(op));
         skip!(
             "IORING_OP_{name} was {series}; opcode {op} is supported here but is mainline's IORING_OP_{} (reassigned in 6.7), since the probe lists opcodes up to {} ({}) instead of ending at the series' last opcode {PROPOSED_WRITE_SPLICE_BUF}",
             opcode_name(op),
@@ -1457,7 +1455,7 @@ fn seed003_gate(ctx: &mut Ctx, ring: &IoUring, op: u8, name: &str) -> TestResult
 /// is refused with -EACCES, leaving both files unchanged.
 fn seed003_splice_buf(ctx: &mut Ctx, op: u8, name: &str) -> TestResult {
     let mut ring = ring_or_skip(8)?;
-    seed003_gate(ctx, &ring, op, name)?;
+    seed003_gate(&ring, op, name)?;
     let src_data = pattern(8192, 0x03);
     let src_path = ctx.scratch().join("pages");
     let src = write_file(&src_path, &src_data)?;

@@ -90,7 +90,7 @@ pub const TESTS: &[Test] = &[
     Test {
         id: "signals.splice_to_socket_short_count",
         tags: &["signals", "splice", "net", "semantics"],
-        about: "a pipe->socket splice that moved some bytes and then blocked on a full socket gets a handled SIGUSR1: observes splice_after_signal (short_count vs EINTR); received + left in pipe == what was written; an observation, not an assertion, because the seed 000 thread proposes changing it (kernel-patches/splice-fatal-signal); the same on 6.1 and 6.12",
+        about: "a pipe->socket splice that moved some bytes and then blocked on a full socket gets a handled SIGUSR1: observes splice_after_signal (short_count vs EINTR) and bytes_before_signal (AF_UNIX send-buffer accounting: 69632 on 6.1, 65536 on 6.12; the commit is not identified); received + left in pipe == what was written; an observation, not an assertion, because the seed 000 thread proposes changing it (kernel-patches/splice-fatal-signal); the same on 6.1 and 6.12",
         see: "",
         run: splice_to_socket_short_count,
     },
