@@ -23,6 +23,7 @@
 #   ci/bench-mutants.sh                        # every mutant
 #   ci/bench-mutants.sh kernel-patches/mutants/04-*   # some of them
 #   FULL=1 ci/bench-mutants.sh                 # whole suite per step
+#   CHECK=1 ci/bench-mutants.sh                # only: patches apply, named tests exist
 #
 # The cache (KHARNESS_CACHE_DIR, default /var/tmp/kharness-mutants) keeps
 # the base, every mutant's bzImage and the scratch tree: a rerun after a
@@ -40,6 +41,24 @@ if [ "$#" -gt 0 ]; then
   mutants=("$@")
 else
   mutants=(kernel-patches/mutants/*/)
+fi
+# CHECK=1: only check the corpus, in seconds: every patch applies to the
+# source, and every test a series.toml names exists.
+if [ -n "${CHECK:-}" ]; then
+  ids=$("$KHARNESS" list --format json 2>/dev/null | python3 -c 'import json,sys; print("\n".join(json.loads(l)["id"] for l in sys.stdin))')
+  bad=0
+  for m in "${mutants[@]}"; do
+    m=${m%/}
+    while read -r p; do
+      case $p in ''|'#'*) continue ;; esac
+      (cd "$SRC" && git apply --check "$OLDPWD/$m/$p") || { echo "$m: $p does not apply" >&2; bad=1; }
+    done <"$m/series"
+    for t in $(sed -n 's/^test *= *"\(.*\)"/\1/p' "$m/series.toml"); do
+      grep -qx "$t" <<<"$ids" || { echo "$m: series.toml names $t, which is no test" >&2; bad=1; }
+    done
+  done
+  [ "$bad" = 0 ] && echo "${#mutants[@]} mutants: every patch applies, every named test exists"
+  exit "$bad"
 fi
 out=${OUT:-$(mktemp -d /tmp/kharness-mutants.XXXXXX)}
 mkdir -p "$out"
