@@ -356,21 +356,30 @@ fn op_release(op: u8) -> Option<(u32, u32)> {
 /// generous for TCG, and still far inside the runner's limit.
 const WAIT: Duration = Duration::from_secs(10);
 
-/// The probe table of a fresh ring, or a skip if the kernel has no probe.
+/// The probe table of a fresh ring; a skip only on a kernel older than
+/// IORING_REGISTER_PROBE (v5.6), a failure on any newer one.
 fn probe_or_skip(ring: &IoUring) -> Result<ProbeTable, Outcome> {
     match uring::probe(ring) {
         Ok(p) => Ok(p),
-        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-            skip!("IORING_REGISTER_PROBE is not supported (EINVAL)")
+        Err(e)
+            if e.raw_os_error() == Some(libc::EINVAL) && !crate::util::kernel_at_least((5, 6)) =>
+        {
+            skip!("IORING_REGISTER_PROBE is not supported (EINVAL; it arrived in v5.6)")
         }
-        Err(e) => Err(e).or_fail("IORING_REGISTER_PROBE"),
+        Err(e) => Err(e).or_fail("IORING_REGISTER_PROBE (exists since v5.6)"),
     }
 }
 
 /// A ring whose kernel supports every opcode in `ops`, or a skip naming
 /// the first one the probe does not list.
 fn ring_with(ops: &[u8]) -> Result<IoUring, Outcome> {
-    let ring = ring_or_skip(16)?;
+    ring_of(16, ops)
+}
+
+/// [`ring_with`] with `entries` entries; shared by every area that uses
+/// io_uring, so an opcode is judged the same way everywhere.
+pub(crate) fn ring_of(entries: u32, ops: &[u8]) -> Result<IoUring, Outcome> {
+    let ring = ring_or_skip(entries)?;
     let probe = probe_or_skip(&ring)?;
     for &op in ops {
         if probe.supports(op) {

@@ -976,18 +976,17 @@ fn seed000_splice_from_slow_writer(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-/// A ring that supports IORING_OP_SPLICE, or a skip.
+/// A ring that supports IORING_OP_SPLICE and waits with a timeout
+/// (IORING_FEAT_EXT_ARG, v5.11), judged as io_uring's own tests judge it.
 fn splice_ring() -> Result<io_uring::IoUring, Outcome> {
-    let ring = crate::io_uring::ring_or_skip(8)?;
-    let mut probe = io_uring::Probe::new();
-    if ring.submitter().register_probe(&mut probe).is_err() {
-        skip!("IORING_REGISTER_PROBE is not supported");
-    }
-    if !probe.is_supported(io_uring::opcode::Splice::CODE) {
-        skip!("io_uring lacks IORING_OP_SPLICE");
-    }
+    let ring = crate::io_uring::ring_of(8, &[io_uring::opcode::Splice::CODE])?;
     if !ring.params().is_feature_ext_arg() {
-        skip!("io_uring lacks IORING_FEAT_EXT_ARG (wait timeouts)");
+        if crate::util::kernel_at_least((5, 11)) {
+            return Err(Outcome::Fail(
+                "io_uring lacks IORING_FEAT_EXT_ARG, which exists since v5.11".into(),
+            ));
+        }
+        skip!("io_uring lacks IORING_FEAT_EXT_ARG (wait timeouts, v5.11)");
     }
     Ok(ring)
 }
