@@ -179,6 +179,13 @@ pub const TESTS: &[Test] = &[
         run: send_zc_ipv6,
     },
     Test {
+        id: "io_uring.send_zc_fixed_buf",
+        tags: &["io_uring", "zerocopy", "net", "fixed_buffers"],
+        about: "IORING_OP_SEND_ZC from a registered buffer (IORING_RECVSEND_FIXED_BUF) sends exactly the range asked of the buffer asked: F_MORE, then F_NOTIF, the bytes arrive intact",
+        see: "shared/seeds/004",
+        run: send_zc_fixed_buf,
+    },
+    Test {
         id: "io_uring.send_zc_report_usage",
         tags: &["io_uring", "zerocopy", "net", "semantics"],
         about: "SEND_ZC with IORING_SEND_ZC_REPORT_USAGE (v6.2; EINVAL before it skips) posts a notification whose result is exactly IORING_NOTIF_USAGE_ZC_COPIED on loopback",
@@ -1207,6 +1214,36 @@ fn send_zc_notif(_ctx: &mut Ctx) -> TestResult {
     check_eq!(notif.result, 0, "notification result without REPORT_USAGE");
     let got = read_up_to(&server, data.len()).or_fail("receive")?;
     check!(got == data, "received bytes differ from those sent");
+    Ok(())
+}
+
+fn send_zc_fixed_buf(_ctx: &mut Ctx) -> TestResult {
+    let ring = ring_with(&[opcode::SendZc::CODE])?;
+    let bufs = vec![pattern(8192, 0x10), pattern(8192, 0x11)];
+    let want = bufs[1][100..4100].to_vec();
+    let mut fx = match FixedBufs::register(ring, bufs) {
+        Ok(f) => f,
+        Err(e) if e.raw_os_error() == Some(libc::ENOMEM) => {
+            skip!("IORING_REGISTER_BUFFERS: ENOMEM (RLIMIT_MEMLOCK too small?)")
+        }
+        Err(e) => return Err(e).or_error("IORING_REGISTER_BUFFERS"),
+    };
+    let (client, server) = crate::util::tcp_pair().or_error("loopback TCP pair")?;
+    let cqes = fx
+        .send_zc_fixed(client.as_fd(), 1, 100, want.len() as u32, WAIT)
+        .or_error("SEND_ZC from a registered buffer")?;
+    let first = cqe_for(&cqes, 0xf1ed_5e4d)?;
+    check!(
+        first.result >= 0,
+        "SEND_ZC from registered buffer 1 failed: {}",
+        res_name(first.result)
+    );
+    check_zc_pair(&cqes, 0xf1ed_5e4d, want.len())?;
+    let got = read_up_to(&server, want.len()).or_fail("receive")?;
+    check!(
+        got == want,
+        "received bytes are not bytes 100..4100 of registered buffer 1"
+    );
     Ok(())
 }
 

@@ -547,6 +547,62 @@ impl FixedBufs {
     }
 }
 
+impl FixedBufs {
+    /// IORING_OP_SEND_ZC of `len` bytes of registered buffer `index` from
+    /// `start` (IORING_RECVSEND_FIXED_BUF) on socket `fd`; returns every
+    /// CQE seen until the notification, as [`send_zc`] does.
+    pub fn send_zc_fixed(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        index: u16,
+        start: usize,
+        len: u32,
+        timeout: Duration,
+    ) -> io::Result<Vec<Cqe>> {
+        if self.poisoned {
+            return Err(io::Error::other("an earlier request never completed"));
+        }
+        let Some(b) = self.bufs.get(usize::from(index)) else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "no such registered buffer",
+            ));
+        };
+        let end = start.checked_add(len as usize);
+        if end.is_none_or(|e| e > b.len()) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "range outside the buffer",
+            ));
+        }
+        const UD: u64 = 0xf1ed_5e4d;
+        let sqe = opcode::SendZc::new(types::Fd(fd.as_raw_fd()), b[start..].as_ptr(), len)
+            .buf_index(Some(index))
+            .build()
+            .user_data(UD);
+        // SAFETY: the address range lies within registered buffer `index`,
+        // which `self` owns for the ring's lifetime; the kernel only reads
+        // it. `poisoned` stays set until the notification says the kernel
+        // is done with it, and Drop leaks the buffers otherwise.
+        unsafe { self.ring.submission().push(&sqe) }
+            .map_err(|_| io::Error::other("submission queue full"))?;
+        self.poisoned = true;
+        self.ring.submit()?;
+        let deadline = Instant::now() + timeout;
+        let done = zc_finished(UD);
+        let mut cqes = Vec::new();
+        while !done(&cqes) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(cqes);
+            }
+            cqes.extend(wait(&mut self.ring, 1, left)?);
+        }
+        self.poisoned = false;
+        Ok(cqes)
+    }
+}
+
 impl Drop for FixedBufs {
     fn drop(&mut self) {
         if self.poisoned {
