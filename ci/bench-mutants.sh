@@ -119,7 +119,7 @@ else:
     verdict, detail = "missed", ""
 print(f"{name}\t{verdict}\t{secs}\t{build_s}\t{named_ok}/{len(named)}\t{detail}")
 EOF
-  tail -n 1 "$verdicts" | awk -F'\t' '{printf "%-48s %-8s %4ss (build %s s, named %s) %s\n", $1, $2, $3, $4, $5, $6}'
+  tail -n 1 "$verdicts" | awk -F'\t' '{b = ($4 == "reused") ? "reused" : $4 " s"; printf "%-48s %-8s %4ss (build %s, named %s) %s\n", $1, $2, $3, b, $5, $6}'
 done
 end=$(date +%s)
 python3 - "$verdicts" "$((end - start))" <<'EOF'
