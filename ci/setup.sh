@@ -23,6 +23,7 @@ APT_PACKAGES=(
   busybox-static
   linux-image-6.1.0-56-amd64-unsigned
   linux-image-6.12.107+deb12-amd64-unsigned
+  linux-image-6.12.117+deb12-amd64-unsigned
   linux-source-6.12
   bc bison flex cpio ccache libelf-dev libssl-dev xz-utils
   python3-venv
