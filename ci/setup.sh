@@ -4,7 +4,8 @@
 #
 #   apt:  qemu-system-x86 busybox-static and Debian's prebuilt 6.1 and 6.12 kernels;
 #         Debian's 6.12 source and what building it needs (ccache, bison, flex, ...);
-#         python3-venv
+#         python3-venv; file and kmod, which virtme-ng runs (file(1) on the
+#         kernel image, depmod and modprobe) and a minimal Debian lacks
 #   pip:  virtme-ng, into a virtual environment of kharness's own (ci/lib.sh),
 #         made with Debian's /usr/bin/python3: Debian 12's Python refuses
 #         `pip install` outside one (PEP 668), and kharness finds vng there
@@ -23,9 +24,11 @@ APT_PACKAGES=(
   busybox-static
   linux-image-6.1.0-56-amd64-unsigned
   linux-image-6.12.107+deb12-amd64-unsigned
+  linux-image-6.12.117+deb12-amd64-unsigned
   linux-source-6.12
   bc bison flex cpio ccache libelf-dev libssl-dev xz-utils
   python3-venv
+  file kmod
 )
 VIRTME_NG="virtme-ng==1.42"
 

@@ -107,6 +107,9 @@ macro_rules! skip {
 /// What a running test reports besides its status.
 pub struct Ctx {
     pub observations: BTreeMap<String, Value>,
+    /// Facts about the machine and setup, not the kernel (see
+    /// [`Ctx::environment`]).
+    pub environment: BTreeMap<String, Value>,
     pub metrics: Vec<Metric>,
     /// Scratch directory private to this test, removed afterwards.
     scratch: PathBuf,
@@ -118,6 +121,7 @@ impl Ctx {
     pub fn new(scratch: PathBuf, scale: f64) -> Self {
         Ctx {
             observations: BTreeMap::new(),
+            environment: BTreeMap::new(),
             metrics: Vec::new(),
             scratch,
             scale,
@@ -127,6 +131,14 @@ impl Ctx {
     /// Records a fact about kernel semantics.
     pub fn observe(&mut self, name: &str, value: impl Into<Value>) {
         self.observations.insert(name.to_owned(), value.into());
+    }
+
+    /// Records a fact about the test environment (the scratch filesystem,
+    /// hardware counters, a source the test chose): it goes into the boot's
+    /// environment, never among the kernel observations that are compared
+    /// across kernels.
+    pub fn environment(&mut self, name: &str, value: impl Into<Value>) {
+        self.environment.insert(name.to_owned(), value.into());
     }
 
     /// Records the outcome of a syscall as an observation: the byte count on

@@ -27,21 +27,21 @@ pub const TESTS: &[Test] = &[
     Test {
         id: "io_uring.probe",
         tags: &["io_uring", "semantics", "smoke"],
-        about: "records IORING_REGISTER_PROBE: the last opcode and which opcodes the kernel supports",
+        about: "IORING_REGISTER_PROBE lists NOP and every opcode the suite uses that is older than the kernel (SPLICE 5.7, TEE 5.8, SEND_ZC 6.0, ...); /proc/sys/kernel/io_uring_disabled exists from v6.6; observes the supported opcodes and whether the io_uring_disabled sysctl exists (v6.6)",
         see: "shared/seeds/003 (new opcodes must be discoverable)",
         run: probe,
     },
     Test {
         id: "io_uring.probe_table_consistent",
         tags: &["io_uring", "semantics"],
-        about: "checks the probe table is indexed by opcode, ends at last_op, and lists NOP, READV and WRITEV",
+        about: "the probe table is indexed by opcode, ends at last_op, lists NOP, READV and WRITEV, and the io-uring crate reads it the same way",
         see: "shared/seeds/003 (new opcodes must be discoverable)",
         run: probe_table_consistent,
     },
     Test {
         id: "io_uring.setup_features",
         tags: &["io_uring", "semantics"],
-        about: "records the IORING_FEAT_* bits io_uring_setup reports and checks the 5.x baseline ones are set",
+        about: "io_uring_setup reports every IORING_FEAT_* bit up to EXT_ARG (5.11); observes the full feature list",
         see: "",
         run: setup_features,
     },
@@ -81,6 +81,13 @@ pub const TESTS: &[Test] = &[
         run: splice_bad_fd_ebadf,
     },
     Test {
+        id: "io_uring.splice_corner_cases",
+        tags: &["io_uring", "splice", "tee", "errors"],
+        about: "through io_uring as through the syscalls: SPLICE and TEE of len 0 complete with 0 and move nothing, SPLICE into an O_APPEND file and TEE into its own pipe complete with -EINVAL",
+        see: "",
+        run: splice_corner_cases,
+    },
+    Test {
         id: "io_uring.splice_einval",
         tags: &["io_uring", "splice", "errors"],
         about: "IORING_OP_SPLICE between two files (no pipe) or with an unknown flag completes with -EINVAL",
@@ -109,9 +116,23 @@ pub const TESTS: &[Test] = &[
         run: linked_chain_first_fails_ecanceled,
     },
     Test {
+        id: "io_uring.hardlink_after_failing_splice",
+        tags: &["io_uring", "splice", "link", "errors"],
+        about: "a splice that fails at issue (EINVAL, no pipe) does not stop the request IOSQE_IO_HARDLINK links after it: that one runs and moves its bytes",
+        see: "",
+        run: hardlink_after_failing_splice,
+    },
+    Test {
+        id: "io_uring.splice_fixed_files",
+        tags: &["io_uring", "splice"],
+        about: "IORING_OP_SPLICE between registered files (SPLICE_F_FD_IN_FIXED, IOSQE_FIXED_FILE) moves file -> pipe -> file intact at the offsets asked for",
+        see: "",
+        run: splice_fixed_files,
+    },
+    Test {
         id: "io_uring.linked_short_splice",
         tags: &["io_uring", "splice", "link", "semantics"],
-        about: "observes whether a short (EOF-truncated) splice breaks its link chain",
+        about: "a short (EOF-truncated) IORING_OP_SPLICE breaks its link: the next request completes with -ECANCELED and moves nothing",
         see: "",
         run: linked_short_splice,
     },
@@ -132,7 +153,7 @@ pub const TESTS: &[Test] = &[
     Test {
         id: "io_uring.fixed_buf_index_out_of_range",
         tags: &["io_uring", "fixed_buffers", "errors"],
-        about: "READ_FIXED/WRITE_FIXED naming a buffer index past the registered table fail and move no data",
+        about: "READ_FIXED/WRITE_FIXED naming a buffer index past the registered table complete with -EFAULT and move no data",
         see: "",
         run: fixed_buf_index_out_of_range,
     },
@@ -144,9 +165,30 @@ pub const TESTS: &[Test] = &[
         run: send_zc_notif,
     },
     Test {
+        id: "io_uring.send_zc_udp",
+        tags: &["io_uring", "zerocopy", "net"],
+        about: "IORING_OP_SEND_ZC on a connected loopback UDP socket posts a result CQE with F_MORE and the datagram's size, then an F_NOTIF CQE; the datagram arrives intact",
+        see: "shared/seeds/004",
+        run: send_zc_udp,
+    },
+    Test {
+        id: "io_uring.send_zc_ipv6",
+        tags: &["io_uring", "zerocopy", "net"],
+        about: "IORING_OP_SEND_ZC on IPv6 loopback TCP posts F_MORE then F_NOTIF and the data arrives intact; skips on a kernel built without IPv6",
+        see: "shared/seeds/004",
+        run: send_zc_ipv6,
+    },
+    Test {
+        id: "io_uring.send_zc_fixed_buf",
+        tags: &["io_uring", "zerocopy", "net", "fixed_buffers"],
+        about: "IORING_OP_SEND_ZC from a registered buffer (IORING_RECVSEND_FIXED_BUF) sends exactly the range asked of the buffer asked: F_MORE, then F_NOTIF, the bytes arrive intact",
+        see: "shared/seeds/004",
+        run: send_zc_fixed_buf,
+    },
+    Test {
         id: "io_uring.send_zc_report_usage",
         tags: &["io_uring", "zerocopy", "net", "semantics"],
-        about: "observes whether SEND_ZC accepts IORING_SEND_ZC_REPORT_USAGE and whether the notification says loopback copied the data",
+        about: "SEND_ZC with IORING_SEND_ZC_REPORT_USAGE (v6.2; EINVAL before it skips) posts a notification whose result is exactly IORING_NOTIF_USAGE_ZC_COPIED on loopback",
         see: "shared/seeds/004",
         run: send_zc_report_usage,
     },
@@ -160,14 +202,14 @@ pub const TESTS: &[Test] = &[
     Test {
         id: "io_uring.sendmsg_zc_report_usage",
         tags: &["io_uring", "zerocopy", "net", "semantics"],
-        about: "observes whether SENDMSG_ZC accepts IORING_SEND_ZC_REPORT_USAGE and what its notification reports on loopback",
+        about: "SENDMSG_ZC with IORING_SEND_ZC_REPORT_USAGE (v6.2; EINVAL before it skips) posts a notification whose result is exactly IORING_NOTIF_USAGE_ZC_COPIED on loopback",
         see: "shared/seeds/004",
         run: sendmsg_zc_report_usage,
     },
     Test {
         id: "io_uring.cancel_blocked_splice",
         tags: &["io_uring", "splice", "cancel", "semantics"],
-        about: "IORING_OP_ASYNC_CANCEL ends a splice blocked on an empty pipe; records both CQE results",
+        about: "IORING_OP_ASYNC_CANCEL of a splice blocked in an io-wq worker on an empty pipe gives -EALREADY, and the splice completes with -EINTR, never the internal -ERESTARTSYS",
         see: "shared/seeds/000 (signal handling in splice_from_pipe_next)",
         run: cancel_blocked_splice,
     },
@@ -266,47 +308,106 @@ pub fn opcode_name(op: u8) -> String {
 pub fn ring_or_skip(entries: u32) -> Result<io_uring::IoUring, crate::framework::Outcome> {
     match io_uring::IoUring::new(entries) {
         Ok(r) => Ok(r),
-        Err(e) => {
-            let why = match e.raw_os_error() {
-                Some(libc::ENOSYS) => "io_uring is not built into this kernel (ENOSYS)".to_owned(),
-                Some(libc::EPERM) => {
-                    "io_uring is disabled (EPERM; see kernel.io_uring_disabled)".to_owned()
-                }
-                _ => format!("io_uring_setup failed: {e}"),
-            };
-            Err(crate::framework::Outcome::Skip(why))
-        }
+        Err(e) => match e.raw_os_error() {
+            Some(libc::ENOSYS) => Err(crate::framework::Outcome::Skip(
+                "io_uring is not built into this kernel (ENOSYS)".to_owned(),
+            )),
+            // kernel.io_uring_disabled (v6.6) = 2, or = 1 without the
+            // io_uring_group: an administrator's choice, not a kernel bug.
+            Some(libc::EPERM) => Err(crate::framework::Outcome::Skip(format!(
+                "io_uring is disabled (EPERM; kernel.io_uring_disabled = {})",
+                io_uring_disabled().map_or("absent".to_owned(), |v| v.to_string())
+            ))),
+            // Anything else from a small, plain ring is the kernel failing.
+            _ => Err(crate::framework::Outcome::Fail(format!(
+                "io_uring_setup({entries}) with no flags failed: {e}"
+            ))),
+        },
     }
+}
+
+/// /proc/sys/kernel/io_uring_disabled (v6.6): 0 enabled, 1 only for
+/// io_uring_group, 2 disabled; `None` where the sysctl does not exist.
+pub fn io_uring_disabled() -> Option<i64> {
+    std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The release that merged an opcode this suite uses
+/// (include/uapi/linux/io_uring.h history): a kernel at or after it whose
+/// probe lacks the opcode has lost it, which is a failure, not a skip.
+fn op_release(op: u8) -> Option<(u32, u32)> {
+    Some(match op {
+        o if o == opcode::Nop::CODE
+            || o == opcode::Readv::CODE
+            || o == opcode::Writev::CODE
+            || o == opcode::ReadFixed::CODE
+            || o == opcode::WriteFixed::CODE
+            || o == opcode::PollAdd::CODE =>
+        {
+            (5, 1)
+        }
+        o if o == opcode::AsyncCancel::CODE => (5, 5),
+        o if o == opcode::Splice::CODE => (5, 7),
+        o if o == opcode::Tee::CODE => (5, 8),
+        o if o == opcode::SendZc::CODE => (6, 0),
+        o if o == opcode::SendMsgZc::CODE => (6, 1),
+        _ => return None,
+    })
 }
 
 /// How long any single io_uring wait may take before the test gives up;
 /// generous for TCG, and still far inside the runner's limit.
 const WAIT: Duration = Duration::from_secs(10);
 
-/// The probe table of a fresh ring, or a skip if the kernel has no probe.
+/// The probe table of a fresh ring; a skip only on a kernel older than
+/// IORING_REGISTER_PROBE (v5.6), a failure on any newer one.
 fn probe_or_skip(ring: &IoUring) -> Result<ProbeTable, Outcome> {
     match uring::probe(ring) {
         Ok(p) => Ok(p),
-        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-            skip!("IORING_REGISTER_PROBE is not supported (EINVAL)")
+        Err(e)
+            if e.raw_os_error() == Some(libc::EINVAL) && !crate::util::kernel_at_least((5, 6)) =>
+        {
+            skip!("IORING_REGISTER_PROBE is not supported (EINVAL; it arrived in v5.6)")
         }
-        Err(e) => Err(e).or_fail("IORING_REGISTER_PROBE"),
+        Err(e) => Err(e).or_fail("IORING_REGISTER_PROBE (exists since v5.6)"),
     }
 }
 
 /// A ring whose kernel supports every opcode in `ops`, or a skip naming
 /// the first one the probe does not list.
 fn ring_with(ops: &[u8]) -> Result<IoUring, Outcome> {
-    let ring = ring_or_skip(16)?;
+    ring_of(16, ops)
+}
+
+/// [`ring_with`] with `entries` entries; shared by every area that uses
+/// io_uring, so an opcode is judged the same way everywhere.
+pub(crate) fn ring_of(entries: u32, ops: &[u8]) -> Result<IoUring, Outcome> {
+    let ring = ring_or_skip(entries)?;
     let probe = probe_or_skip(&ring)?;
     for &op in ops {
-        if !probe.supports(op) {
-            skip!(
-                "the io_uring probe says IORING_OP_{} ({op}) is unsupported on this kernel (last opcode {} {})",
-                opcode_name(op),
-                probe.last_op,
-                opcode_name(probe.last_op)
-            );
+        if probe.supports(op) {
+            continue;
+        }
+        let why = format!(
+            "the io_uring probe says IORING_OP_{} ({op}) is unsupported on this kernel (last opcode {} {})",
+            opcode_name(op),
+            probe.last_op,
+            opcode_name(probe.last_op)
+        );
+        match op_release(op) {
+            Some(rel) if crate::util::kernel_at_least(rel) => {
+                return Err(Outcome::Fail(format!(
+                    "{why}, but it was merged in v{}.{} and this is {}",
+                    rel.0,
+                    rel.1,
+                    crate::util::kernel_release()
+                )));
+            }
+            _ => skip!("{why}"),
         }
     }
     Ok(ring)
@@ -339,10 +440,6 @@ fn cqe_for(cqes: &[Cqe], ud: u64) -> Result<Cqe, Outcome> {
 /// including the kernel-internal restart codes that leak into CQEs.
 fn res_name(res: i32) -> String {
     match -res {
-        512 => "ERESTARTSYS".to_owned(),
-        513 => "ERESTARTNOINTR".to_owned(),
-        514 => "ERESTARTNOHAND".to_owned(),
-        516 => "ERESTART_RESTARTBLOCK".to_owned(),
         e if e > 0 => crate::util::errno_name(Errno::from_raw_os_error(e)),
         _ => res.to_string(),
     }
@@ -393,12 +490,9 @@ fn probe(ctx: &mut Ctx) -> TestResult {
         "probe reports no supported opcode at all"
     );
     check!(table.supports(0), "probe says NOP is unsupported");
-    let last = *supported.last().expect("checked non-empty");
-    ctx.observe("last_op", u32::from(table.last_op));
-    ctx.observe("last_op_name", opcode_name(table.last_op));
-    ctx.observe("last_supported_op", opcode_name(last));
-    ctx.observe("last_supported_op_number", u32::from(last));
-    ctx.observe("supported_count", supported.len());
+    // One fact, one name: the opcodes the probe lists as supported (the
+    // last one and the count follow from the list). Kernels differ here by
+    // release: every opcode is new in some version.
     ctx.observe(
         "supported",
         supported
@@ -406,15 +500,38 @@ fn probe(ctx: &mut Ctx) -> TestResult {
             .map(|&op| opcode_name(op))
             .collect::<Vec<_>>(),
     );
-    let unsupported: Vec<String> = (0..=table.last_op)
-        .filter(|&op| !table.supports(op))
-        .map(opcode_name)
-        .collect();
-    ctx.observe("unsupported_below_last_op", unsupported);
+    // Every opcode the suite relies on must be there on a kernel at or
+    // after the release that merged it.
+    for op in 0..=u8::MAX {
+        if let Some(rel) = op_release(op) {
+            check!(
+                table.supports(op) || !crate::util::kernel_at_least(rel),
+                "the probe lacks IORING_OP_{} (merged in v{}.{}) on {}",
+                opcode_name(op),
+                rel.0,
+                rel.1,
+                crate::util::kernel_release()
+            );
+        }
+    }
+    match io_uring_disabled() {
+        Some(v) => {
+            ctx.observe("io_uring_disabled_sysctl", true);
+            ctx.environment("io_uring_disabled", v);
+        }
+        None => {
+            ctx.observe("io_uring_disabled_sysctl", false);
+            check!(
+                !crate::util::kernel_at_least((6, 6)),
+                "/proc/sys/kernel/io_uring_disabled is missing on {} (the sysctl exists since v6.6)",
+                crate::util::kernel_release()
+            );
+        }
+    }
     Ok(())
 }
 
-fn probe_table_consistent(ctx: &mut Ctx) -> TestResult {
+fn probe_table_consistent(_ctx: &mut Ctx) -> TestResult {
     let ring = ring_or_skip(8)?;
     let table = probe_or_skip(&ring)?;
     check_eq!(
@@ -444,7 +561,6 @@ fn probe_table_consistent(ctx: &mut Ctx) -> TestResult {
             "support for opcode {op}"
         );
     }
-    ctx.observe("ops_len", usize::from(table.ops_len));
     Ok(())
 }
 
@@ -483,7 +599,6 @@ fn setup_features(ctx: &mut Ctx) -> TestResult {
         })
         .collect();
     ctx.observe("features", names);
-    ctx.observe("features_bits", bits);
     // Everything up to EXT_ARG (5.11) is in every kernel this suite targets,
     // and the waits in this area rely on EXT_ARG.
     for (b, name) in FEATURE_NAMES.iter().enumerate().take(9) {
@@ -526,7 +641,6 @@ fn splice_file_to_pipe(ctx: &mut Ctx) -> TestResult {
         0,
         "file position after a splice with an explicit offset"
     );
-    ctx.observe("bytes", len);
     Ok(())
 }
 
@@ -599,8 +713,6 @@ fn splice_offset_on_pipe_espipe(ctx: &mut Ctx) -> TestResult {
         ],
     )?;
     let (a, b) = (cqe_for(&cqes, 1)?.result, cqe_for(&cqes, 2)?.result);
-    observe_res(ctx, "pipe_in_with_offset", a);
-    observe_res(ctx, "pipe_out_with_offset", b);
     expect_errno(a, Errno::SPIPE, "offset on the input pipe")?;
     expect_errno(b, Errno::SPIPE, "offset on the output pipe")?;
     check_eq!(pipe_len(&r)?, 4096, "pipe content after the failed splices");
@@ -622,8 +734,6 @@ fn splice_bad_fd_ebadf(ctx: &mut Ctx) -> TestResult {
         ],
     )?;
     let (a, b) = (cqe_for(&cqes, 1)?.result, cqe_for(&cqes, 2)?.result);
-    observe_res(ctx, "closed_fd_in", a);
-    observe_res(ctx, "read_only_fd_out", b);
     expect_errno(a, Errno::BADF, "splice from an fd that is not open")?;
     expect_errno(b, Errno::BADF, "splice into a file opened read-only")?;
     check_eq!(
@@ -657,8 +767,6 @@ fn splice_einval(ctx: &mut Ctx) -> TestResult {
         ],
     )?;
     let (x, y) = (cqe_for(&cqes, 1)?.result, cqe_for(&cqes, 2)?.result);
-    observe_res(ctx, "file_to_file", x);
-    observe_res(ctx, "unknown_flag", y);
     expect_errno(x, Errno::INVAL, "splice with no pipe on either side")?;
     expect_errno(y, Errno::INVAL, "splice with an unknown flag")?;
     check_eq!(
@@ -690,8 +798,50 @@ fn tee_content(ctx: &mut Ctx) -> TestResult {
         &[Sqe::tee(f.as_raw_fd(), bw.as_raw_fd(), 100, 0).user_data(2)],
     )?;
     let res = cqe_for(&cqes, 2)?.result;
-    observe_res(ctx, "file_as_input", res);
     expect_errno(res, Errno::INVAL, "tee from a regular file")?;
+    Ok(())
+}
+
+fn splice_corner_cases(ctx: &mut Ctx) -> TestResult {
+    let mut ring = ring_with(&[opcode::Splice::CODE, opcode::Tee::CODE])?;
+    let data = pattern(500, 0x67);
+    let (r, w) = pipe_with(PipeFlags::CLOEXEC)?;
+    let (r2, w2) = pipe_with(PipeFlags::CLOEXEC)?;
+    write_all(&w, &data).or_error("fill pipe")?;
+    let path = ctx.scratch().join("appended");
+    let appended = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .or_error("open O_APPEND")?;
+    let cqes = run(
+        &mut ring,
+        &[
+            // io_splice()/io_tee() skip the call for len 0 and complete
+            // with 0 (which is also not short, so no link would break).
+            Sqe::splice(r.as_raw_fd(), None, w2.as_raw_fd(), None, 0, 0).user_data(1),
+            Sqe::tee(r.as_raw_fd(), w2.as_raw_fd(), 0, 0).user_data(2),
+            // do_splice() refuses an O_APPEND target, as splice(2) does.
+            Sqe::splice(r.as_raw_fd(), None, appended.as_raw_fd(), None, 100, 0).user_data(3),
+            // do_tee() refuses a pipe teed into itself.
+            Sqe::tee(r.as_raw_fd(), w.as_raw_fd(), 100, 0).user_data(4),
+        ],
+    )?;
+    check_eq!(cqe_for(&cqes, 1)?.result, 0, "SPLICE of len 0");
+    check_eq!(cqe_for(&cqes, 2)?.result, 0, "TEE of len 0");
+    expect_errno(
+        cqe_for(&cqes, 3)?.result,
+        Errno::INVAL,
+        "SPLICE into an O_APPEND file",
+    )?;
+    expect_errno(
+        cqe_for(&cqes, 4)?.result,
+        Errno::INVAL,
+        "TEE of a pipe into itself",
+    )?;
+    check_eq!(pipe_len(&r)?, data.len(), "bytes left in the source pipe");
+    check_eq!(pipe_len(&r2)?, 0, "bytes in the target pipe");
+    check_eq!(read_file(&path)?.len(), 0, "bytes in the O_APPEND file");
     Ok(())
 }
 
@@ -755,11 +905,90 @@ fn linked_chain_first_fails_ecanceled(ctx: &mut Ctx) -> TestResult {
         ],
     )?;
     let (a, b) = (cqe_for(&cqes, 1)?.result, cqe_for(&cqes, 2)?.result);
-    observe_res(ctx, "first", a);
-    observe_res(ctx, "second", b);
     expect_errno(a, Errno::SPIPE, "first link")?;
     expect_errno(b, Errno::CANCELED, "second link after a failed first")?;
     check_eq!(pipe_len(&r2)?, 0, "bytes the cancelled link moved");
+    Ok(())
+}
+
+fn hardlink_after_failing_splice(ctx: &mut Ctx) -> TestResult {
+    let mut ring = ring_with(&[opcode::Splice::CODE])?;
+    let a = write_file(&ctx.scratch().join("a"), &pattern(4096, 4))?;
+    let b = write_file(&ctx.scratch().join("b"), b"")?;
+    let src = write_file(&ctx.scratch().join("src"), &pattern(4096, 5))?;
+    let (r, w) = pipe_with(PipeFlags::CLOEXEC)?;
+    let cqes = run(
+        &mut ring,
+        &[
+            // Neither end a pipe: do_splice() fails with EINVAL when the
+            // request is issued, not when it is prepared.
+            Sqe::splice(a.as_raw_fd(), Some(0), b.as_raw_fd(), Some(0), 4096, 0)
+                .user_data(1)
+                .hardlinked(),
+            Sqe::splice(src.as_raw_fd(), Some(0), w.as_raw_fd(), None, 4096, 0).user_data(2),
+        ],
+    )?;
+    let (first, second) = (cqe_for(&cqes, 1)?.result, cqe_for(&cqes, 2)?.result);
+    expect_errno(first, Errno::INVAL, "hardlinked splice between two files")?;
+    // io_disarm_next() fails the rest of a chain only for IOSQE_IO_LINK.
+    check_eq!(
+        second,
+        4096,
+        "request hardlinked after the failed splice ({})",
+        res_name(second)
+    );
+    check_eq!(pipe_len(&r)?, 4096, "bytes the hardlinked splice moved");
+    Ok(())
+}
+
+fn splice_fixed_files(ctx: &mut Ctx) -> TestResult {
+    let mut ring = ring_with(&[opcode::Splice::CODE])?;
+    let page = crate::util::page_size();
+    let data = pattern(2 * page + 77, 0x3f);
+    let src = write_file(&ctx.scratch().join("src"), &data)?;
+    let dst_path = ctx.scratch().join("dst");
+    let dst = write_file(&dst_path, b"")?;
+    let (r, w) = pipe_with(PipeFlags::CLOEXEC)?;
+    // Registered at indexes no plain fd of this process has, behind empty
+    // (-1) slots, so a kernel that took an index for an fd number fails.
+    const BASE: u32 = 200;
+    let mut table = vec![-1; BASE as usize];
+    table.extend([
+        src.as_raw_fd(),
+        w.as_raw_fd(),
+        r.as_raw_fd(),
+        dst.as_raw_fd(),
+    ]);
+    ring.submitter()
+        .register_files(&table)
+        .or_fail("IORING_REGISTER_FILES with empty slots")?;
+    let len = (data.len() - 10) as u32;
+    let cqes = run(
+        &mut ring,
+        &[Sqe::splice_fixed(BASE, Some(10), BASE + 1, None, len).user_data(1)],
+    )?;
+    check_eq!(
+        cqe_for(&cqes, 1)?.result,
+        len as i32,
+        "file -> pipe through fixed files"
+    );
+    let cqes = run(
+        &mut ring,
+        &[Sqe::splice_fixed(BASE + 2, None, BASE + 3, Some(3), len).user_data(2)],
+    )?;
+    check_eq!(
+        cqe_for(&cqes, 2)?.result,
+        len as i32,
+        "pipe -> file through fixed files"
+    );
+    let got = read_file(&dst_path)?;
+    check_eq!(got.len(), 3 + len as usize, "target size");
+    check!(
+        got[..3] == [0, 0, 0] && got[3..] == data[10..],
+        "target content differs from the source range 10.. written at 3"
+    );
+    drop(src);
+    drop(dst);
     Ok(())
 }
 
@@ -781,15 +1010,15 @@ fn linked_short_splice(ctx: &mut Ctx) -> TestResult {
     )?;
     let (a, b) = (cqe_for(&cqes, 1)?.result, cqe_for(&cqes, 2)?.result);
     check_eq!(a, 100, "short splice result");
+    // io_splice() fails a request that moved less than asked
+    // (`ret != sp->len` -> req_set_fail()), which breaks its link: on every
+    // kernel since IORING_OP_SPLICE arrived (v5.7).
     check!(
-        b == 10 || b == -Errno::CANCELED.raw_os_error(),
-        "second link: {} (expected 10 or ECANCELED)",
+        b == -Errno::CANCELED.raw_os_error(),
+        "the request linked after a short splice (100 of 4096 bytes) must complete with ECANCELED; it returned {}",
         res_name(b)
     );
-    ctx.observe("short_splice_breaks_link", b < 0);
-    observe_res(ctx, "second", b);
-    let expect = if b < 0 { 100 } else { 110 };
-    check_eq!(pipe_len(&r)?, expect, "bytes in the shared target pipe");
+    check_eq!(pipe_len(&r)?, 100, "bytes in the shared target pipe");
     Ok(())
 }
 
@@ -909,18 +1138,18 @@ fn fixed_buf_index_out_of_range(ctx: &mut Ctx) -> TestResult {
         )
         .or_error("WRITE_FIXED")?
         .ok_or_else(|| Outcome::Fail("WRITE_FIXED did not complete".into()))?;
-    observe_res(ctx, "read_fixed_index_2_of_2", rd.result);
-    observe_res(ctx, "write_fixed_index_100_of_2", wr.result);
-    check!(
-        rd.result < 0,
-        "READ_FIXED with buffer index 2 of 2 returned {}",
-        rd.result
-    );
-    check!(
-        wr.result < 0,
-        "WRITE_FIXED with buffer index 100 of 2 returned {}",
-        wr.result
-    );
+    // io_prep_rw_fixed() (io_uring/rw.c): an index at or past the table is
+    // -EFAULT, as on every kernel since fixed buffers arrived (v5.1).
+    expect_errno(
+        rd.result,
+        Errno::FAULT,
+        "READ_FIXED with buffer index 2 of 2",
+    )?;
+    expect_errno(
+        wr.result,
+        Errno::FAULT,
+        "WRITE_FIXED with buffer index 100 of 2",
+    )?;
     for i in 0..2 {
         check!(
             fx.buf(i)
@@ -976,22 +1205,105 @@ fn zc_setup(op: u8) -> Result<(IoUring, std::net::TcpStream, std::net::TcpStream
 
 // See: shared/seeds/004 (io_uring's split result/notification CQEs as the
 // model for zero-copy completion).
-fn send_zc_notif(ctx: &mut Ctx) -> TestResult {
+fn send_zc_notif(_ctx: &mut Ctx) -> TestResult {
     let (mut ring, client, server) = zc_setup(opcode::SendZc::CODE)?;
     let data = pattern(16 * 1024, 0x0c);
     let cqes =
         uring::send_zc(&mut ring, client.as_fd(), data.clone(), 0, 7, WAIT).or_error("SEND_ZC")?;
     let notif = check_zc_pair(&cqes, 7, data.len())?;
-    ctx.observe("notif_result", i64::from(notif.result));
+    check_eq!(notif.result, 0, "notification result without REPORT_USAGE");
     let got = read_up_to(&server, data.len()).or_fail("receive")?;
     check!(got == data, "received bytes differ from those sent");
     Ok(())
 }
 
+fn send_zc_fixed_buf(_ctx: &mut Ctx) -> TestResult {
+    let ring = ring_with(&[opcode::SendZc::CODE])?;
+    let bufs = vec![pattern(8192, 0x10), pattern(8192, 0x11)];
+    let want = bufs[1][100..4100].to_vec();
+    let mut fx = match FixedBufs::register(ring, bufs) {
+        Ok(f) => f,
+        Err(e) if e.raw_os_error() == Some(libc::ENOMEM) => {
+            skip!("IORING_REGISTER_BUFFERS: ENOMEM (RLIMIT_MEMLOCK too small?)")
+        }
+        Err(e) => return Err(e).or_error("IORING_REGISTER_BUFFERS"),
+    };
+    let (client, server) = crate::util::tcp_pair().or_error("loopback TCP pair")?;
+    let cqes = fx
+        .send_zc_fixed(client.as_fd(), 1, 100, want.len() as u32, WAIT)
+        .or_error("SEND_ZC from a registered buffer")?;
+    let first = cqe_for(&cqes, 0xf1ed_5e4d)?;
+    check!(
+        first.result >= 0,
+        "SEND_ZC from registered buffer 1 failed: {}",
+        res_name(first.result)
+    );
+    check_zc_pair(&cqes, 0xf1ed_5e4d, want.len())?;
+    let got = read_up_to(&server, want.len()).or_fail("receive")?;
+    check!(
+        got == want,
+        "received bytes are not bytes 100..4100 of registered buffer 1"
+    );
+    Ok(())
+}
+
+fn send_zc_udp(_ctx: &mut Ctx) -> TestResult {
+    let mut ring = ring_with(&[opcode::SendZc::CODE])?;
+    let rx = std::net::UdpSocket::bind("127.0.0.1:0").or_error("bind UDP receiver")?;
+    let tx = std::net::UdpSocket::bind("127.0.0.1:0").or_error("bind UDP sender")?;
+    tx.connect(rx.local_addr().or_error("receiver address")?)
+        .or_error("connect UDP sender")?;
+    let data = pattern(3000, 0x0e);
+    let cqes =
+        uring::send_zc(&mut ring, tx.as_fd(), data.clone(), 0, 7, WAIT).or_error("SEND_ZC")?;
+    let notif = check_zc_pair(&cqes, 7, data.len())?;
+    check_eq!(notif.result, 0, "notification result without REPORT_USAGE");
+    let mut buf = vec![0u8; 8192];
+    let (n, _) = rustix::net::recv(&rx, &mut buf, rustix::net::RecvFlags::DONTWAIT)
+        .or_fail("receive the datagram")?;
+    check!(
+        buf[..n] == data[..],
+        "the datagram arrived changed ({n} bytes)"
+    );
+    Ok(())
+}
+
+fn send_zc_ipv6(_ctx: &mut Ctx) -> TestResult {
+    let listener = match std::net::TcpListener::bind("[::1]:0") {
+        Ok(l) => l,
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::EAFNOSUPPORT | libc::EADDRNOTAVAIL)
+            ) =>
+        {
+            skip!("no IPv6 loopback here (CONFIG_IPV6 off or ::1 absent): {e}")
+        }
+        Err(e) => return Err(e).or_error("bind [::1]"),
+    };
+    let mut ring = ring_with(&[opcode::SendZc::CODE])?;
+    let client = std::net::TcpStream::connect(listener.local_addr().or_error("address")?)
+        .or_error("connect [::1]")?;
+    let (server, _) = listener.accept().or_error("accept")?;
+    let data = pattern(16 * 1024, 0x0f);
+    let cqes =
+        uring::send_zc(&mut ring, client.as_fd(), data.clone(), 0, 7, WAIT).or_error("SEND_ZC")?;
+    check_zc_pair(&cqes, 7, data.len())?;
+    let got = read_up_to(&server, data.len()).or_fail("receive")?;
+    check!(got == data, "received bytes differ from those sent");
+    Ok(())
+}
+
+/// IORING_SEND_ZC_REPORT_USAGE: accepted since v6.2.
+const REPORT_USAGE: crate::util::Change = crate::util::Change {
+    release: (6, 2),
+    commit: "IORING_SEND_ZC_REPORT_USAGE (io_uring/net, v6.2)",
+};
+
 /// The REPORT_USAGE variant shared by SEND_ZC and SENDMSG_ZC: `send` runs
 /// one zero-copy send of `len` bytes with the given zc flags.
 fn report_usage(
-    ctx: &mut Ctx,
+    _ctx: &mut Ctx,
     op: u8,
     len: usize,
     send: impl FnOnce(&mut IoUring, &std::net::TcpStream) -> std::io::Result<Vec<Cqe>>,
@@ -1000,21 +1312,27 @@ fn report_usage(
     let cqes = send(&mut ring, &client).or_error(&opcode_name(op))?;
     let first = cqe_for(&cqes, 9)?;
     if first.result == -libc::EINVAL {
-        ctx.observe("report_usage_accepted", false);
+        REPORT_USAGE.check(
+            false,
+            &format!(
+                "IORING_OP_{} rejects IORING_SEND_ZC_REPORT_USAGE with EINVAL",
+                opcode_name(op)
+            ),
+        )?;
         skip!(
-            "IORING_OP_{} rejects IORING_SEND_ZC_REPORT_USAGE with EINVAL (the flag arrived in Linux 6.2)",
+            "IORING_OP_{} rejects IORING_SEND_ZC_REPORT_USAGE with EINVAL (the flag arrived in v6.2)",
             opcode_name(op)
         );
     }
-    ctx.observe("report_usage_accepted", true);
     let notif = check_zc_pair(&cqes, 9, len)?;
     let res = notif.result as u32;
-    ctx.observe("notif_result", res);
-    ctx.observe("zc_copied", res & IORING_NOTIF_USAGE_ZC_COPIED != 0);
+    // Loopback always copies: the receive side cannot keep a sender's
+    // pages, so the skb's frags are copied (skb_orphan_frags_rx()) and the
+    // notification reports it (Documentation/networking/msg_zerocopy.rst).
     check_eq!(
-        res & !IORING_NOTIF_USAGE_ZC_COPIED,
-        0,
-        "notification result bits besides ZC_COPIED"
+        res,
+        IORING_NOTIF_USAGE_ZC_COPIED,
+        "notification result on loopback (IORING_NOTIF_USAGE_ZC_COPIED and nothing else)"
     );
     let got = read_up_to(&server, len).or_fail("receive")?;
     check_eq!(got.len(), len, "bytes received");
@@ -1040,14 +1358,14 @@ fn sendmsg_parts() -> Vec<Vec<u8>> {
     vec![pattern(1000, 1), pattern(4096, 2), pattern(3000, 3)]
 }
 
-fn sendmsg_zc_notif(ctx: &mut Ctx) -> TestResult {
+fn sendmsg_zc_notif(_ctx: &mut Ctx) -> TestResult {
     let (mut ring, client, server) = zc_setup(opcode::SendMsgZc::CODE)?;
     let parts = sendmsg_parts();
     let all: Vec<u8> = parts.concat();
     let cqes =
         uring::sendmsg_zc(&mut ring, client.as_fd(), parts, 0, 7, WAIT).or_error("SENDMSG_ZC")?;
     let notif = check_zc_pair(&cqes, 7, all.len())?;
-    ctx.observe("notif_result", i64::from(notif.result));
+    check_eq!(notif.result, 0, "notification result without REPORT_USAGE");
     let got = read_up_to(&server, all.len()).or_fail("receive")?;
     check!(got == all, "received bytes differ from the iovecs sent");
     Ok(())
@@ -1087,8 +1405,13 @@ fn cancel_blocked_splice(ctx: &mut Ctx) -> TestResult {
         early.is_empty(),
         "splice from an empty pipe completed without data: {early:?}"
     );
-    let blocked = wait_for_sleeping_io_worker(Duration::from_secs(5));
-    ctx.observe("io_worker_seen_sleeping", blocked);
+    if !wait_for_sleeping_io_worker(Duration::from_secs(5)) {
+        write_all(&w, &[0u8; 4096]).or_error("unblock splice")?;
+        let _ = uring::wait(&mut ring, 1, WAIT);
+        return Err(Outcome::Error(
+            "no io-wq worker of this process was seen sleeping in the splice within 5 s".into(),
+        ));
+    }
     uring::submit(&mut ring, &[Sqe::cancel(1).user_data(2)]).or_error("submit cancel")?;
     let mut cqes = uring::wait(&mut ring, 2, WAIT).or_error("wait")?;
     let done = cqes.iter().any(|c| c.user_data == 1);
@@ -1103,18 +1426,25 @@ fn cancel_blocked_splice(ctx: &mut Ctx) -> TestResult {
     }
     let splice = cqe_for(&cqes, 1)?.result;
     let cancel = cqe_for(&cqes, 2)?.result;
-    observe_res(ctx, "cancel_result", cancel);
-    observe_res(ctx, "splice_result", splice);
-    check!(
-        splice <= 0,
-        "cancelled splice moved {splice} bytes from an empty pipe"
-    );
-    check!(
-        [0, -libc::EALREADY, -libc::ENOENT].contains(&cancel),
-        "ASYNC_CANCEL result {} is none of 0, EALREADY, ENOENT",
-        res_name(cancel)
-    );
     drop(w);
+    // io-wq cancels running work by signalling its worker
+    // (io_wq_worker_cancel()); the pipe wait then returns -ERESTARTSYS,
+    // which io_uring must turn into -EINTR: there is no syscall to restart.
+    // Debian's 6.12.107 leaks it into the CQE. The stable fix "io_uring:
+    // don't pass restart error codes to userspace", which converts it in
+    // io_issue_sqe(), came with upstream 6.12.115 and 6.1.191 (Debian's
+    // changelogs of linux 6.12.115-1 and 6.1.192-1): so Debian's 6.1.192
+    // and a 6.12.117 built from source give -EINTR. Not the config, not the
+    // backend: mutant 28 reverts the fix on 6.12.117 and the leak returns.
+    if crate::util::internal_errno_name(-splice).is_some() {
+        return Err(Outcome::Fail(format!(
+            "the cancelled splice completed with {} ({splice}), a kernel-internal code; fixed by the stable commit \"io_uring: don't pass restart error codes to userspace\" (in 6.1.191 and 6.12.115)",
+            res_name(splice)
+        )));
+    }
+    expect_errno(splice, Errno::INTR, "the splice cancelled while it waited")?;
+    // The request was running, so the cancel can only signal it.
+    expect_errno(cancel, Errno::ALREADY, "ASYNC_CANCEL of a running splice")?;
     Ok(())
 }
 
@@ -1147,11 +1477,8 @@ fn wait_for_sleeping_io_worker(limit: Duration) -> bool {
 /// Skips unless the kernel carries the seed 003 series as posted: opcodes
 /// 49 and 50 supported and the table ending at 50. Mainline reused both
 /// numbers in 6.7 (READ_MULTISHOT, WAITID) and lists opcodes past 50.
-fn seed003_gate(ctx: &mut Ctx, ring: &IoUring, op: u8, name: &str) -> TestResult {
+fn seed003_gate(ring: &IoUring, op: u8, name: &str) -> TestResult {
     let table = probe_or_skip(ring)?;
-    ctx.observe("proposed_opcode_number", u32::from(op));
-    ctx.observe("probe_last_op", u32::from(table.last_op));
-    ctx.observe("probe_supports_opcode_number", table.supports(op));
     let series = "proposed in 'io_uring: add IORING_OP_READ[WRITE]_SPLICE_BUF' (Feb 2023, shared/seeds/003) and never merged";
     if !table.supports(op) {
         skip!(
@@ -1161,7 +1488,6 @@ fn seed003_gate(ctx: &mut Ctx, ring: &IoUring, op: u8, name: &str) -> TestResult
         );
     }
     if table.last_op != PROPOSED_WRITE_SPLICE_BUF {
-        ctx.observe("opcode_number_is", opcode_name(op));
         skip!(
             "IORING_OP_{name} was {series}; opcode {op} is supported here but is mainline's IORING_OP_{} (reassigned in 6.7), since the probe lists opcodes up to {} ({}) instead of ending at the series' last opcode {PROPOSED_WRITE_SPLICE_BUF}",
             opcode_name(op),
@@ -1178,7 +1504,7 @@ fn seed003_gate(ctx: &mut Ctx, ring: &IoUring, op: u8, name: &str) -> TestResult
 /// is refused with -EACCES, leaving both files unchanged.
 fn seed003_splice_buf(ctx: &mut Ctx, op: u8, name: &str) -> TestResult {
     let mut ring = ring_or_skip(8)?;
-    seed003_gate(ctx, &ring, op, name)?;
+    seed003_gate(&ring, op, name)?;
     let src_data = pattern(8192, 0x03);
     let src_path = ctx.scratch().join("pages");
     let src = write_file(&src_path, &src_data)?;

@@ -43,6 +43,8 @@ struct ChildReport {
     status: Status,
     reason: Option<String>,
     observations: std::collections::BTreeMap<String, Value>,
+    #[serde(default)]
+    environment: std::collections::BTreeMap<String, Value>,
     metrics: Vec<Metric>,
 }
 
@@ -69,6 +71,10 @@ impl Sink {
         let mut out = std::io::stdout().lock();
         if self.json {
             out.write_all(line.as_bytes())?;
+        } else if let Event::Environment { test, facts } = ev {
+            for (k, v) in facts {
+                writeln!(out, "# {test}: environment {k} = {v}")?;
+            }
         } else if let Event::Result(rec) = ev {
             self.n += 1;
             for (k, v) in &rec.observations {
@@ -179,8 +185,17 @@ pub fn run(opts: &RunOptions) -> i32 {
                 id: test.id.to_owned(),
             },
         );
-        let rec = run_with_retries(test, *rep, opts);
+        let (rec, environment) = run_with_retries(test, *rep, opts);
         bad |= rec.status.is_bad();
+        if !environment.is_empty() {
+            emit(
+                &mut sink,
+                Event::Environment {
+                    test: test.id.to_owned(),
+                    facts: environment,
+                },
+            );
+        }
         emit(&mut sink, Event::Result(rec));
     }
     emit(&mut sink, Event::Done { total: plan.len() });
@@ -190,25 +205,28 @@ pub fn run(opts: &RunOptions) -> i32 {
 /// Runs a test, and again up to `opts.retries` times while it fails,
 /// errors or times out. The record is the last attempt's, with the failed
 /// ones before it in `attempts`; a pass after a failure becomes `flaky`.
-fn run_with_retries(test: &Test, rep: u32, opts: &RunOptions) -> TestRecord {
+fn run_with_retries(test: &Test, rep: u32, opts: &RunOptions) -> (TestRecord, Environment) {
     let mut attempts = Vec::new();
-    let mut rec = run_one(test, rep, opts);
+    let (mut rec, mut env) = run_one(test, rep, opts);
     while rec.status.is_retryable() && attempts.len() < opts.retries as usize {
         attempts.push(Attempt {
             status: rec.status,
             reason: rec.reason.take(),
             duration_us: rec.duration_us,
         });
-        rec = run_one(test, rep, opts);
+        (rec, env) = run_one(test, rep, opts);
     }
     if rec.status == Status::Pass && !attempts.is_empty() {
         rec.status = Status::Flaky;
     }
     rec.attempts = attempts;
-    rec
+    (rec, env)
 }
 
-fn run_one(test: &Test, rep: u32, opts: &RunOptions) -> TestRecord {
+/// Environment facts a test reported (see `Ctx::environment`).
+type Environment = std::collections::BTreeMap<String, Value>;
+
+fn run_one(test: &Test, rep: u32, opts: &RunOptions) -> (TestRecord, Environment) {
     let scratch = opts.scratch.join(format!("{}-{rep}", test.id));
     let _ = std::fs::remove_dir_all(&scratch);
     if opts.vm {
@@ -230,6 +248,7 @@ fn run_one(test: &Test, rep: u32, opts: &RunOptions) -> TestRecord {
                         .to_owned(),
                 ),
                 observations: Default::default(),
+                environment: Default::default(),
                 metrics: Vec::new(),
             }
         }
@@ -258,7 +277,7 @@ fn run_one(test: &Test, rep: u32, opts: &RunOptions) -> TestRecord {
     if opts.vm {
         crate::watch::kmsg(&kharness_record::marker::end(test.id, rep, rec.status));
     }
-    rec
+    (rec, report.environment)
 }
 
 impl ChildReport {
@@ -267,6 +286,7 @@ impl ChildReport {
             status: Status::Error,
             reason: Some(reason),
             observations: Default::default(),
+            environment: Default::default(),
             metrics: Vec::new(),
         }
     }
@@ -274,7 +294,10 @@ impl ChildReport {
 
 fn run_inline(test: &Test, scratch: &std::path::Path, scale: f64) -> ChildReport {
     let mut ctx = Ctx::new(scratch.to_owned(), scale);
-    let (status, reason) = match (test.run)(&mut ctx) {
+    let _ = crate::util::take_leaked_errno();
+    let outcome = (test.run)(&mut ctx);
+    let outcome = internal_errno_verdict(outcome, &ctx.observations);
+    let (status, reason) = match outcome {
         Ok(()) => (Status::Pass, None),
         Err(Outcome::Fail(r)) => (Status::Fail, Some(r)),
         Err(Outcome::Skip(r)) => (Status::Skip, Some(r)),
@@ -284,7 +307,39 @@ fn run_inline(test: &Test, scratch: &std::path::Path, scale: f64) -> ChildReport
         status,
         reason,
         observations: ctx.observations,
+        environment: ctx.environment,
         metrics: ctx.metrics,
+    }
+}
+
+/// A kernel-internal errno (ERESTARTSYS and the others of 512 and above)
+/// that reached userspace in a syscall return or a CQE fails the test,
+/// whatever the test itself concluded: the kernel must convert those codes
+/// before returning. Noted by `util::note_errno`; an observation holding
+/// such a name counts too.
+fn internal_errno_verdict(
+    outcome: Result<(), Outcome>,
+    observations: &std::collections::BTreeMap<String, Value>,
+) -> Result<(), Outcome> {
+    let leaked = crate::util::take_leaked_errno()
+        .and_then(|raw| crate::util::internal_errno_name(raw).map(|n| format!("{n} ({raw})")))
+        .or_else(|| {
+            observations.iter().find_map(|(k, v)| match v {
+                Value::Text(t) if crate::util::is_internal_errno_name(t) => {
+                    Some(format!("{t} (observation {k})"))
+                }
+                _ => None,
+            })
+        });
+    let Some(what) = leaked else {
+        return outcome;
+    };
+    let why = format!(
+        "a kernel-internal errno reached userspace: {what}; the kernel must turn it into EINTR or a restart before a syscall returns or a CQE is posted"
+    );
+    match outcome {
+        Err(Outcome::Fail(r)) => Err(Outcome::Fail(format!("{why}; and: {r}"))),
+        Ok(()) | Err(Outcome::Skip(_)) | Err(Outcome::Error(_)) => Err(Outcome::Fail(why)),
     }
 }
 
@@ -355,6 +410,7 @@ fn collect_child(pid: rustix::process::Pid, rd: OwnedFd, limit: Duration) -> Chi
                 limit.as_secs()
             )),
             observations: Default::default(),
+            environment: Default::default(),
             metrics: Vec::new(),
         };
     }
@@ -381,6 +437,34 @@ fn uptime_s() -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rustix::io::Errno;
+
+    #[test]
+    fn a_kernel_internal_errno_fails_any_test() {
+        let none = std::collections::BTreeMap::new();
+        assert_eq!(internal_errno_verdict(Ok(()), &none), Ok(()));
+        assert_eq!(
+            crate::util::errno_name(Errno::from_raw_os_error(512)),
+            "ERESTARTSYS"
+        );
+        let v = internal_errno_verdict(Ok(()), &none);
+        assert!(
+            matches!(&v, Err(Outcome::Fail(r)) if r.contains("ERESTARTSYS (512)")),
+            "{v:?}"
+        );
+        assert_eq!(crate::util::take_leaked_errno(), None, "taken once");
+        let obs = std::collections::BTreeMap::from([(
+            "cancelled_result".to_owned(),
+            Value::from("EIOCBQUEUED"),
+        )]);
+        let v = internal_errno_verdict(Err(Outcome::Skip("x".into())), &obs);
+        assert!(
+            matches!(&v, Err(Outcome::Fail(r)) if r.contains("EIOCBQUEUED")),
+            "{v:?}"
+        );
+        assert_eq!(crate::util::errno_name(Errno::INTR), "EINTR");
+        assert_eq!(crate::util::take_leaked_errno(), None);
+    }
 
     #[test]
     fn destructive_selftests_skip_outside_a_kharness_vm() {
@@ -400,7 +484,7 @@ mod tests {
         };
         for id in ["selftest.taint_user", "selftest.sysrq_crash"] {
             let t = crate::registry::select(&[id.to_owned()])[0];
-            let rec = run_one(t, 0, &opts);
+            let (rec, _) = run_one(t, 0, &opts);
             assert_eq!(rec.status, Status::Skip, "{id}: {rec:?}");
             assert!(rec.reason.unwrap().contains("--vm"));
         }

@@ -29,7 +29,7 @@ pub const TESTS: &[Test] = &[
     Test {
         id: "vmsplice.store_after_vmsplice",
         tags: &["vmsplice", "semantics", "seed000"],
-        about: "observes whether a store to user memory after vmsplice changes what the pipe reader gets",
+        about: "a store to user memory after vmsplice (no GIFT) shows through the pipe: the pipe holds references to the pages, not copies",
         see: "LKML 'copy on write for splice() from file to pipe?' (Feb 2023), shared/seeds/000",
         run: store_after_vmsplice,
     },
@@ -61,6 +61,20 @@ pub const TESTS: &[Test] = &[
         see: "",
         run: errors,
     },
+    Test {
+        id: "vmsplice.epipe_no_reader",
+        tags: &["vmsplice", "errors", "signals"],
+        about: "vmsplice into a pipe whose read end is closed fails with EPIPE and sends SIGPIPE once",
+        see: "",
+        run: epipe_no_reader,
+    },
+    Test {
+        id: "vmsplice.more_than_iov_max_einval",
+        tags: &["vmsplice", "errors"],
+        about: "vmsplice with IOV_MAX + 1 iovecs fails with EINVAL and moves nothing; IOV_MAX iovecs are taken",
+        see: "",
+        run: more_than_iov_max_einval,
+    },
 ];
 
 fn memory_pipe_file(ctx: &mut Ctx) -> TestResult {
@@ -90,7 +104,6 @@ fn gift_accepted(ctx: &mut Ctx) -> TestResult {
     pages.as_mut_slice().copy_from_slice(&data);
     let (r, w) = pipe()?;
     let res = vmsplice_gift(&w, pages, SpliceFlags::empty());
-    ctx.observe_result("gift_result", &res);
     let n = res.or_fail("vmsplice with SPLICE_F_GIFT")?;
     check_eq!(n, 4 * page, "gifted byte count");
     let path = ctx.scratch().join("f");
@@ -113,7 +126,7 @@ fn gift_accepted(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-fn store_after_vmsplice(ctx: &mut Ctx) -> TestResult {
+fn store_after_vmsplice(_ctx: &mut Ctx) -> TestResult {
     let page = page_size();
     let mut pages = AnonPages::new(2 * page)?;
     pages.as_mut_slice().fill(0x1f);
@@ -126,12 +139,19 @@ fn store_after_vmsplice(ctx: &mut Ctx) -> TestResult {
     let new = got.iter().filter(|&&b| b == 0xf0).count();
     let old = got.iter().filter(|&&b| b == 0x1f).count();
     check_eq!(new + old, got.len(), "pipe holds only old or new bytes");
-    ctx.observe("post_vmsplice_store_visible", new > 0);
-    ctx.observe("post_vmsplice_store_visible_bytes", new);
+    // vmsplice_to_pipe() -> iter_to_pipe() puts references to the user's
+    // pages in the pipe (iov_iter_get_pages2()), not copies: a store before
+    // the reader drains it is what the reader gets, on 6.1 as on 6.12 (the
+    // seed 000 thread: vmsplice is a mapping too).
+    check!(
+        new == got.len(),
+        "a store to user memory after vmsplice must show through the pipe (the pipe holds the pages, not a copy): expected all {} bytes new, got {new} new and {old} old",
+        got.len()
+    );
     Ok(())
 }
 
-fn pipe_to_memory(ctx: &mut Ctx) -> TestResult {
+fn pipe_to_memory(_ctx: &mut Ctx) -> TestResult {
     let data = pattern(3000, 0x73);
     let (r, w) = pipe()?;
     write_all(&w, &data).or_error("fill pipe")?;
@@ -156,7 +176,6 @@ fn pipe_to_memory(ctx: &mut Ctx) -> TestResult {
         big.as_slice()[m..].iter().all(|&b| b == 0),
         "bytes past the copied ones changed"
     );
-    ctx.observe("bytes", n + m);
     Ok(())
 }
 
@@ -172,7 +191,6 @@ fn read_side_empty_nonblock(ctx: &mut Ctx) -> TestResult {
     expect_errno(ctx, "with_writer", res, Errno::AGAIN)?;
     drop(w);
     let res = vmsplice_from_pipe(&r, &mut buf, SpliceFlags::NONBLOCK);
-    ctx.observe_result("without_writer", &res);
     check_eq!(
         res.or_fail("vmsplice from an empty pipe without writer")?,
         0,
@@ -208,5 +226,36 @@ fn errors(ctx: &mut Ctx) -> TestResult {
         .or_fail("vmsplice of an empty iovec")?;
     check_eq!(n, 0, "vmsplice of an empty iovec");
     check_eq!(ioctl_fionread(&r)?, 0, "bytes in the pipe");
+    Ok(())
+}
+
+fn epipe_no_reader(_ctx: &mut Ctx) -> TestResult {
+    let data = pattern(3000, 0x63);
+    let (r, w) = pipe()?;
+    drop(r);
+    crate::signals::expect_epipe_and_sigpipe("vmsplice", || {
+        vmsplice_to_pipe(&w, &[&data], SpliceFlags::empty())
+    })
+}
+
+fn more_than_iov_max_einval(ctx: &mut Ctx) -> TestResult {
+    // import_iovec() refuses more than UIO_MAXIOV (1024) segments.
+    const IOV_MAX: usize = 1024;
+    let data = [0x5au8; 1];
+    let (r, w) = pipe()?;
+    let bufs: Vec<&[u8]> = vec![&data[..]; IOV_MAX + 1];
+    let res = vmsplice_to_pipe(&w, &bufs, SpliceFlags::empty());
+    expect_errno(ctx, "iov_max_plus_one", res, Errno::INVAL)?;
+    check_eq!(
+        ioctl_fionread(&r)?,
+        0,
+        "bytes in the pipe after the refused call"
+    );
+    // Exactly IOV_MAX is allowed; one-byte segments fill the pipe's slots
+    // long before 1024, so the call moves some and returns short.
+    let n = vmsplice_to_pipe(&w, &bufs[..IOV_MAX], SpliceFlags::NONBLOCK)
+        .or_fail("vmsplice with IOV_MAX iovecs")?;
+    check!(n > 0, "vmsplice with IOV_MAX iovecs moved nothing");
+    check_eq!(ioctl_fionread(&r)?, n as u64, "bytes in the pipe");
     Ok(())
 }

@@ -82,7 +82,11 @@ fn whole_suite_passes_on_both_debian_kernels_and_shows_their_differences() {
     let out = tempfile::tempdir().unwrap();
     let o = out.path().to_str().unwrap();
     let r = kharness(&["run", "--out", o, "--kernel", K61, "--kernel", K612]);
-    r.expect_code(0);
+    // Debian's 6.12.107 leaks ERESTARTSYS into the CQE of a cancelled
+    // IORING_OP_SPLICE (fixed in 6.12.115 by the stable commit "io_uring:
+    // don't pass restart error codes to userspace"): a real kernel bug the
+    // suite must report, so the run exits 1.
+    r.expect_code(1);
     let s = r.stdout();
     let header = s.lines().find(|l| l.starts_with("AREA")).unwrap();
     assert!(
@@ -108,6 +112,14 @@ fn whole_suite_passes_on_both_debian_kernels_and_shows_their_differences() {
         );
         for rec in recs {
             let st = rec["status"].as_str().unwrap();
+            if k == 1 && rec["id"] == "io_uring.cancel_blocked_splice" {
+                assert_eq!(st, "fail", "{rec}");
+                assert!(
+                    rec["reason"].as_str().unwrap().contains("ERESTARTSYS"),
+                    "{rec}"
+                );
+                continue;
+            }
             assert!(
                 st == "pass" || st == "skip",
                 "kernel {k}: {} is {st}: {}",
@@ -144,26 +156,15 @@ fn whole_suite_passes_on_both_debian_kernels_and_shows_their_differences() {
         observation(&res, 0, "splice.to_dev_zero", "splice_result"),
         "EINVAL"
     );
-    assert_eq!(
-        observation(&res, 0, "io_uring.probe", "last_supported_op"),
-        "SENDMSG_ZC"
-    );
-    assert_eq!(
-        observation(&res, 1, "io_uring.probe", "last_supported_op"),
-        "LISTEN"
-    );
-    // Both kernels share the seed 000 behaviour: splice is a mapping.
-    for k in 0..2 {
-        assert_eq!(
-            observation(
-                &res,
-                k,
-                "splice.seed000_write_after_splice",
-                "post_splice_write_visible"
-            ),
-            true
-        );
-    }
+    let last_supported = |k: usize| {
+        observation(&res, k, "io_uring.probe", "supported")
+            .as_array()
+            .and_then(|ops| ops.last().cloned())
+    };
+    assert_eq!(last_supported(0), Some("SENDMSG_ZC".into()));
+    assert_eq!(last_supported(1), Some("LISTEN".into()));
+    // Both kernels share the seed 000 behaviour (splice is a mapping):
+    // splice.seed000_write_after_splice asserts it and passed above.
 }
 
 /// The record of a test in a kernel's column.

@@ -321,6 +321,16 @@ pub enum Event {
     /// A test is about to run. A `start` with no matching `result` names the
     /// test that was running when the guest died.
     Start { id: String },
+    /// Facts about the test environment that a test found: the scratch
+    /// filesystem and its O_DIRECT support, whether hardware perf counters
+    /// exist, which source a signal test chose. They belong to this boot's
+    /// machine and setup, not to the kernel's semantics: a host shows them
+    /// as the boot's environment and never compares them as observations.
+    /// Written just before the `result` of the test that found them.
+    Environment {
+        test: String,
+        facts: BTreeMap<String, Value>,
+    },
     /// A test ended.
     Result(TestRecord),
     /// Last line: the suite ran to its end.
@@ -552,6 +562,10 @@ mod tests {
             Event::Start {
                 id: "splice.x".into(),
             },
+            Event::Environment {
+                test: "splice.x".into(),
+                facts: BTreeMap::from([("scratch_fs".into(), Value::from("tmpfs"))]),
+            },
             Event::Result(rec(Status::Fail, Some("short\nwrite"))),
             Event::Done { total: 1 },
         ];
@@ -560,7 +574,7 @@ mod tests {
         let (back, bad) = parse_events(&text);
         assert_eq!(back, evs);
         assert_eq!(bad.len(), 1);
-        assert_eq!(bad[0].line, 5);
+        assert_eq!(bad[0].line, 6);
     }
 
     #[test]

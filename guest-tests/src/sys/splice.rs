@@ -39,12 +39,25 @@ pub fn vmsplice_to_pipe(
     if !opened_for_write(&pipe_w)? {
         return Err(Errno::BADF);
     }
-    let iov: Vec<IoSliceRaw<'_>> = bufs.iter().map(|b| IoSliceRaw::from_slice(b)).collect();
+    // libc, not rustix: rustix caps the iovec count at IOV_MAX, and the
+    // tests must hand the kernel exactly what they ask for (more than
+    // IOV_MAX is one of the cases).
+    let iov = super::iovecs(bufs.iter().copied());
+    use std::os::fd::AsRawFd;
     // SAFETY: `pipe_w` is open for writing (checked above), so the kernel
-    // only reads from the iovecs, which borrow live, initialised slices for
-    // the duration of the call. GIFT is excluded, so the kernel gains no
-    // licence to take over the pages.
-    unsafe { rustix::pipe::vmsplice(&pipe_w, &iov, flags) }
+    // only reads from the iovecs, which point into live, initialised
+    // slices borrowed for the duration of the call; `iov` outlives it.
+    // GIFT is excluded, so the kernel gains no licence to take over the
+    // pages.
+    let r = unsafe {
+        libc::vmsplice(
+            pipe_w.as_fd().as_raw_fd(),
+            iov.as_ptr(),
+            iov.len(),
+            flags.bits(),
+        )
+    };
+    super::count_or_errno(r as i64)
 }
 
 /// Gifts whole pages to the pipe with `SPLICE_F_GIFT` (plus `extra` flags),
@@ -81,4 +94,30 @@ pub fn vmsplice_from_pipe(
     // the whole call, so the kernel may read or write it whichever way it
     // treats `pipe_r`; it never touches memory beyond it.
     unsafe { rustix::pipe::vmsplice(&pipe_r, &iov, flags) }
+}
+
+/// sendfile(2) with an offset pointer that points into page zero, which
+/// this process never maps (vm.mmap_min_addr keeps it free), so the
+/// kernel's copy_from_user() of the offset must fail with EFAULT.
+pub fn sendfile_unmapped_offset(
+    out: impl AsFd,
+    input: impl AsFd,
+    count: usize,
+) -> rustix::io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    let bad_offset: usize = 8;
+    // SAFETY: the fds are borrowed for the call; the kernel accesses the
+    // offset only through copy_from_user()/put_user(), which check the
+    // address, and the address lies in page zero, which nothing in this
+    // process maps, so no memory of ours can be read or written.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_sendfile,
+            out.as_fd().as_raw_fd(),
+            input.as_fd().as_raw_fd(),
+            bad_offset,
+            count,
+        )
+    };
+    super::count_or_errno(r as i64)
 }
