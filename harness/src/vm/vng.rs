@@ -8,8 +8,10 @@ use super::accel::Accel;
 use crate::support::quote::sh_join;
 
 /// What vng's own kernel parameters take of the command line (its init,
-/// root file system, hostname, modules options): about 700 bytes measured
-/// with virtme-ng 1.x, rounded up.
+/// root file system, hostname, the rw directory's mount): measured with
+/// the virtme-ng ci/setup.sh installs, `vng --dry-run` of a run under
+/// /tmp/kharness-runs gave a 724-byte command line of which 110 were the
+/// `--exec`; 1024 leaves room for longer run directory paths.
 const VNG_RESERVED: usize = 1024;
 
 /// The program name kharness runs when `--vng` is not given.
