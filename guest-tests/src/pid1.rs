@@ -21,6 +21,23 @@ fn mount_or_warn(src: &str, target: &str, fstype: &str, data: Option<&std::ffi::
     }
 }
 
+/// The argv the host gave: the initramfs file first, else the kernel
+/// parameter, else a plain `run`.
+fn host_argv(file: Option<String>, param: Option<String>) -> Vec<String> {
+    let (from, hex) = match (file, param) {
+        (Some(f), _) => (kharness_record::PID1_ARGV_FILE, f),
+        (None, Some(p)) => (kharness_record::PID1_ARGV_PARAM, p),
+        (None, None) => return vec!["run".to_owned()],
+    };
+    match kharness_record::decode_argv(hex.trim()) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("kharness-guest: cannot read {from}: {e}");
+            vec!["run".to_owned()]
+        }
+    }
+}
+
 /// The whole life of PID 1: never returns.
 pub fn main() -> ! {
     mount_or_warn("proc", "/proc", "proc", None);
@@ -29,17 +46,9 @@ pub fn main() -> ! {
     mount_or_warn("tmpfs", "/tmp", "tmpfs", None);
     crate::util::ensure_loopback_up();
 
-    let param = kharness_record::PID1_ARGV_PARAM;
-    let argv = match std::env::var(param) {
-        Ok(hex) => match kharness_record::decode_argv(&hex) {
-            Ok(a) => a,
-            Err(e) => {
-                eprintln!("kharness-guest: cannot read {param}: {e}");
-                vec!["run".to_owned()]
-            }
-        },
-        Err(_) => vec!["run".to_owned()],
-    };
+    let file = std::fs::read_to_string(kharness_record::PID1_ARGV_FILE).ok();
+    let param = std::env::var(kharness_record::PID1_ARGV_PARAM).ok();
+    let argv = host_argv(file, param);
     let code = crate::cli::main(argv);
     println!("kharness-guest: exit {code}");
     rustix::fs::sync();
@@ -49,4 +58,22 @@ pub fn main() -> ! {
     // reboot(2) failing leaves PID 1 nothing to do; exiting would panic the
     // kernel, which the host reports as a crash, and that is the truth.
     std::process::exit(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_initramfs_file_wins_over_the_kernel_parameter() {
+        let enc = |a: &[&str]| {
+            kharness_record::encode_argv(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        };
+        let file = Some(format!("{}\n", enc(&["run", "--", "tee.a"])));
+        let param = Some(enc(&["list"]));
+        assert_eq!(host_argv(file, param.clone()), ["run", "--", "tee.a"]);
+        assert_eq!(host_argv(None, param), ["list"]);
+        assert_eq!(host_argv(None, None), ["run"]);
+        assert_eq!(host_argv(Some("zz".into()), None), ["run"]);
+    }
 }

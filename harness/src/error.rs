@@ -16,6 +16,10 @@ pub enum ExitCode {
     Infra = 3,
     /// The guest kernel crashed or hung.
     GuestCrashed = 4,
+    /// Interrupted by SIGINT (Ctrl-C): 128 + 2, as a shell reports it.
+    Interrupted = 130,
+    /// Interrupted by SIGTERM (a cancelled job): 128 + 15.
+    Terminated = 143,
 }
 
 /// Errors that end a command, each mapped to an exit code.
@@ -55,8 +59,17 @@ impl Error {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             Error::Usage(_) | Error::BadInput { .. } | Error::Output { .. } => ExitCode::Usage,
-            Error::Infra(_) | Error::Io { .. } | Error::Interrupted => ExitCode::Infra,
+            Error::Infra(_) | Error::Io { .. } => ExitCode::Infra,
+            Error::Interrupted => match crate::support::process::interrupt_signal() {
+                Some(15) => ExitCode::Terminated,
+                _ => ExitCode::Interrupted,
+            },
         }
+    }
+
+    /// Writing to stdout failed (other than a closed pipe).
+    pub fn stdout(source: std::io::Error) -> Self {
+        Error::io("failed to write", "stdout", source)
     }
 
     pub fn io(what: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {

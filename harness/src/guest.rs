@@ -58,7 +58,7 @@ pub fn locate(explicit: Option<&Path>, quiet: bool) -> Result<GuestBinary> {
         return describe(p, None);
     }
     if let Some(ws) = workspace_dir() {
-        if crate::vm::resolve_program("cargo").is_some() {
+        if crate::support::paths::which("cargo").is_some() {
             return build_in(&ws, quiet);
         }
     }
@@ -93,19 +93,29 @@ fn build_in(ws: &Path, quiet: bool) -> Result<GuestBinary> {
     let stderr = log
         .reopen()
         .map_err(|e| Error::io("failed to open", log.path(), e))?;
-    let status = Command::new(&argv[0])
-        .args(&argv[1..])
-        .envs(env)
-        .current_dir(ws)
-        .stdout(std::process::Stdio::null())
-        .stderr(stderr)
-        .status()
-        .map_err(|e| Error::Infra(format!("failed to run cargo: {e}")))?;
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..]).envs(env).current_dir(ws);
+    // Supervised: Ctrl-C stops cargo and its compilers with it.
+    let sup = crate::support::process::supervise(
+        &mut cmd,
+        std::process::Stdio::null(),
+        stderr,
+        crate::support::process::Stop {
+            limit: None,
+            cancel: Some(crate::support::process::interrupt_flag()),
+        },
+        || {},
+    )
+    .map_err(|e| Error::Infra(format!("failed to run cargo: {e}")))?;
+    if sup.interrupted {
+        return Err(Error::Interrupted);
+    }
+    let status = sup.status;
     if !status.success() {
         let text = std::fs::read_to_string(log.path()).unwrap_or_default();
         return Err(Error::Infra(format!(
             "building the guest failed ({status}): {}\n{}",
-            crate::vm::sh_join(&argv),
+            crate::support::quote::sh_join(&argv),
             tail(&text, 20)
         )));
     }
@@ -118,7 +128,7 @@ fn build_in(ws: &Path, quiet: bool) -> Result<GuestBinary> {
         .join("kharness-guest");
     let cmd = format!(
         "RUSTFLAGS='{GUEST_RUSTFLAGS}' {}",
-        crate::vm::sh_join(&argv)
+        crate::support::quote::sh_join(&argv)
     );
     describe(&path, Some(cmd))
 }
@@ -145,8 +155,8 @@ fn describe(path: &Path, build_command: Option<String>) -> Result<GuestBinary> {
         Ok(None) => {}
     }
     let mut f = std::fs::File::open(path).map_err(|e| bad(format!("cannot open: {e}")))?;
-    let sha256 =
-        crate::kernel::sha256_reader(&mut f).map_err(|e| bad(format!("cannot read: {e}")))?;
+    let sha256 = crate::support::hash::sha256_reader(&mut f)
+        .map_err(|e| bad(format!("cannot read: {e}")))?;
     let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
     Ok(GuestBinary {
         path,
@@ -190,13 +200,14 @@ fn elf_interp(head: &[u8]) -> std::result::Result<Option<String>, String> {
 /// The tests `filters` select, asked of the guest binary itself (run
 /// natively: listing touches no kernel feature). No match is a usage error.
 pub fn catalogue(guest: &GuestBinary, filters: &[String]) -> Result<Vec<TestInfo>> {
-    let out = Command::new(&guest.path)
-        .arg("list")
-        .arg("--json")
-        .arg("--")
-        .args(filters)
-        .output()
-        .map_err(|e| Error::Infra(format!("failed to run {} list: {e}", guest.path.display())))?;
+    let out = crate::support::process::output(
+        Command::new(&guest.path)
+            .arg("list")
+            .arg("--json")
+            .arg("--")
+            .args(filters),
+    )
+    .map_err(|e| Error::Infra(format!("failed to run {} list: {e}", guest.path.display())))?;
     if out.status.code() == Some(2) {
         return Err(Error::Usage(format!(
             "no test matches filter {}; `kharness list` shows the catalogue",
@@ -227,10 +238,7 @@ pub fn catalogue(guest: &GuestBinary, filters: &[String]) -> Result<Vec<TestInfo
 }
 
 /// The last `n` lines of `s`.
-pub fn tail(s: &str, n: usize) -> String {
-    let lines: Vec<&str> = s.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
+pub use crate::support::text::tail;
 
 #[cfg(test)]
 mod tests {

@@ -1,28 +1,24 @@
 //! kharness: boots (patched) kernels in QEMU, runs the `kharness-guest`
 //! suite inside them, and reports pass/fail, observations and metrics.
 //!
-//! Data flows one way: `cli -> plan -> kernel -> vm -> guest records ->
-//! results -> report`; no module reaches back up that chain.
+//! Dependencies point one way: `commands/` (one file per command) may use
+//! anything; `engine/` (runs a plan) uses the stage modules (`plan`,
+//! `kernel`, `series`, `vm`, `guest`, `results`, `report`); nothing
+//! imports `engine/` or `commands/`; `support/` imports nothing of the
+//! crate. `tests/architecture.rs` reads the `crate::` paths and fails on a
+//! forbidden edge or a cycle.
 
 #![deny(unsafe_code)]
 
-pub mod bundle;
 pub mod cli;
-pub mod config;
-pub mod doctor;
+pub mod commands;
+pub mod engine;
 pub mod error;
 pub mod guest;
 pub mod kernel;
-pub mod manual;
-pub mod merge;
 pub mod plan;
-pub mod progress;
-pub mod recipe;
 pub mod report;
-pub mod repro;
 pub mod results;
-pub mod run;
 pub mod series;
-pub mod series_run;
-pub mod shard;
+pub mod support;
 pub mod vm;

@@ -1,3 +1,3 @@
 fn main() {
-    std::process::exit(kharness::cli::main());
+    std::process::exit(kharness::commands::main());
 }

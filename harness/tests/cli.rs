@@ -165,3 +165,198 @@ fn doctor_reports_tools_kernels_and_the_accelerator() {
         assert!(s.contains(needle), "doctor output lacks {needle:?}:\n{s}");
     }
 }
+
+/// Every file under `dir` with its size and modification time.
+#[expect(clippy::unwrap_used, reason = "a panic is the test failing")]
+fn listing(dir: &std::path::Path) -> Vec<(std::path::PathBuf, u64, std::time::SystemTime)> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let m = e.metadata().unwrap();
+            (e.path(), m.len(), m.modified().unwrap())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn report_and_compare_leave_the_run_directories_alone() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let d = tempfile::tempdir().unwrap();
+    let (a, b) = (d.path().join("a"), d.path().join("b"));
+    for (dir, name) in [(&a, "clean-one-kernel"), (&b, "crash-two-kernels")] {
+        std::fs::create_dir(dir).unwrap();
+        std::fs::copy(
+            fixtures.join(format!("{name}.json")),
+            dir.join("results.json"),
+        )
+        .unwrap();
+    }
+    let before = (listing(&a), listing(&b));
+    let (sa, sb) = (a.to_str().unwrap(), b.to_str().unwrap());
+    kharness(&["report", sa]).expect_code(0);
+    kharness(&["compare", sa, sb]);
+    assert_eq!(
+        (listing(&a), listing(&b)),
+        before,
+        "a read wrote into a run"
+    );
+    // Asked for, the files go where they are asked to.
+    let out = d.path().join("out");
+    let so = out.to_str().unwrap();
+    kharness(&["report", sa, "--out", so]).expect_code(0);
+    kharness(&["compare", sa, sb, "--out", so]);
+    let mut names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert!(names.contains(&"report.html".to_owned()), "{names:?}");
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("compare-") && n.ends_with(".json")),
+        "{names:?}"
+    );
+    assert_eq!((listing(&a), listing(&b)), before);
+    kharness(&["report", sa, "--write"]).expect_code(0);
+    assert!(
+        a.join("junit.xml").is_file(),
+        "--write regenerates in place"
+    );
+}
+
+/// Runs kharness with its stdout a pipe whose reader is already gone
+/// (`kharness list | head -1` once head has exited).
+#[expect(clippy::unwrap_used, reason = "a panic is the test failing")]
+fn into_closed_pipe(args: &[&str]) -> (Option<i32>, String) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kharness"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly_with_exit_0() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let d = tempfile::tempdir().unwrap();
+    // A run whose exit code would be 4 (a crash): a closed pipe still ends 0.
+    std::fs::copy(
+        fixtures.join("crash-two-kernels.json"),
+        d.path().join("results.json"),
+    )
+    .unwrap();
+    for args in [
+        vec!["list"],
+        vec!["report", d.path().to_str().unwrap()],
+        vec!["man"],
+    ] {
+        let (code, stderr) = into_closed_pipe(&args);
+        assert_eq!(code, Some(0), "kharness {args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "kharness {args:?}: {stderr}");
+        assert!(!stderr.contains("error"), "kharness {args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn series_dry_run_prints_the_steps_and_builds_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    // What a kernel tree needs to look like to be accepted as one.
+    let tree = d.path().join("linux");
+    for f in [
+        "Makefile",
+        "Kconfig",
+        "arch/x86/Kconfig",
+        "scripts/kconfig/Makefile",
+    ] {
+        let p = tree.join(f);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, "").unwrap();
+    }
+    let cache = d.path().join("cache");
+    let out = d.path().join("runs");
+    let r = common::run_with(
+        {
+            let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kharness"));
+            cmd.env("KHARNESS_CACHE_DIR", &cache);
+            cmd
+        },
+        &[
+            "series",
+            &common::series_dir("demo-splice-regression"),
+            "--tree",
+            tree.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--dry-run",
+        ],
+    );
+    r.expect_code(0);
+    let text = r.stdout();
+    for step in ["step base:", "step   +1:", "step   +2:", "step   +3:"] {
+        assert!(text.contains(step), "{text}");
+    }
+    assert!(text.contains("backend qemu"), "{text}");
+    assert!(!cache.exists(), "a dry run made a scratch tree or a build");
+    assert!(!out.exists(), "a dry run made a run directory");
+}
+
+#[test]
+fn color_follows_the_flag_and_the_conventions() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let d = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        fixtures.join("crash-two-kernels.json"),
+        d.path().join("results.json"),
+    )
+    .unwrap();
+    let run = d.path().to_str().unwrap();
+    let report = |env: &[(&str, &str)], extra: &[&str]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kharness"));
+        for k in [
+            "NO_COLOR",
+            "CLICOLOR",
+            "CLICOLOR_FORCE",
+            "CI",
+            "KHARNESS_COLOR",
+        ] {
+            cmd.env_remove(k);
+        }
+        cmd.envs(env.iter().copied());
+        let mut args = vec!["report", run];
+        args.extend(extra);
+        common::run_with(cmd, &args).stdout()
+    };
+    let colored = |s: &str| s.contains("\x1b[");
+    // stdout is a pipe here: auto is plain, unless forced.
+    assert!(!colored(&report(&[], &[])));
+    assert!(colored(&report(&[], &["--color", "always"])));
+    assert!(colored(&report(&[("CLICOLOR_FORCE", "1")], &[])));
+    assert!(!colored(&report(
+        &[("CLICOLOR_FORCE", "1")],
+        &["--color", "never"]
+    )));
+    assert!(colored(&report(
+        &[("NO_COLOR", "1")],
+        &["--color", "always"]
+    )));
+    assert!(colored(&report(&[("KHARNESS_COLOR", "always")], &[])));
+    // The words are the same either way.
+    let plain = report(&[], &[]);
+    let painted = report(&[], &["--color", "always"]);
+    let stripped = regex::Regex::new("\x1b\\[[0-9;]*m")
+        .unwrap()
+        .replace_all(&painted, "")
+        .into_owned();
+    assert_eq!(stripped, plain);
+}

@@ -16,6 +16,11 @@ const TREE: &str = "/usr/src/linux-source-6.12";
 
 /// A stored run whose one kernel is no longer on this machine.
 fn fake_run(dir: &Path) {
+    fake_run_with(dir, |_, _| {});
+}
+
+/// [`fake_run`], with its results and recipe changed by `edit` first.
+fn fake_run_with(dir: &Path, edit: impl FnOnce(&mut serde_json::Value, &mut serde_json::Value)) {
     let kernel = serde_json::json!({
         "release": "6.12.1", "banner": "6.12.1 #1", "path": "/nonexistent/bzImage",
         "sha256": "ab".repeat(32), "size": 1,
@@ -39,8 +44,43 @@ fn fake_run(dir: &Path) {
         "filters": [], "tests": ["tee.duplicate_content", "tee.other"],
         "kernels": [{"identity": kernel}],
     });
+    let (mut results, mut recipe) = (results, recipe);
+    edit(&mut results, &mut recipe);
     std::fs::write(dir.join("results.json"), results.to_string()).unwrap();
     std::fs::write(dir.join("recipe.json"), recipe.to_string()).unwrap();
+}
+
+#[test]
+fn a_run_without_results_is_bad_input_not_a_panic() {
+    let d = tempfile::tempdir().unwrap();
+    fake_run_with(d.path(), |res, _| {
+        res["kernels"][0]["records"] = serde_json::json!([]);
+    });
+    let r = kharness(&["repro", d.path().to_str().unwrap()]);
+    r.expect_code(2);
+    assert!(!r.stderr().contains("panicked"), "{}", r.stderr());
+    assert!(
+        r.stderr()
+            .contains("results.json: the run holds no test results"),
+        "{}",
+        r.stderr()
+    );
+}
+
+#[test]
+fn a_bad_recorded_timeout_is_refused_before_anything_runs() {
+    let d = tempfile::tempdir().unwrap();
+    fake_run_with(d.path(), |_, recipe| {
+        recipe["options"]["timeout"] = serde_json::json!("soon");
+    });
+    let r = kharness(&["repro", d.path().to_str().unwrap()]);
+    r.expect_code(2);
+    assert!(
+        r.stderr()
+            .contains("recipe.json: options.timeout \"soon\" is not a duration"),
+        "{}",
+        r.stderr()
+    );
 }
 
 #[test]

@@ -27,7 +27,9 @@ fn read(rel: &str) -> Series {
 }
 
 fn sha256_file(p: &Path) -> String {
-    series::sha256_hex(&std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
+    kharness::support::hash::sha256_hex(
+        &std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())),
+    )
 }
 
 /// Path, inode, size and mtime of every entry under `root`: what a change

@@ -229,14 +229,15 @@ fn a_dry_run_shard_passes_its_slice_to_the_guest() {
     r.expect_code(0);
     // 2 kernels x 7 tee tests: shard 2 is tests 4..7 of 6.1 and 0..2 of 6.12.
     let out = r.stdout();
+    // Per boot: the vng command, then the guest's argv (it goes in a file).
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.len(), 2, "{out}");
+    assert_eq!(lines.len(), 4, "{out}");
     assert!(
-        lines[0].contains("--slice 4..7") && lines[0].contains("6.1.0"),
+        lines[0].contains("6.1.0") && lines[1].contains("--slice 4..7"),
         "{out}"
     );
     assert!(
-        lines[1].contains("--slice 0..2") && lines[1].contains("6.12"),
+        lines[2].contains("6.12") && lines[3].contains("--slice 0..2"),
         "{out}"
     );
 }

@@ -403,6 +403,12 @@ pub fn event_line(ev: &Event) -> String {
 /// `key=value` words to init as environment variables.
 pub const PID1_ARGV_PARAM: &str = "kharness_argv";
 
+/// Where the host puts the guest's argv ([`encode_argv`]) in the
+/// initramfs instead: a selection of many tests does not fit on x86's
+/// 2048-byte kernel command line, a file has no such limit. PID 1 reads
+/// it first and falls back to [`PID1_ARGV_PARAM`].
+pub const PID1_ARGV_FILE: &str = "/kharness/argv";
+
 /// Encodes an argv for the kernel command line: JSON, then hex, so no
 /// character of a filter can be taken apart by the kernel's parser.
 pub fn encode_argv(argv: &[String]) -> String {

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
+use crate::support::hash::sha256_hex;
 
 use self::kconfig::{Dropped, Requests};
 use self::make::MakeCommand;
@@ -82,14 +82,7 @@ impl BuildSpec {
 /// `$KHARNESS_CACHE_DIR/builds`, else `$XDG_CACHE_HOME/kharness/builds`,
 /// else `~/.cache/kharness/builds`.
 pub fn default_cache_dir() -> Option<PathBuf> {
-    let root = if let Some(d) = std::env::var_os("KHARNESS_CACHE_DIR") {
-        PathBuf::from(d)
-    } else if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
-        PathBuf::from(d).join("kharness")
-    } else {
-        PathBuf::from(std::env::var_os("HOME")?).join(".cache/kharness")
-    };
-    Some(root.join("builds"))
+    crate::support::paths::cache_dir().map(|d| d.join("builds"))
 }
 
 /// A configured build directory, ready for [`build`]. Holds the lock on its
@@ -250,12 +243,12 @@ pub fn configure(
     let started = Instant::now();
     let source = check_source(&spec.source)?;
     let requests = read_fragments(&spec.fragments)?;
-    let ccache = spec.ccache && find_program("ccache").is_some();
+    let ccache = spec.ccache && crate::support::paths::which("ccache").is_some();
 
     let entry = spec.cache_dir.join(source_key(&source));
     std::fs::create_dir_all(&entry)
         .map_err(|e| BuildError::io("create build cache directory", &entry, e))?;
-    let lock = lock(&entry.join("lock"))?;
+    let lock = lock(&entry.join("lock"), spec.cancel.as_deref())?;
 
     // Configure in a scratch directory of this source's cache entry: the
     // config hash, hence the build directory, is known only at the end.
@@ -292,7 +285,7 @@ pub fn configure(
             dropped,
         });
     }
-    let config_hash = super::hex(&Sha256::digest(&final_bytes));
+    let config_hash = sha256_hex(&final_bytes);
 
     let build_dir = match &spec.build_dir {
         Some(d) => d.clone(),
@@ -496,13 +489,14 @@ fn source_key(canonical: &Path) -> String {
         })
         .take(48)
         .collect();
-    let hash = super::hex(&Sha256::digest(canonical.as_os_str().as_encoded_bytes()));
+    let hash = sha256_hex(canonical.as_os_str().as_encoded_bytes());
     format!("{name}-{}", &hash[..12])
 }
 
 /// An exclusive lock on `path` (created if missing), held while the file
-/// stays open. Waits for another kharness that holds it, saying so.
-fn lock(path: &Path) -> Result<File, BuildError> {
+/// stays open. Waits for another kharness that holds it, saying so, and
+/// gives up when `cancel` is set (Ctrl-C while waiting).
+fn lock(path: &Path, cancel: Option<&std::sync::atomic::AtomicBool>) -> Result<File, BuildError> {
     use rustix::fs::{FlockOperation, flock};
     let file = File::options()
         .create(true)
@@ -510,31 +504,51 @@ fn lock(path: &Path) -> Result<File, BuildError> {
         .write(true)
         .open(path)
         .map_err(|e| BuildError::io("open lock file", path, e))?;
-    if flock(&file, FlockOperation::NonBlockingLockExclusive).is_err() {
-        eprintln!(
-            "kharness: waiting for another kharness building this tree (lock {})",
-            path.display()
-        );
-        flock(&file, FlockOperation::LockExclusive)
-            .map_err(|e| BuildError::io("lock", path, e.into()))?;
+    let mut said = false;
+    // Polled rather than a blocking flock: a signal handler installed
+    // with SA_RESTART would never let a blocking wait see Ctrl-C.
+    while flock(&file, FlockOperation::NonBlockingLockExclusive).is_err() {
+        if cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
+            return Err(BuildError::Interrupted);
+        }
+        if !said {
+            eprintln!(
+                "kharness: waiting for another kharness building this tree (lock {})",
+                path.display()
+            );
+            said = true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
     }
     Ok(file)
-}
-
-/// `name` on PATH, if there.
-fn find_program(name: &str) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|d| d.join(name))
-        .find(|p| {
-            p.metadata()
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn waiting_for_a_build_lock_stops_on_cancel() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("lock");
+        let held = lock(&path, None).unwrap();
+        let cancel = std::sync::atomic::AtomicBool::new(false);
+        let started = std::time::Instant::now();
+        let got = std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(std::time::Duration::from_millis(400));
+                cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+            });
+            lock(&path, Some(&cancel))
+        });
+        assert!(matches!(got, Err(BuildError::Interrupted)), "{got:?}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        drop(held);
+        assert!(
+            lock(&path, Some(&cancel)).is_ok(),
+            "a free lock is taken at once"
+        );
+    }
 
     #[test]
     fn embedded_fragment_parses_and_asks_for_the_suite_essentials() {

@@ -6,32 +6,16 @@
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::process::{Command, ExitStatus};
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-/// Between SIGTERM and SIGKILL when a build is stopped.
-const GRACE: Duration = Duration::from_secs(5);
-const POLL: Duration = Duration::from_millis(250);
+use crate::support::process::{Stop, supervise};
 /// How often the progress callback hears about a running build.
 const REPORT_EVERY: Duration = Duration::from_secs(1);
 
-/// Where a running build has got to.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BuildProgress {
-    /// Which step: `tinyconfig`, `olddefconfig`, `bzImage`.
-    pub target: String,
-    pub elapsed: Duration,
-    /// kbuild's short-form lines so far (`  CC      fs/splice.o`, `  LD ...`).
-    pub steps: usize,
-    /// The latest of them, trimmed.
-    pub last: String,
-    /// How many the last successful run of this target in this directory
-    /// had (a rough size for a progress bar).
-    pub expected: Option<usize>,
-}
+pub use crate::support::progress::BuildProgress;
 
 /// One `make` invocation.
 #[derive(Debug)]
@@ -76,20 +60,10 @@ pub struct MakeOutcome {
 impl MakeCommand {
     /// The command as a person would type it.
     pub fn display(&self) -> String {
-        std::iter::once(self.program.as_os_str())
-            .chain(self.args.iter().map(|a| a.as_os_str()))
-            .map(|a| {
-                let s = a.to_string_lossy();
-                if s.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_=./:+,".contains(&b))
-                {
-                    s.into_owned()
-                } else {
-                    format!("'{}'", s.replace('\'', r"'\''"))
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
+        crate::support::quote::display_argv(
+            std::iter::once(self.program.as_os_str())
+                .chain(self.args.iter().map(|a| a.as_os_str())),
+        )
     }
 
     /// The process to start: argv, directory and environment.
@@ -118,14 +92,7 @@ impl MakeCommand {
             .and_then(|s| s.trim().parse().ok());
         let log = File::create(&self.log)?;
         let log_err = log.try_clone()?;
-        let mut cmd = self.command();
-        cmd.stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log_err)
-            .process_group(0);
         let started = Instant::now();
-        let mut child = cmd.spawn()?;
-        let pgid = rustix::process::Pid::from_child(&child);
         let mut tail = LogTail::open(&self.log)?;
         let mut last_report = Instant::now();
         let mut report = |tail: &mut LogTail, force: bool| {
@@ -141,27 +108,19 @@ impl MakeCommand {
                 });
             }
         };
-        let mut cancelled = false;
-        let status = loop {
-            if let Some(st) = child.try_wait()? {
-                break st;
-            }
-            report(&mut tail, false);
-            if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
-                cancelled = true;
-                let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::TERM);
-                let stop_at = Instant::now() + GRACE;
-                while Instant::now() < stop_at && child.try_wait()?.is_none() {
-                    std::thread::sleep(POLL);
-                }
-                let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
-                break child.wait()?;
-            }
-            std::thread::sleep(POLL);
-        };
-        // make is gone; nothing it started (cc1, ld) may outlive it. ESRCH
-        // means the group is already empty.
-        let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
+        // Every process of the build (make, cc1, ld) is in make's group,
+        // which is stopped as a whole on cancel and killed when make ends.
+        let sup = supervise(
+            &mut self.command(),
+            log,
+            log_err,
+            Stop {
+                limit: None,
+                cancel,
+            },
+            || report(&mut tail, false),
+        )?;
+        let (status, cancelled) = (sup.status, sup.interrupted);
         report(&mut tail, true);
         if status.success() && !cancelled {
             // Best effort: only a progress bar's length depends on it.
@@ -259,19 +218,12 @@ pub fn error_lines(log: &str, max: usize) -> Vec<String> {
     v
 }
 
-/// How a process ended, for messages.
-pub fn describe_status(status: &ExitStatus) -> String {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(c), _) => format!("exit status {c}"),
-        (None, Some(s)) => format!("killed by signal {s}"),
-        _ => status.to_string(),
-    }
-}
+pub use crate::support::process::describe_status;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::Ordering;
 
     fn sh(script: &str, dir: &Path) -> MakeCommand {
         MakeCommand {

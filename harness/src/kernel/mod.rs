@@ -4,6 +4,6 @@ pub mod build;
 mod image;
 
 pub use image::{
-    BOOT_DIR, KernelIdentity, default_kernel, hex, identify, list_boot_kernels, resolve_spec,
-    sha256_reader, version_cmp,
+    BOOT_DIR, KernelIdentity, default_kernel, identify, list_boot_kernels, resolve_spec,
+    version_cmp,
 };

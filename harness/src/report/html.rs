@@ -687,6 +687,27 @@ mod tests {
     }
 
     #[test]
+    fn kernel_text_cannot_inject_markup_into_the_report() {
+        let evil = "<script>alert(1)</script>";
+        let res = run(&[(
+            "6.1<img src=x onerror=alert(2)>",
+            "crashed",
+            &[serde_json::json!({
+                "id": "tee.a", "status": "fail", "duration_us": 1,
+                "reason": format!("got {evil}"),
+                "observations": {"note": evil},
+            })],
+        )]);
+        let page = html(&res);
+        assert!(!page.contains("<script>alert"), "{page}");
+        assert!(!page.contains("<img src=x"), "{page}");
+        assert!(
+            page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{page}"
+        );
+    }
+
+    #[test]
     fn escaping_covers_markup_and_quotes() {
         assert_eq!(
             esc(r#"<a href="x">'&'</a>"#),

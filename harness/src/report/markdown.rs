@@ -12,7 +12,7 @@ use kharness_record::Status;
 
 use super::view::{self, View};
 use crate::results::{KernelOutcome, RunResults};
-use crate::vm::sh_quote;
+use crate::support::quote::sh_quote;
 
 const WIDTH: usize = 72;
 /// Longest cell in the observation table before it is cut.

@@ -38,7 +38,7 @@ pub fn write_all(run_dir: &Path, res: &RunResults) -> Result<Vec<PathBuf>> {
     for name in REPORT_FILES {
         let path = run_dir.join(name);
         let outcome = render(name, res).and_then(|bytes| {
-            crate::results::write_atomic(&path, &bytes)
+            crate::support::fs::write_atomic(&path, &bytes)
                 .map_err(|e| Error::io("failed to write", &path, e))
         });
         match outcome {

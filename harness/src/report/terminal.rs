@@ -7,6 +7,7 @@ use std::fmt::Write;
 use kharness_record::{Status, Value};
 
 use crate::results::{KernelOutcome, RunResults};
+use crate::support::text::one_line;
 
 const CELL_MAX: usize = 36;
 
@@ -343,10 +344,6 @@ fn cell(v: &Value) -> String {
     }
 }
 
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 /// Left-aligned columns separated by two spaces; a row with one cell spans.
 fn table(header: &[String], rows: &[Vec<String>]) -> String {
     let n = header.len();
@@ -438,6 +435,7 @@ mod tests {
 /// and counts (`3 pass`) only, so prose that uses the same words stays as
 /// it is. Escape codes take no room on screen, so columns stay aligned.
 pub fn paint(text: &str) -> String {
+    use anstyle::{AnsiColor, Style};
     static CELL: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(
             r"(?m)(^|  |\d )(pass|fail|crashed|timeout|error|warned|flaky|skip|REGRESSION)\b",
@@ -446,27 +444,22 @@ pub fn paint(text: &str) -> String {
     });
     CELL.replace_all(text, |c: &regex::Captures<'_>| {
         let word = &c[2];
-        let code = match word {
-            "pass" => "32",
-            "skip" | "flaky" => "33",
-            "warned" => "35",
-            _ => "1;31",
+        let style = match word {
+            "pass" => Style::new().fg_color(Some(AnsiColor::Green.into())),
+            "skip" | "flaky" => Style::new().fg_color(Some(AnsiColor::Yellow.into())),
+            "warned" => Style::new().fg_color(Some(AnsiColor::Magenta.into())),
+            _ => Style::new().bold().fg_color(Some(AnsiColor::Red.into())),
         };
-        format!("{}\x1b[{code}m{word}\x1b[0m", &c[1])
+        format!("{}{style}{word}{style:#}", &c[1])
     })
     .into_owned()
 }
 
-/// `text` as it should go to standard output: painted when that is a
-/// terminal outside CI (as the progress bars), `NO_COLOR` is unset and
-/// `TERM` is not `dumb`; as it is otherwise (files, pipes, CI logs).
+/// `text` for standard output, painted: [`crate::support::stdout`] lets
+/// the colour through only where `--color` and the environment say so
+/// (files, pipes and CI logs stay plain).
 pub fn for_stdout(text: &str) -> String {
-    use std::io::IsTerminal;
-    let plain = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
-        || std::env::var("TERM").is_ok_and(|t| t == "dumb")
-        || crate::progress::under_ci()
-        || !std::io::stdout().is_terminal();
-    if plain { text.to_owned() } else { paint(text) }
+    paint(text)
 }
 
 #[cfg(test)]
@@ -478,11 +471,11 @@ mod paint_tests {
         let t = "AREA  base\nsplice  3 pass, 1 fail\nx.y  crashed  pass\n  x.y fail: did not pass the check\n";
         let p = paint(t);
         assert!(
-            p.contains("3 \x1b[32mpass\x1b[0m, 1 \x1b[1;31mfail\x1b[0m"),
+            p.contains("3 \x1b[32mpass\x1b[0m, 1 \x1b[1m\x1b[31mfail\x1b[0m"),
             "{p:?}"
         );
         assert!(
-            p.contains("x.y  \x1b[1;31mcrashed\x1b[0m  \x1b[32mpass\x1b[0m"),
+            p.contains("x.y  \x1b[1m\x1b[31mcrashed\x1b[0m  \x1b[32mpass\x1b[0m"),
             "{p:?}"
         );
         assert!(p.contains("did not pass the check"), "{p:?}");

@@ -295,14 +295,7 @@ pub(crate) fn why(r: &TestRecord) -> Option<String> {
     }
 }
 
-/// `s` on one line: runs of whitespace and control characters (which some
-/// readers take for line breaks, e.g. `\x1c`) become one space.
-pub(crate) fn one_line(s: &str) -> String {
-    s.split(|c: char| c.is_whitespace() || c.is_control())
-        .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
+pub(crate) use crate::support::text::one_line;
 
 /// A number as a person reads it: whole numbers whole, others to three
 /// significant decimals at most.

@@ -40,7 +40,7 @@ pub struct RunResults {
     pub plan_hash: Option<String>,
     /// Which part of the plan this run is (`--shard K/N`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shard: Option<crate::shard::ShardInfo>,
+    pub shard: Option<crate::plan::ShardInfo>,
     pub kernels: Vec<KernelRun>,
 }
 

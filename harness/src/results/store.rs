@@ -1,12 +1,12 @@
 //! Run directories: created fresh for every run (never overwritten), files
 //! written atomically so a crash or Ctrl-C never leaves half a file.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::support::fs::write_atomic;
 
 /// A run directory `OUT/<run id>`.
 #[derive(Debug, Clone)]
@@ -126,22 +126,6 @@ fn update_latest(out: &Path, id: &str) {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory
-/// and a rename, syncing before the rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".kharness-tmp")
-        .tempfile_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
-}
-
 /// Serialises `value` as pretty JSON into `path`, atomically.
 pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
     let mut bytes = serde_json::to_vec_pretty(value).expect("result types serialise");
@@ -165,20 +149,6 @@ mod tests {
         assert_eq!(
             std::fs::read_link(out.path().join("latest")).unwrap(),
             Path::new(&b.id)
-        );
-    }
-
-    #[test]
-    fn atomic_write_replaces_whole_files() {
-        let d = tempfile::tempdir().unwrap();
-        let p = d.path().join("x.json");
-        write_atomic(&p, b"one").unwrap();
-        write_atomic(&p, b"two").unwrap();
-        assert_eq!(std::fs::read(&p).unwrap(), b"two");
-        assert_eq!(
-            std::fs::read_dir(d.path()).unwrap().count(),
-            1,
-            "no temp file left behind"
         );
     }
 

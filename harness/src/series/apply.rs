@@ -13,7 +13,6 @@
 //! patches get new mtimes and a build in an `O=` directory stays
 //! incremental.
 
-use std::ffi::OsStr;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -21,7 +20,8 @@ use std::process::{Command, Output};
 use serde::{Deserialize, Serialize};
 
 use super::ApplyError;
-use super::patch::{Patch, sha256_hex};
+use super::patch::Patch;
+use crate::support::hash::sha256_hex;
 
 /// How many scratch trees one source may have at once (one per concurrent
 /// kharness process).
@@ -437,16 +437,13 @@ fn git(dir: &Path) -> Command {
 }
 
 fn render(cmd: &Command) -> String {
-    std::iter::once(cmd.get_program())
-        .chain(cmd.get_args())
-        .map(OsStr::to_string_lossy)
-        .collect::<Vec<_>>()
-        .join(" ")
+    crate::support::quote::display_argv(std::iter::once(cmd.get_program()).chain(cmd.get_args()))
 }
 
+/// git and cp run supervised: their own process group, dying with
+/// kharness, stopped on Ctrl-C.
 fn run(cmd: &mut Command) -> Result<Output, ApplyError> {
-    cmd.stdin(std::process::Stdio::null());
-    cmd.output().map_err(|source| ApplyError::Spawn {
+    crate::support::process::output(cmd).map_err(|source| ApplyError::Spawn {
         command: render(cmd),
         source,
     })
@@ -518,9 +515,8 @@ fn does_not_apply(patch: &Patch, out: &Output) -> ApplyError {
 /// mtime. Cheap next to a copy (one stat per file) and changes whenever a
 /// file is replaced, edited or added.
 fn fingerprint(root: &Path) -> Result<String, ApplyError> {
-    use sha2::{Digest, Sha256};
     use std::os::unix::fs::MetadataExt;
-    let mut h = Sha256::new();
+    let mut h = crate::support::hash::Hasher::default();
     let mut stack = vec![PathBuf::new()];
     while let Some(rel) = stack.pop() {
         let dir = root.join(&rel);
@@ -551,5 +547,5 @@ fn fingerprint(root: &Path) -> Result<String, ApplyError> {
             }
         }
     }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(h.hex())
 }

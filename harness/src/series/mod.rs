@@ -13,5 +13,5 @@ mod read;
 pub use apply::{Applied, Base, ScratchTree};
 pub use error::{ApplyError, SeriesError};
 pub use manifest::{Base as ManifestBase, Better, ChangeKind, Expectation, Manifest, VersionReq};
-pub use patch::{Patch, Series, SeriesFormat, Subject, parse_subject, patchset_hash, sha256_hex};
+pub use patch::{Patch, Series, SeriesFormat, Subject, parse_subject, patchset_hash};
 pub use read::{MANIFEST, QUILT_SERIES, read};

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
+use crate::support::hash::{Hasher, sha256_hex};
 
 use super::manifest::Manifest;
 
@@ -115,12 +115,6 @@ impl Series {
     }
 }
 
-/// Hex sha256 of `bytes`.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// KernelCI's (KCIDB) `patchset_hash`: the sha256 over the newline-
 /// terminated hex sha256 of each patch, in order of application, i.e.
 /// `sha256sum *.patch | cut -c-64 | sha256sum`, with each patch's hash
@@ -131,12 +125,11 @@ pub fn patchset_hash(patches: &[Patch]) -> String {
     if patches.is_empty() {
         return String::new();
     }
-    let mut h = Sha256::new();
+    let mut h = Hasher::default();
     for p in patches {
-        h.update(p.sha256.as_bytes());
-        h.update(b"\n");
+        h.update(&p.sha256).update(b"\n");
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    h.hex()
 }
 
 /// What a mail subject says about the message.

@@ -4,11 +4,13 @@
 //! console line, and cache the verdict.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+
+use crate::support::process::Group;
 
 /// What the user asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
@@ -59,19 +61,30 @@ struct CacheEntry {
 /// How long a KVM probe boot may take to print its first line.
 const PROBE_LIMIT: Duration = Duration::from_secs(20);
 const KVM_DEV: &str = "/dev/kvm";
+/// Where the verdict is cached, under the cache directory.
+pub const CACHE_FILE: &str = "accel.json";
 
 /// What lets a normal user open /dev/kvm on Debian (the device is
 /// root:kvm, mode 0660).
 pub const KVM_GROUP_HINT: &str =
     "add yourself to the kvm group (`sudo usermod -aG kvm $USER`, then log in again)";
 
-/// Decides the accelerator. `probe_kernel` is booted under KVM when no
-/// cached verdict matches this host.
-pub fn resolve_accel(
-    choice: AccelChoice,
-    probe_kernel: &Path,
-    cache_dir: Option<&Path>,
-) -> AccelVerdict {
+/// Where and how to probe KVM when `--accel auto` asks.
+#[derive(Debug, Clone, Copy)]
+pub struct Probe<'a> {
+    /// The kernel booted under KVM.
+    pub kernel: &'a Path,
+    /// The QEMU program the run will use (`--qemu`).
+    pub qemu: &'a Path,
+    /// Where the verdict is cached; `None` probes every time.
+    pub cache_dir: Option<&'a Path>,
+    /// Probe again even when a cached verdict matches (`doctor --reprobe`).
+    pub reprobe: bool,
+}
+
+/// Decides the accelerator; under `auto`, probes KVM unless a cached
+/// verdict for this host and QEMU binary exists.
+pub fn resolve_accel(choice: AccelChoice, probe: Probe<'_>) -> AccelVerdict {
     match choice {
         AccelChoice::Tcg => AccelVerdict {
             accel: Accel::Tcg,
@@ -83,11 +96,20 @@ pub fn resolve_accel(
             reason: "KVM requested".into(),
             cached: false,
         },
-        AccelChoice::Auto => auto(probe_kernel, cache_dir),
+        AccelChoice::Auto => auto(probe),
     }
 }
 
-fn auto(probe_kernel: &Path, cache_dir: Option<&Path>) -> AccelVerdict {
+/// What a probe found: a verdict it reached, or nothing to go by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Found {
+    /// KVM booted the kernel (true) or QEMU said KVM cannot (false).
+    Verdict { works: bool, reason: String },
+    /// Timed out, interrupted, or could not run: not cached.
+    Nothing(String),
+}
+
+fn auto(probe: Probe<'_>) -> AccelVerdict {
     if let Err(e) = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -104,26 +126,53 @@ fn auto(probe_kernel: &Path, cache_dir: Option<&Path>) -> AccelVerdict {
             cached: false,
         };
     }
-    let key = cache_key();
-    let cache_file = cache_dir.map(|d| d.join("accel.json"));
-    if let Some(entry) = cache_file.as_deref().and_then(read_cache) {
-        if entry.key == key {
-            return verdict(entry.kvm_works, entry.reason, true);
+    let qemu = crate::support::paths::resolve_program(probe.qemu);
+    let key = cache_key(qemu.as_deref());
+    let cache = probe.cache_dir.map(|d| d.join(CACHE_FILE));
+    cached_or_probe(&key, cache.as_deref(), probe.reprobe, || match &qemu {
+        Some(q) => probe_kvm(q, probe.kernel, PROBE_LIMIT),
+        None => Found::Nothing(format!("{} is not installed", probe.qemu.display())),
+    })
+}
+
+/// The cached verdict for `key`, else what `probe` finds; only a verdict
+/// the probe really reached is cached.
+fn cached_or_probe(
+    key: &str,
+    cache: Option<&Path>,
+    reprobe: bool,
+    probe: impl FnOnce() -> Found,
+) -> AccelVerdict {
+    if !reprobe {
+        if let Some(entry) = cache.and_then(read_cache) {
+            if entry.key == key {
+                return verdict(entry.kvm_works, entry.reason, true);
+            }
         }
     }
-    let (works, reason) = probe_kvm(probe_kernel);
-    if let Some(f) = &cache_file {
-        let entry = CacheEntry {
-            key,
-            kvm_works: works,
-            reason: reason.clone(),
-        };
-        // A cache we cannot write only costs a probe next time.
-        let _ = std::fs::create_dir_all(f.parent().unwrap_or(Path::new(".")));
-        let _ =
-            crate::results::write_atomic(f, &serde_json::to_vec_pretty(&entry).unwrap_or_default());
+    match probe() {
+        Found::Verdict { works, reason } => {
+            if let Some(f) = cache {
+                let entry = CacheEntry {
+                    key: key.to_owned(),
+                    kvm_works: works,
+                    reason: reason.clone(),
+                };
+                // A cache we cannot write only costs a probe next time.
+                let _ = std::fs::create_dir_all(f.parent().unwrap_or(Path::new(".")));
+                let _ = crate::support::fs::write_atomic(
+                    f,
+                    &serde_json::to_vec_pretty(&entry).unwrap_or_default(),
+                );
+            }
+            verdict(works, reason, false)
+        }
+        Found::Nothing(why) => AccelVerdict {
+            accel: Accel::Tcg,
+            reason: format!("the KVM probe found nothing ({why}); using TCG, not cached"),
+            cached: false,
+        },
     }
-    verdict(works, reason, false)
 }
 
 fn verdict(works: bool, reason: String, cached: bool) -> AccelVerdict {
@@ -146,13 +195,12 @@ fn read_cache(path: &Path) -> Option<CacheEntry> {
     serde_json::from_slice(&std::fs::read(path).ok()?).ok()
 }
 
-/// What the verdict depends on: the host kernel, the QEMU binary, the KVM
-/// device. Any change means a new probe.
-fn cache_key() -> String {
+/// What the verdict depends on: the host kernel, the QEMU binary used
+/// (path and modification time), the KVM device. Any change means a new
+/// probe.
+fn cache_key(qemu: Option<&Path>) -> String {
     let host = rustix::system::uname();
-    let qemu = which("qemu-system-x86_64");
     let qemu_stamp = qemu
-        .as_deref()
         .and_then(|p| std::fs::metadata(p).ok())
         .and_then(|m| m.modified().ok())
         .map(|t| format!("{t:?}"))
@@ -170,30 +218,21 @@ fn cache_key() -> String {
     )
 }
 
-/// Finds a program on PATH.
-pub fn which(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-}
-
-/// Boots `kernel` under KVM with no disk and waits for its banner.
-fn probe_kvm(kernel: &Path) -> (bool, String) {
-    let Some(qemu) = which("qemu-system-x86_64") else {
-        return (false, "qemu-system-x86_64 is not installed".into());
-    };
+/// Boots `kernel` under KVM with `qemu` and no disk, in a process group of
+/// its own, and waits for its banner, a KVM error from QEMU, `limit`, or
+/// Ctrl-C.
+fn probe_kvm(qemu: &Path, kernel: &Path, limit: Duration) -> Found {
     let dir = match tempfile::Builder::new()
         .prefix("kharness-kvm-probe")
         .tempdir()
     {
         Ok(d) => d,
-        Err(e) => return (false, format!("cannot create a probe directory: {e}")),
+        Err(e) => return Found::Nothing(format!("cannot create a probe directory: {e}")),
     };
     let serial = dir.path().join("serial.log");
     let errlog = dir.path().join("stderr.log");
     let Ok(err) = std::fs::File::create(&errlog) else {
-        return (false, "cannot create the probe log".into());
+        return Found::Nothing("cannot create the probe log".into());
     };
     let mut cmd = Command::new(qemu);
     cmd.args(["-accel", "kvm", "-cpu", "host", "-m", "256", "-smp", "1"])
@@ -209,21 +248,22 @@ fn probe_kvm(kernel: &Path) -> (bool, String) {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(err);
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => return (false, format!("cannot start qemu for the KVM probe: {e}")),
+    // Dropped on every return below: the whole group goes.
+    let group = match Group::spawn(&mut cmd) {
+        Ok(g) => g,
+        Err(e) => return Found::Nothing(format!("cannot start {}: {e}", qemu.display())),
     };
     let started = Instant::now();
-    let result = loop {
+    loop {
         let console = read_lossy(&serial);
         if console.contains("Linux version") {
-            break (
-                true,
-                format!(
+            return Found::Verdict {
+                works: true,
+                reason: format!(
                     "KVM works (probe kernel printed its banner after {:.1}s)",
                     started.elapsed().as_secs_f64()
                 ),
-            );
+            };
         }
         let stderr = read_lossy(&errlog);
         if let Some(line) = stderr.lines().find(|l| {
@@ -231,34 +271,31 @@ fn probe_kvm(kernel: &Path) -> (bool, String) {
                 || l.contains("failed to initialize kvm")
                 || l.contains("Could not access KVM")
         }) {
-            break (
-                false,
-                format!("KVM is present but unusable: QEMU said \"{}\"", line.trim()),
-            );
+            return Found::Verdict {
+                works: false,
+                reason: format!("KVM is present but unusable: QEMU said \"{}\"", line.trim()),
+            };
         }
-        if let Ok(Some(st)) = child.try_wait() {
+        if crate::support::process::interrupted() {
+            return Found::Nothing("interrupted".into());
+        }
+        if group.leader_exited().unwrap_or(true) {
             let first = stderr
                 .lines()
                 .find(|l| !l.contains("warning"))
                 .unwrap_or("")
                 .trim()
                 .to_owned();
-            break (false, format!("QEMU with KVM exited early ({st}): {first}"));
+            return Found::Nothing(format!("QEMU with KVM exited early: {first}"));
         }
-        if started.elapsed() > PROBE_LIMIT {
-            break (
-                false,
-                format!(
-                    "a KVM probe boot printed nothing in {}s",
-                    PROBE_LIMIT.as_secs()
-                ),
-            );
+        if started.elapsed() > limit {
+            return Found::Nothing(format!(
+                "the probe boot printed nothing in {}s, a loaded machine?",
+                limit.as_secs()
+            ));
         }
         std::thread::sleep(Duration::from_millis(100));
-    };
-    let _ = child.kill();
-    let _ = child.wait();
-    result
+    }
 }
 
 fn read_lossy(p: &Path) -> String {
@@ -267,4 +304,103 @@ fn read_lossy(p: &Path) -> String {
         let _ = f.read_to_end(&mut v);
     }
     String::from_utf8_lossy(&v).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::PathBuf;
+
+    /// A stand-in for QEMU running `body` (sh); `$serial` is the file
+    /// behind `-serial file:...`.
+    fn fake_qemu(dir: &Path, body: &str) -> PathBuf {
+        let p = dir.join("fake-qemu");
+        std::fs::write(
+            &p,
+            format!(
+                "#!/bin/sh\nserial=\nfor a; do case $a in file:*) serial=${{a#file:}};; esac; done\n{body}\n"
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    }
+
+    fn probe(dir: &Path, body: &str, limit: Duration) -> Found {
+        probe_kvm(&fake_qemu(dir, body), Path::new("/boot/vmlinuz"), limit)
+    }
+
+    #[test]
+    fn the_probe_reaches_a_verdict_only_from_qemu_itself() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Duration::from_secs(10);
+        let works = probe(
+            d.path(),
+            "echo 'Linux version 6.12' > \"$serial\"; sleep 30",
+            s,
+        );
+        assert!(
+            matches!(works, Found::Verdict { works: true, .. }),
+            "{works:?}"
+        );
+        let bad = probe(
+            d.path(),
+            "echo 'KVM internal error. Suberror: 1' >&2; sleep 30",
+            s,
+        );
+        assert!(
+            matches!(bad, Found::Verdict { works: false, .. }),
+            "{bad:?}"
+        );
+        let early = probe(
+            d.path(),
+            "echo 'qemu: could not load kernel' >&2; exit 1",
+            s,
+        );
+        assert!(
+            matches!(&early, Found::Nothing(w) if w.contains("could not load")),
+            "{early:?}"
+        );
+        let slow = probe(d.path(), "exec sleep 30", Duration::from_millis(500));
+        assert!(
+            matches!(&slow, Found::Nothing(w) if w.contains("printed nothing")),
+            "{slow:?}"
+        );
+    }
+
+    #[test]
+    fn a_probe_that_found_nothing_is_not_cached() {
+        let d = tempfile::tempdir().unwrap();
+        let cache = d.path().join(CACHE_FILE);
+        let v = cached_or_probe("k", Some(&cache), false, || {
+            Found::Nothing("timed out".into())
+        });
+        assert_eq!(v.accel, Accel::Tcg);
+        assert!(v.reason.contains("not cached"), "{}", v.reason);
+        assert!(!cache.exists(), "a probe that found nothing was cached");
+        // A verdict is cached, and used for the same key only.
+        let found = || Found::Verdict {
+            works: false,
+            reason: "KVM is present but unusable".into(),
+        };
+        assert!(!cached_or_probe("k", Some(&cache), false, found).cached);
+        let again = cached_or_probe("k", Some(&cache), false, || panic!("probed again"));
+        assert!(again.cached && again.accel == Accel::Tcg);
+        let other_qemu = cached_or_probe("k2", Some(&cache), false, || Found::Verdict {
+            works: true,
+            reason: "KVM works".into(),
+        });
+        assert_eq!((other_qemu.accel, other_qemu.cached), (Accel::Kvm, false));
+        // --reprobe ignores what is cached.
+        let re = cached_or_probe("k2", Some(&cache), true, || Found::Nothing("x".into()));
+        assert!(!re.cached);
+    }
+
+    #[test]
+    fn the_key_names_the_qemu_binary_used() {
+        let a = cache_key(Some(Path::new("/usr/bin/qemu-system-x86_64")));
+        let b = cache_key(Some(Path::new("/opt/qemu/bin/qemu-system-x86_64")));
+        assert_ne!(a, b);
+    }
 }

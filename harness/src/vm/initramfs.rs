@@ -8,7 +8,8 @@ use std::path::Path;
 enum Entry<'a> {
     Dir(&'a str),
     CharDev(&'a str, u32, u32),
-    File(&'a str, &'a [u8]),
+    /// Name, contents, permission bits.
+    File(&'a str, &'a [u8], u32),
 }
 
 /// Writes an initramfs holding `/init` (mode 0755) and the directories and
@@ -20,17 +21,44 @@ pub fn write_initramfs(init: &[u8], out: &mut impl Write) -> std::io::Result<()>
         Entry::Dir("proc"),
         Entry::Dir("sys"),
         Entry::Dir("tmp"),
-        Entry::File("init", init),
+        Entry::File("init", init, 0o755),
     ];
+    write_entries(&entries, out)
+}
+
+/// A second archive for the initramfs holding the guest's argv at
+/// [`kharness_record::PID1_ARGV_FILE`]: the kernel unpacks concatenated
+/// archives one after the other, so the cached guest archive is used as
+/// it is and only this small one is written per boot.
+pub fn argv_archive(argv: &[String], out: &mut impl Write) -> std::io::Result<()> {
+    let path = kharness_record::PID1_ARGV_FILE.trim_start_matches('/');
+    let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
+    let mut text = kharness_record::encode_argv(argv);
+    text.push('\n');
+    write_entries(
+        &[Entry::Dir(dir), Entry::File(path, text.as_bytes(), 0o644)],
+        out,
+    )
+}
+
+/// The initramfs for one boot into `path`: the guest's archive `base`,
+/// then the argv archive.
+pub fn with_argv(base: &Path, argv: &[String], path: &Path) -> std::io::Result<()> {
+    let mut buf = std::fs::read(base)?;
+    argv_archive(argv, &mut buf)?;
+    std::fs::write(path, &buf)
+}
+
+fn write_entries(entries: &[Entry<'_>], out: &mut impl Write) -> std::io::Result<()> {
     for (i, e) in entries.iter().enumerate() {
         let ino = i as u32 + 1;
         match e {
             Entry::Dir(name) => header(out, ino, 0o040755, 2, 0, 0, 0, name)?,
             Entry::CharDev(name, maj, min) => header(out, ino, 0o020600, 1, 0, *maj, *min, name)?,
-            Entry::File(name, data) => {
+            Entry::File(name, data, perm) => {
                 let len = u32::try_from(data.len())
-                    .map_err(|_| std::io::Error::other("init binary larger than 4 GiB"))?;
-                header(out, ino, 0o100755, 1, len, 0, 0, name)?;
+                    .map_err(|_| std::io::Error::other("a file larger than 4 GiB"))?;
+                header(out, ino, 0o100000 | perm, 1, len, 0, 0, name)?;
                 out.write_all(data)?;
                 pad(out, data.len())?;
             }
@@ -49,21 +77,20 @@ pub fn build(guest: &Path, path: &Path) -> std::io::Result<()> {
     let init = stripped(guest).map_or_else(|| std::fs::read(guest), Ok)?;
     let mut buf = Vec::with_capacity(init.len() + 4096);
     write_initramfs(&init, &mut buf)?;
-    crate::results::write_atomic(path, &buf)
+    crate::support::fs::write_atomic(path, &buf)
 }
 
 /// `guest` with `strip --strip-debug`, or `None` when that cannot be had.
 fn stripped(guest: &Path) -> Option<Vec<u8>> {
     let tmp = tempfile::NamedTempFile::new().ok()?;
-    let ok = std::process::Command::new("strip")
-        .arg("--strip-debug")
-        .arg("-o")
-        .arg(tmp.path())
-        .arg(guest)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
+    let ok = crate::support::process::output(
+        std::process::Command::new("strip")
+            .arg("--strip-debug")
+            .arg("-o")
+            .arg(tmp.path())
+            .arg(guest),
+    )
+    .is_ok_and(|o| o.status.success());
     ok.then(|| std::fs::read(tmp.path()).ok()).flatten()
 }
 
@@ -114,6 +141,31 @@ fn pad(out: &mut impl Write, len: usize) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_argv_archive_appends_a_file_cpio_reads() {
+        let mut buf = Vec::new();
+        write_initramfs(b"init", &mut buf).unwrap();
+        let argv: Vec<String> = (0..80).map(|i| format!("area.test_number_{i}")).collect();
+        argv_archive(&argv, &mut buf).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let archive = dir.path().join("a.cpio");
+        std::fs::write(&archive, &buf).unwrap();
+        // GNU cpio reads one archive; the second starts after the first's
+        // trailer, where the kernel goes on reading.
+        let first = buf.windows(10).position(|w| w == b"TRAILER!!!").unwrap();
+        let second = &buf[first..];
+        let start = second.windows(6).position(|w| w == b"070701").unwrap() + first;
+        std::fs::write(&archive, &buf[start..]).unwrap();
+        let out = std::process::Command::new("cpio")
+            .args(["-i", "--to-stdout", "--quiet", "-F"])
+            .arg(&archive)
+            .arg("kharness/argv")
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(kharness_record::decode_argv(text.trim()).unwrap(), argv);
+    }
 
     #[test]
     fn cpio_lists_what_we_wrote() {

@@ -11,10 +11,11 @@ mod quote;
 pub mod vng;
 
 pub use accel::{
-    Accel, AccelChoice, AccelVerdict, KVM_GROUP_HINT, resolve_accel, which as resolve_program,
+    Accel, AccelChoice, AccelVerdict, CACHE_FILE as ACCEL_CACHE_FILE, KVM_GROUP_HINT, Probe,
+    resolve_accel,
 };
 pub use backend::{Backend, BackendChoice, ICOUNT, PerfMode, PerfModeChoice};
-pub use process::{Supervised, interrupt_flag, interrupted, supervise};
+pub use process::supervise;
 pub use qemu::Qemu;
-pub use quote::{is_vng_safe_path, sh_join, sh_quote};
+pub use quote::is_vng_safe_path;
 pub use vng::Vng;

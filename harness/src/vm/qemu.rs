@@ -26,6 +26,10 @@ pub struct Qemu {
     pub icount: bool,
 }
 
+/// The longest kernel command line x86 takes (COMMAND_LINE_SIZE 2048,
+/// with its NUL); the kernel cuts a longer one silently.
+pub const CMDLINE_MAX: usize = 2047;
+
 /// QEMU splits option values at commas; a literal comma is written twice.
 fn opt_escape(p: &std::path::Path) -> String {
     p.to_string_lossy().replace(',', ",,")
@@ -91,12 +95,23 @@ impl Qemu {
         words.join(" ")
     }
 
+    /// Refuses a kernel command line the kernel would cut.
+    pub fn check_cmdline(&self) -> Result<(), String> {
+        let n = self.cmdline().len();
+        if n > CMDLINE_MAX {
+            return Err(format!(
+                "the kernel command line would be {n} bytes, more than the {CMDLINE_MAX} x86 takes"
+            ));
+        }
+        Ok(())
+    }
+
     pub fn command(&self) -> Command {
         super::quote::command_of(&self.argv())
     }
 
     pub fn display(&self) -> String {
-        super::quote::display_argv(&self.argv())
+        crate::support::quote::display_argv(self.argv())
     }
 }
 

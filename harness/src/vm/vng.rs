@@ -5,7 +5,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::accel::Accel;
-use super::quote::sh_join;
+use crate::support::quote::sh_join;
+
+/// What vng's own kernel parameters take of the command line (its init,
+/// root file system, hostname, the rw directory's mount): measured with
+/// the virtme-ng ci/setup.sh installs, `vng --dry-run` of a run under
+/// /tmp/kharness-runs gave a 724-byte command line of which 110 were the
+/// `--exec`; 1024 leaves room for longer run directory paths.
+const VNG_RESERVED: usize = 1024;
 
 /// The program name kharness runs when `--vng` is not given.
 pub const DEFAULT_PROGRAM: &str = "vng";
@@ -31,7 +38,7 @@ pub fn locate(program: &Path) -> Option<PathBuf> {
         return program.is_file().then(|| program.to_owned());
     }
     let name = program.to_str()?;
-    super::accel::which(name).or_else(|| {
+    crate::support::paths::which(name).or_else(|| {
         let venv = venv_dir()?.join("bin").join(name);
         (name == DEFAULT_PROGRAM && venv.is_file()).then_some(venv)
     })
@@ -107,6 +114,20 @@ impl Vng {
         sh_join(&self.exec)
     }
 
+    /// Refuses an `--exec` string that would not fit on the kernel
+    /// command line: vng passes it there base64-encoded, beside its own
+    /// parameters (a few hundred bytes; `VNG_RESERVED` leaves them room).
+    pub fn check_cmdline(&self) -> Result<(), String> {
+        let n = self.exec_string().len().div_ceil(3) * 4;
+        if n + VNG_RESERVED > super::qemu::CMDLINE_MAX {
+            return Err(format!(
+                "vng would put {n} bytes of --exec on a kernel command line of at most {} (a shorter --out path helps)",
+                super::qemu::CMDLINE_MAX
+            ));
+        }
+        Ok(())
+    }
+
     pub fn command(&self) -> Command {
         let mut cmd = super::quote::command_of(&self.argv());
         if let Some(dir) = self.program_dir_off_path() {
@@ -117,11 +138,11 @@ impl Vng {
 
     /// The command as a person would type it (for `--dry-run` and recipes).
     pub fn display(&self) -> String {
-        let argv = super::quote::display_argv(&self.argv());
+        let argv = crate::support::quote::display_argv(self.argv());
         match self.program_dir_off_path() {
             Some(dir) => format!(
                 "PATH={}:\"$PATH\" {argv}",
-                super::quote::sh_quote(&dir.to_string_lossy())
+                crate::support::quote::sh_quote(&dir.to_string_lossy())
             ),
             None => argv,
         }
@@ -156,6 +177,14 @@ mod tests {
             exec: vec!["/opt/kharness guest".into(), "run".into(), "*zero*".into()],
             qemu_opts: vec![],
         }
+    }
+
+    #[test]
+    fn an_exec_string_too_long_for_the_kernel_is_refused() {
+        let mut v = sample(Accel::Tcg);
+        assert!(v.check_cmdline().is_ok());
+        v.exec = vec!["sh".into(), format!("/{}/kharness-run.sh", "d".repeat(900))];
+        assert!(v.check_cmdline().is_err());
     }
 
     #[test]

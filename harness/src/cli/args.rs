@@ -1,0 +1,666 @@
+//! Command line: the clap definition, and the conversion of its flags
+//! into plain [`Plan`] values before a command runs (nothing below
+//! `commands/` sees a clap type).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::error::{Error, Result};
+use crate::plan::{BuildOptions, Plan, SeriesPlan};
+use crate::vm::{AccelChoice, BackendChoice, PerfModeChoice};
+
+const AFTER_HELP: &str = "\
+Examples:
+  kharness doctor                     # what is installed, what is missing
+  kharness run                        # newest kernel under /boot, every test
+  kharness run --kernel 6.1.0-56-amd64 --kernel ~/linux/arch/x86/boot/bzImage --filter 'splice.*'
+  kharness series my-series.mbox --tree ~/linux
+  kharness compare kharness-runs/20261122T050000Z kharness-runs/latest
+  kharness run --help                 # each command explains itself, with examples
+
+Every option that takes a value can also be set in kharness.toml, per
+profile: see `kharness config --help` and `kharness config show`.
+
+Exit codes:
+  0  all tests passed or skipped
+  1  a test failed
+  2  bad usage, configuration or input
+  3  infrastructure failure (missing tool, VM did not boot)
+  4  the guest kernel crashed or hung
+  130, 143  interrupted by SIGINT (Ctrl-C) or SIGTERM";
+
+/// Boot (patched) kernels in QEMU through virtme-ng and run kernel
+/// semantics tests for splice, tee, vmsplice, sendfile, io_uring and
+/// signals inside them.
+#[derive(Parser, Debug)]
+#[command(name = "kharness", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// Print only the results table and errors.
+    #[arg(long, short, global = true, env = "KHARNESS_QUIET")]
+    pub quiet: bool,
+    /// Per-test detail: every observation and metric.
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
+    /// Colour the summary on stdout: auto (a terminal, not under CI,
+    /// following NO_COLOR, CLICOLOR and CLICOLOR_FORCE), always or never.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "auto",
+        env = "KHARNESS_COLOR"
+    )]
+    pub color: crate::support::color::ColorWhen,
+    #[command(flatten)]
+    pub select: super::config::Selection,
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    Run(RunArgs),
+    Series(SeriesArgs),
+    List(ListArgs),
+    Report(ReportArgs),
+    Compare(CompareArgs),
+    Merge(MergeArgs),
+    Repro(ReproArgs),
+    Bundle(BundleArgs),
+    Doctor(DoctorArgs),
+    Config(ConfigArgs),
+    Completions(CompletionsArgs),
+    Man(ManArgs),
+}
+
+/// What is installed and usable (QEMU, virtme-ng, KVM really working or
+/// not, kernels, the guest binary), and what to install.
+///
+/// Takes the flags and kharness.toml settings `run` takes, so it checks
+/// what a run with them would use (--qemu, --vng, --backend, --accel,
+/// --kernel, --guest). virtme-ng is required only for --backend vng. The
+/// KVM verdict is cached; --reprobe probes again.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  kharness doctor
+  kharness doctor --backend qemu --qemu /opt/qemu/bin/qemu-system-x86_64
+  kharness doctor --reprobe           # the machine changed: probe KVM again
+  kharness doctor && kharness run
+
+Exit codes: 0 everything needed for a run is there, 3 something is missing,
+130/143 interrupted.")]
+pub struct DoctorArgs {
+    /// Kernels a run would boot (the first is the KVM probe's).
+    #[arg(long = "kernel", short = 'k', value_name = "PATH|RELEASE")]
+    pub kernels: Vec<String>,
+    #[command(flatten)]
+    pub boot: BootArgs,
+    /// Probe KVM again instead of using the cached verdict.
+    #[arg(long)]
+    pub reprobe: bool,
+}
+
+impl DoctorArgs {
+    /// The plan a run with these flags would have, and how its kernels
+    /// resolved (doctor reports a bad kernel, it does not stop at it).
+    pub fn plan(self) -> (Plan, Result<Vec<PathBuf>>) {
+        let kernels = resolve_kernels(&self.kernels);
+        let plan = self
+            .boot
+            .plan(kernels.as_ref().cloned().unwrap_or_default());
+        (plan, kernels)
+    }
+}
+
+/// `--kernel` values as image paths; the newest kernel under /boot when
+/// there are none.
+fn resolve_kernels(specs: &[String]) -> Result<Vec<PathBuf>> {
+    if specs.is_empty() {
+        return Ok(vec![crate::kernel::default_kernel()?]);
+    }
+    specs
+        .iter()
+        .map(|k| crate::kernel::resolve_spec(k))
+        .collect()
+}
+
+/// Join the run directories of the shards of one plan (`kharness run
+/// --shard K/N`) into a new run directory, with every report regenerated.
+///
+/// The merged directory holds results.json, the report files, summary.txt,
+/// each kernel's console and guest logs (the parts of a kernel that two
+/// shards shared, one after the other) and shards.json naming the sources.
+/// Shards of different plans (another kernel, filter, guest build, --reps,
+/// --boots, --max-boots, --retries, a timeout, backend or perf mode) or the
+/// same shard twice are refused with exit 2;
+/// so is a missing shard, unless --allow-missing. The exit code is then the
+/// merged run's, as `kharness run` would have returned it.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  kharness run --shard 1/3 --out shard1 ...   # on three machines, same flags
+  kharness merge shard1/latest shard2/latest shard3/latest --out merged
+  kharness merge artifacts/*/ --out merged --allow-missing")]
+pub struct MergeArgs {
+    /// The shards' run directories (each holding results.json).
+    #[arg(required = true)]
+    pub run_dirs: Vec<PathBuf>,
+    /// Directory under which the merged run gets a new directory.
+    #[arg(long, default_value = "kharness-runs", env = "KHARNESS_OUT")]
+    pub out: PathBuf,
+    /// Merge even when shards are missing (warns, and says which in
+    /// shards.json); their tests are absent from the merged results.
+    #[arg(long)]
+    pub allow_missing: bool,
+}
+
+/// Run again what a stored result ran, and say whether it reproduced.
+///
+/// SOURCE is a run directory, a bundle (`kharness bundle`) or a bundle
+/// directory. Reruns the same kernels (checked by sha256; a series kernel
+/// missing from a bundle is rebuilt from --tree), the same guest binary
+/// (when at hand; else one is built and the hash difference reported),
+/// the same VM options (backend, accelerator, perf mode, memory, CPUs,
+/// timeouts, reps, retries), into a new run directory holding repro.json.
+/// Without --test it reruns the results that did not pass (all of them
+/// when every one passed). A result reproduced when its status and its
+/// observations are the same again (metrics are not compared).
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  kharness repro kharness-runs/latest
+  kharness repro kharness-runs/20261122T050000Z --test tee.duplicate_content
+  kharness repro bundle.tar.gz --tree ~/linux
+
+Exit codes: 0 every result reproduced, 1 one did not, 2 bad input (no such
+bundle, kernel not at hand), 3 infrastructure, 4 guest crashed or hung.")]
+pub struct ReproArgs {
+    /// A run directory, a bundle archive or a bundle directory.
+    pub source: PathBuf,
+    /// Only this test's results; repeatable.
+    #[arg(long = "test", value_name = "ID")]
+    pub tests: Vec<String>,
+    /// Kernel source tree to rebuild series kernels from when the bundle
+    /// has no kernel image (the series and config are in the bundle).
+    #[arg(long, env = "KHARNESS_TREE")]
+    pub tree: Option<PathBuf>,
+    /// Rebuild series kernels from --tree even when the recorded image is
+    /// at hand, and report whether the rebuild has the recorded sha256.
+    #[arg(long, requires = "tree")]
+    pub rebuild: bool,
+    /// make -j for a rebuild (default: all cores).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Directory under which the rerun gets a new run directory.
+    #[arg(long, default_value = "kharness-runs", env = "KHARNESS_OUT")]
+    pub out: PathBuf,
+    /// The virtme-ng program.
+    #[arg(long, default_value = "vng", env = "KHARNESS_VNG")]
+    pub vng: PathBuf,
+    /// The QEMU program (qemu backend).
+    #[arg(long, default_value = "qemu-system-x86_64", env = "KHARNESS_QEMU")]
+    pub qemu: PathBuf,
+    /// Use this accelerator instead of the recorded one (e.g. tcg to
+    /// rerun a KVM result on a machine without KVM).
+    #[arg(long, value_enum)]
+    pub accel: Option<AccelChoice>,
+    /// Use this backend instead of the recorded one.
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendChoice>,
+}
+
+/// Pack results of a run with what reruns them into one file for someone
+/// else: recipe.json, the selected results, the series and config
+/// fragments (series runs), the guest binary, and with --with-kernel the
+/// kernel images. `kharness repro BUNDLE` reruns it.
+///
+/// Without --test it takes the results that did not pass (all of them
+/// when every one passed).
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  kharness bundle kharness-runs/latest -o regression.tar.gz
+  kharness bundle kharness-runs/latest --test tee.duplicate_content --with-kernel -o tee.tar.gz")]
+pub struct BundleArgs {
+    /// The run directory.
+    pub run_dir: PathBuf,
+    /// Only this test's results; repeatable.
+    #[arg(long = "test", value_name = "ID")]
+    pub tests: Vec<String>,
+    /// Include the kernel images of the selected results.
+    #[arg(long)]
+    pub with_kernel: bool,
+    /// Where to write: FILE.tar.gz (or .tgz) for an archive, else a new directory.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+}
+
+/// Compare two stored runs: status and observation changes, and metrics
+/// that moved beyond the noise.
+///
+/// Metrics need several samples a side (run both with --reps 5 or more,
+/// or merge boots); metrics measured in different perf modes are never
+/// compared. Exits 1 when something got worse. Nothing is written into
+/// the run directories; --out keeps the comparison (JSON and text).
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  kharness run --reps 10 --out runs          # base kernel
+  kharness run --reps 10 --out runs --kernel ~/linux/arch/x86/boot/bzImage
+  kharness compare runs/20261122T050000Z runs/latest
+  kharness compare runs/A runs/B --out comparisons    # keeps compare-A.json and .txt")]
+pub struct CompareArgs {
+    /// The reference run directory.
+    pub run_a: PathBuf,
+    /// The run compared against it.
+    pub run_b: PathBuf,
+    /// Smallest relative change that counts, in percent.
+    #[arg(
+        long,
+        default_value_t = 2.0,
+        env = "KHARNESS_THRESHOLD",
+        allow_negative_numbers = true
+    )]
+    pub threshold: f64,
+    /// Write the comparison as compare-<run A>.json and .txt into this
+    /// directory (created if needed). Not the `out` of kharness.toml,
+    /// which is where runs go.
+    #[arg(long = "out", id = "compare_out", value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+/// Print the summary of a stored run again (e.g. with --verbose); with
+/// --write or --out, render its report files (junit.xml, results.ktap,
+/// kcidb.json, report.md, report.html) again with this kharness.
+///
+/// Without either, nothing is written: a run directory may be a
+/// read-only artifact.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  kharness report kharness-runs/latest
+  kharness report -v kharness-runs/20261122T041659Z
+  kharness report artifacts/run --out /tmp/reports    # the run stays untouched
+  kharness report kharness-runs/latest --write        # regenerate in place")]
+pub struct ReportArgs {
+    /// A run directory (holding results.json).
+    pub run_dir: PathBuf,
+    /// Rewrite the report files inside the run directory.
+    #[arg(long, conflicts_with = "report_out")]
+    pub write: bool,
+    /// Write the report files into this directory (created if needed).
+    /// Not the `out` of kharness.toml, which is where runs go.
+    #[arg(long = "out", id = "report_out", value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+/// Boot each kernel, run the guest suite in it, and report one column per kernel.
+///
+/// With no --kernel, the newest prebuilt kernel under /boot is used. Every
+/// run writes a new directory under --out holding the plan, each kernel's
+/// identity, console logs, the guest's records and results.json.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  kharness run
+  kharness run --kernel /boot/vmlinuz-6.1.0-56-amd64 --kernel 6.12.107+deb12-amd64
+  kharness run --kernel ~/linux/arch/x86/boot/bzImage --filter 'splice.*' --filter io_uring
+  kharness run --accel tcg --timeout 20m --out /tmp/runs
+  kharness run --backend qemu --kernel ~/linux/arch/x86/boot/bzImage
+  kharness run --boots 3 --reps 2 --filter tag:perf --kernel 6.1.0-56-amd64 --kernel 6.12.107+deb12-amd64
+  kharness run --filter selftest.sysrq_crash --filter 'tee.*'   # crash, then tee in a fresh boot
+  kharness run --shard 2/3 --kernel 6.1.0-56-amd64 --kernel 6.12.107+deb12-amd64
+
+Exit codes: 0 ok, 1 test failures, 2 bad input, 3 infrastructure, 4 guest crashed or hung.")]
+pub struct RunArgs {
+    /// Kernel to boot: a bzImage path, or a release under /boot (e.g.
+    /// 6.12.107+deb12-amd64). Repeat for several kernels.
+    #[arg(long = "kernel", short = 'k', value_name = "PATH|RELEASE")]
+    pub kernels: Vec<String>,
+    #[command(flatten)]
+    pub boot: BootArgs,
+    /// Print the VM command lines and exit without booting.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Run only part K of N of the plan (e.g. 2/3), for CI machines that
+    /// share one plan; join the parts with `kharness merge`. Every shard
+    /// must get the same kernels, filters and flags.
+    #[arg(long, value_name = "K/N", env = "KHARNESS_SHARD")]
+    pub shard: Option<crate::plan::ShardSpec>,
+}
+
+/// How kernels are booted and what runs in them (shared by run and series).
+#[derive(clap::Args, Debug)]
+pub struct BootArgs {
+    /// Run only matching tests: a glob over ids ('splice.*'), an area
+    /// (io_uring) or tag:NAME. Repeatable; a test runs if any filter
+    /// matches, in the order of the filters.
+    #[arg(long = "filter", short = 'f', value_name = "GLOB")]
+    pub filters: Vec<String>,
+    /// Accelerator: auto probes KVM once (cached) and falls back to TCG.
+    #[arg(long, value_enum, default_value = "auto", env = "KHARNESS_ACCEL")]
+    pub accel: AccelChoice,
+    /// How to boot: vng (host root shared read-only; distro kernels with
+    /// modules) or qemu (kernel + initramfs, nothing shared, fastest boot;
+    /// the kernel needs what the suite uses built in, and no modules).
+    #[arg(long, value_enum, default_value = "auto", env = "KHARNESS_BACKEND")]
+    pub backend: BackendChoice,
+    /// How guest time is measured: deterministic (TCG with QEMU's -icount:
+    /// durations count executed instructions and repeat on a busy host),
+    /// wallclock, or auto (deterministic under TCG, wall clock under KVM).
+    #[arg(long, value_enum, default_value = "auto", env = "KHARNESS_PERF_MODE")]
+    pub perf_mode: PerfModeChoice,
+    /// Time limit for one VM, boot included (e.g. 90s, 15m).
+    #[arg(long, default_value = "20m", value_parser = parse_duration, env = "KHARNESS_TIMEOUT")]
+    pub timeout: Duration,
+    /// Directory under which each run gets a new directory.
+    #[arg(long, default_value = "kharness-runs", env = "KHARNESS_OUT")]
+    pub out: PathBuf,
+    /// Use this static kharness-guest binary instead of building one.
+    #[arg(long, env = "KHARNESS_GUEST")]
+    pub guest: Option<PathBuf>,
+    /// Guest memory, as vng takes it.
+    #[arg(long, default_value = "1G", env = "KHARNESS_MEMORY")]
+    pub memory: String,
+    /// Guest CPUs (default: 1 under TCG, where multi-vCPU code patching is
+    /// unreliable; vng's default under KVM).
+    #[arg(long, env = "KHARNESS_CPUS")]
+    pub cpus: Option<u32>,
+    /// Repeat perf-tagged tests this many times in each boot.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000), env = "KHARNESS_REPS")]
+    pub reps: u32,
+    /// Run the suite this many times on each kernel, each time in a fresh
+    /// boot, interleaving kernels (A B A B) so drift of a busy host hits
+    /// all alike; every boot's samples pool into the kernel's column.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100), env = "KHARNESS_BOOTS")]
+    pub boots: u32,
+    /// After a test crashes or hangs the guest, the tests after it run in a
+    /// fresh boot; one pass over a kernel takes at most this many boots.
+    #[arg(long, default_value_t = crate::plan::DEFAULT_MAX_BOOTS, value_parser = clap::value_parser!(u32).range(1..=100), env = "KHARNESS_MAX_BOOTS")]
+    pub max_boots: u32,
+    /// Run a test that fails, errors or times out up to N more times in the
+    /// same boot; one that then passes is reported as flaky (not as passed,
+    /// and not as a failure: it does not change the exit code).
+    #[arg(long, default_value_t = 0, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=100), env = "KHARNESS_RETRIES")]
+    pub retries: u32,
+    /// Time one test may run inside the guest before it is killed (e.g.
+    /// 90s, 2m; a bare number is seconds).
+    #[arg(long, default_value = "2m", value_parser = parse_test_timeout, env = "KHARNESS_TEST_TIMEOUT")]
+    pub test_timeout: u64,
+    /// The virtme-ng program.
+    #[arg(long, default_value = "vng", env = "KHARNESS_VNG")]
+    pub vng: PathBuf,
+    /// The QEMU program (qemu backend).
+    #[arg(long, default_value = "qemu-system-x86_64", env = "KHARNESS_QEMU")]
+    pub qemu: PathBuf,
+}
+
+impl RunArgs {
+    /// The plan these flags ask for, kernels resolved (the newest under
+    /// /boot when none is given).
+    pub fn plan(self) -> Result<Plan> {
+        let kernels = resolve_kernels(&self.kernels)?;
+        let mut plan = self.boot.plan(kernels);
+        plan.shard = self.shard;
+        Ok(plan)
+    }
+}
+
+impl SeriesArgs {
+    /// The series plan these flags ask for; the steps' kernels are filled
+    /// in as they are built.
+    pub fn plan(self) -> Result<SeriesPlan> {
+        let threshold = percentage(self.threshold)?;
+        let mut run = self.boot.plan(Vec::new());
+        // Kernels kharness builds have everything built in: boot them
+        // the hermetic, fast way unless asked otherwise.
+        if run.backend == BackendChoice::Auto {
+            run.backend = BackendChoice::Qemu;
+        }
+        Ok(SeriesPlan {
+            series: self.series,
+            tree: self.tree,
+            final_only: self.final_only,
+            dry_run: self.dry_run,
+            build: BuildOptions {
+                fragments: self.fragments,
+                jobs: self.jobs,
+            },
+            threshold,
+            run,
+        })
+    }
+}
+
+/// `--threshold` as a fraction (2 -> 0.02), refusing what is no percentage.
+pub fn percentage(threshold: f64) -> Result<f64> {
+    if !(threshold >= 0.0 && threshold.is_finite()) {
+        return Err(Error::Usage(format!(
+            "--threshold must be a percentage >= 0, got {threshold}"
+        )));
+    }
+    Ok(threshold / 100.0)
+}
+
+impl BootArgs {
+    /// The plan for these flags over `kernels`.
+    pub fn plan(self, kernels: Vec<PathBuf>) -> Plan {
+        Plan {
+            kernels,
+            labels: Vec::new(),
+            filters: self.filters,
+            accel: self.accel,
+            backend: self.backend,
+            perf_mode: self.perf_mode,
+            timeout: self.timeout,
+            out: self.out,
+            guest: self.guest,
+            memory: self.memory,
+            cpus: self.cpus,
+            reps: self.reps,
+            boots: self.boots,
+            max_boots: self.max_boots,
+            retries: self.retries,
+            test_timeout: self.test_timeout,
+            vng: self.vng,
+            qemu: self.qemu,
+            shard: None,
+        }
+    }
+}
+
+/// Build the base tree and each prefix of a patch series, boot every step,
+/// and report per patch what changed and the first patch that changed
+/// each test.
+///
+/// SERIES is a directory with a quilt `series` file, a directory of `git
+/// format-patch` files, an mbox, or a lore thread archive; a `series.toml`
+/// beside the patches declares expected effects, which are checked. The
+/// tree is never modified: patches go into a scratch copy (git worktree or
+/// hard-link copy) under the cache, builds into an out-of-tree directory
+/// with ccache, one patch at a time so each rebuild is incremental; each
+/// step's bzImage is kept, keyed by the patchset hash, so a rerun reuses
+/// it. Steps boot with the qemu backend unless --backend says otherwise.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  kharness series kernel-patches/demo-splice-regression --tree /usr/src/linux-source-6.12
+  kharness series ~/mail/my-series.mbox --tree ~/linux --reps 5 --filter 'splice.*' --filter tag:perf
+  kharness series thread.txt --tree ~/linux --final-only
+  kharness series ~/mail/v2.mbox --tree ~/linux --dry-run     # the steps, nothing built
+  kharness series DIR --tree ~/linux --boots 3 --reps 2 --filter tag:perf   # base +1 +2 base +1 +2 ...
+
+Exit codes: 0 nothing regressed and every expected effect happened, 1 a test
+got worse, a metric regressed or an expected effect did not happen, 2 bad
+input, 3 a patch does not apply or a build failed (earlier steps are still
+run and reported), 4 a guest crashed or hung.")]
+pub struct SeriesArgs {
+    /// The series: a directory, an mbox or a thread archive.
+    pub series: PathBuf,
+    /// The kernel source tree to apply it to (git or plain; never modified).
+    #[arg(long, env = "KHARNESS_TREE")]
+    pub tree: PathBuf,
+    /// Build and boot only the base and the whole series.
+    #[arg(long)]
+    pub final_only: bool,
+    /// Read and check the series and the tree, print the steps it would
+    /// build and boot, and stop: nothing is copied, built or booted.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Extra kernel config fragment merged after the built-in one; repeatable.
+    #[arg(long = "fragment", value_name = "FILE")]
+    pub fragments: Vec<PathBuf>,
+    /// make -j (default: all cores).
+    #[arg(long, env = "KHARNESS_JOBS")]
+    pub jobs: Option<usize>,
+    /// Smallest metric change that counts, in percent.
+    #[arg(
+        long,
+        default_value_t = 2.0,
+        allow_negative_numbers = true,
+        env = "KHARNESS_THRESHOLD"
+    )]
+    pub threshold: f64,
+    #[command(flatten)]
+    pub boot: BootArgs,
+}
+
+/// List the tests in the guest suite.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  kharness list
+  kharness list 'splice.*' tag:perf
+  kharness list --format md > guest-tests/CATALOGUE.md")]
+pub struct ListArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ListFormat,
+    /// Use this kharness-guest binary instead of building one.
+    #[arg(long, env = "KHARNESS_GUEST")]
+    pub guest: Option<PathBuf>,
+    /// Globs over ids, area names, or tag:NAME.
+    pub filters: Vec<String>,
+}
+
+/// Settings from kharness.toml (project and user level) and their profiles.
+///
+/// A setting comes from, highest first: its flag, its KHARNESS_* variable,
+/// the project file (--config FILE, else kharness.toml in the current
+/// directory or a parent), the user file
+/// ($XDG_CONFIG_HOME/kharness/config.toml, else
+/// ~/.config/kharness/config.toml), the built-in default. Relative paths in
+/// a file are relative to its directory; a list replaces, never extends, a
+/// lower level's.
+/// Settings sit under [profile.NAME]; a profile inherits [profile.default]
+/// of its file. The profile is --profile, else $KHARNESS_PROFILE, else `ci`
+/// when $CI is set, else `default`.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Example kharness.toml:
+  [profile.default]
+  filters = [\"splice.*\", \"io_uring\"]
+  timeout = \"15m\"
+  out = \"runs\"                # relative to this file's directory
+
+  [profile.ci]
+  backend = \"qemu\"
+  reps = 5
+
+Examples:
+  kharness config show
+  kharness --profile ci config show
+  kharness config show run --reps 3 --kernel 6.12.107+deb12-amd64")]
+pub struct ConfigArgs {
+    #[command(subcommand)]
+    pub cmd: ConfigCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigCmd {
+    /// Print every setting's effective value and where it came from
+    /// (default, a file and line, an environment variable, a flag), as
+    /// TOML with the origin in a comment.
+    ///
+    /// Given a command line, the values that command would run with;
+    /// without one, every setting from the environment and the files.
+    #[command(after_help = "Examples:
+  kharness config show
+  kharness config show run --timeout 5m
+  KHARNESS_PROFILE=ci kharness config show series")]
+    Show {
+        /// A kharness command line (without `kharness`), e.g. run --reps 3.
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "COMMAND"
+        )]
+        command: Vec<String>,
+    },
+}
+
+/// Print a shell completion script, generated from the command definition.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  kharness completions bash > ~/.local/share/bash-completion/completions/kharness
+  kharness completions zsh > ~/.zfunc/_kharness      # with fpath+=~/.zfunc
+  kharness completions fish > ~/.config/fish/completions/kharness.fish")]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Print the man page (roff), generated from the command definition.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  kharness man | man -l -
+  kharness man > ~/.local/share/man/man1/kharness.1
+  kharness man run > ~/.local/share/man/man1/kharness-run.1")]
+pub struct ManArgs {
+    /// A subcommand's page (kharness-COMMAND(1)) instead of kharness(1).
+    pub command: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ListFormat {
+    Text,
+    Json,
+    Md,
+}
+
+/// `--test-timeout`: a duration like `--timeout`'s, or a bare number of
+/// seconds (what it took before); whole seconds, rounded up, for the guest.
+fn parse_test_timeout(s: &str) -> std::result::Result<u64, String> {
+    let d = match s.trim().parse::<u64>() {
+        Ok(n) => Duration::from_secs(n),
+        Err(_) => parse_duration(s)?,
+    };
+    if d.is_zero() {
+        return Err("must be longer than zero".into());
+    }
+    Ok(d.as_secs() + u64::from(d.subsec_nanos() > 0))
+}
+
+fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("{e} (try 90s, 15m, 1h)"))?;
+    if d.is_zero() {
+        return Err("must be longer than zero".into());
+    }
+    Ok(d)
+}
+
+impl From<clap::Error> for Error {
+    fn from(e: clap::Error) -> Self {
+        Error::Usage(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_timeouts_take_durations_and_bare_seconds() {
+        assert_eq!(parse_test_timeout("120"), Ok(120));
+        assert_eq!(parse_test_timeout("2m"), Ok(120));
+        assert_eq!(parse_test_timeout("1m 30s"), Ok(90));
+        assert_eq!(parse_test_timeout("1500ms"), Ok(2), "rounded up");
+        assert!(parse_test_timeout("0").is_err());
+        assert!(parse_test_timeout("0s").is_err());
+        assert!(parse_test_timeout("soon").is_err());
+    }
+}

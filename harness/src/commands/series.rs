@@ -1,0 +1,324 @@
+//! `kharness series`: build the base tree and each prefix of a series
+//! (incrementally, in one scratch tree), boot every step, and report per
+//! patch what changed and the first patch that changed each test.
+
+use std::path::Path;
+
+use crate::cli::SeriesArgs;
+use crate::engine::Output;
+use crate::engine::{SeriesReport, Step, build_step};
+use crate::error::{Error, ExitCode, Result};
+use crate::plan::SeriesPlan;
+use crate::results::steps::{self, Attribution};
+use crate::series::{self, ScratchTree, Series};
+
+pub fn run(a: SeriesArgs, out: &Output) -> Result<ExitCode> {
+    let sp = a.plan()?;
+    if !sp.series.exists() {
+        return Err(Error::Usage(format!(
+            "series {}: no such file or directory",
+            sp.series.display()
+        )));
+    }
+    // Before the series is read: a tree that cannot be built is
+    // told now, not after a scratch copy.
+    crate::kernel::build::check_kernel_tree(&sp.tree).map_err(|e| {
+        Error::Usage(format!(
+            "--tree: {e}; e.g. /usr/src/linux-source-6.12 after ci/setup.sh"
+        ))
+    })?;
+    // Before any build: a run directory that cannot be made would
+    // only fail after every step was built. A dry run makes none.
+    if !sp.dry_run {
+        crate::results::check_out(&sp.run.out)?;
+    }
+    execute(sp, out)
+}
+
+pub fn execute(sp: SeriesPlan, out: &Output) -> Result<ExitCode> {
+    let series = series::read(&sp.series)?;
+    if !out.quiet {
+        eprintln!(
+            "kharness: series {:?}: {} patch(es) read from {}",
+            series.name,
+            series.patches.len(),
+            sp.series.display()
+        );
+        for n in &series.notes {
+            eprintln!("kharness:   {n}");
+        }
+    }
+    check_base(&series, &sp.tree, out);
+    if sp.dry_run {
+        let text = dry_run(&sp, &series);
+        crate::support::stdout::print(&text).map_err(Error::stdout)?;
+        return Ok(ExitCode::Ok);
+    }
+    let cache = crate::support::paths::cache_dir()
+        .ok_or_else(|| Error::Usage("no cache directory: set KHARNESS_CACHE_DIR".into()))?;
+    let mut tree = ScratchTree::open(&sp.tree, &cache)?;
+    for n in tree.notes() {
+        if !out.quiet {
+            eprintln!("kharness:   {n}");
+        }
+    }
+    let n = series.patches.len();
+    let wanted: Vec<usize> = if sp.final_only {
+        vec![0, n]
+    } else {
+        (0..=n).collect()
+    };
+    let mut built: Vec<Step> = Vec::new();
+    let mut stopped = None;
+    let mut stop_code = ExitCode::Ok;
+    for &k in &wanted {
+        if crate::support::process::interrupted() {
+            return Err(Error::Interrupted);
+        }
+        match build_step(&sp.build, &series, &mut tree, &cache, k, out) {
+            Ok(step) => built.push(step),
+            // Nothing built: the error ends the command (and is printed
+            // once, by the caller).
+            // A tool stopped by Ctrl-C fails too: say interrupted, not
+            // that the patch or the build is bad.
+            Err(_) if crate::support::process::interrupted() => return Err(Error::Interrupted),
+            Err(e) if built.is_empty() => return Err(e),
+            Err(e) => {
+                eprintln!("kharness: error: {e}");
+                stopped = Some(e.to_string());
+                stop_code = e.exit_code();
+                break;
+            }
+        }
+    }
+    // Interrupted while building: nothing booted yet, so there is nothing
+    // to record; do not go on to build the guest and prepare boots.
+    if crate::support::process::interrupted() {
+        return Err(Error::Interrupted);
+    }
+    if built.is_empty() {
+        return Err(Error::Infra("nothing was built".into()));
+    }
+
+    let mut plan = sp.run.clone();
+    plan.kernels = built.iter().map(|s| s.bzimage.clone()).collect();
+    plan.labels = built.iter().map(|s| s.label.clone()).collect();
+    let Some((results, run_dir)) = crate::engine::run_plan(&plan, out)? else {
+        return Ok(ExitCode::Ok);
+    };
+    crate::results::recipe::add_series(
+        &run_dir.path,
+        &crate::results::recipe::SeriesSource {
+            input: &sp.series,
+            series: &series,
+            tree: &sp.tree,
+            tree_version: makefile_version(&sp.tree),
+            base: tree.base(),
+            fragments: &sp.build.fragments,
+            steps: built
+                .iter()
+                .map(|s| (s.patches, s.patchset_hash.clone()))
+                .collect(),
+        },
+    )?;
+    let attribution = steps::attribute(&results, sp.threshold);
+    let expectations = match &series.manifest {
+        // With --final-only, step 1 is the whole series: expectations name
+        // single patches and cannot be checked, unless there is only one.
+        Some(m) if !sp.final_only || n == 1 => steps::check_expectations(&attribution, &m.expect),
+        _ => Vec::new(),
+    };
+    let report = SeriesReport {
+        name: series.name.clone(),
+        format: format!("{:?}", series.format),
+        tree: sp.tree.clone(),
+        steps: built,
+        stopped,
+        changes: attribution.changes.clone(),
+        expectations,
+    };
+    crate::results::write_json(&run_dir.join("series.json"), &report)?;
+    let mut text = crate::report::terminal(&results, out.verbose);
+    text.push_str(&render(&report, &attribution, &series));
+    crate::support::fs::write_atomic(&run_dir.join("summary.txt"), text.as_bytes())
+        .map_err(|e| Error::io("failed to write", run_dir.join("summary.txt"), e))?;
+    crate::support::stdout::print(&crate::report::for_stdout(&text)).map_err(Error::stdout)?;
+    crate::support::stdout::println(&format!("run directory: {}", run_dir.path.display()))
+        .map_err(Error::stdout)?;
+
+    let worse = attribution
+        .changes
+        .iter()
+        .any(|c| c.what == "status" && !["pass", "skip", "flaky"].contains(&c.to.as_str()))
+        || attribution.per_patch.iter().any(|p| {
+            p.metrics
+                .iter()
+                .any(|m| m.verdict == crate::results::compare::Verdict::Regression)
+        });
+    let unmet = report.expectations.iter().any(|c| !c.met);
+    let code = results.exit_code().max(stop_code).max(if worse || unmet {
+        ExitCode::TestsFailed
+    } else {
+        ExitCode::Ok
+    });
+    Ok(code)
+}
+
+/// What a series run would do, step by step, for `--dry-run`.
+fn dry_run(sp: &SeriesPlan, series: &Series) -> String {
+    let n = series.patches.len();
+    let steps: Vec<usize> = if sp.final_only {
+        vec![0, n]
+    } else {
+        (0..=n).collect()
+    };
+    let mut s = format!(
+        "series {:?} ({:?}, {n} patch(es)) onto {} (never modified: a scratch copy gets the patches)\n",
+        series.name,
+        series.format,
+        sp.tree.display()
+    );
+    for k in steps {
+        let (label, what) = match k {
+            0 => ("base".to_owned(), "the tree as it is".to_owned()),
+            k => (
+                format!("+{k}"),
+                format!("patch {}", series.patches[k - 1].label()),
+            ),
+        };
+        s.push_str(&format!("step {label:>4}: build and boot {what}\n"));
+    }
+    let fragments = if sp.build.fragments.is_empty() {
+        "the built-in kernel config".to_owned()
+    } else {
+        let names: Vec<String> = sp
+            .build
+            .fragments
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect();
+        format!("the built-in kernel config + {}", names.join(", "))
+    };
+    let filters = if sp.run.filters.is_empty() {
+        "every test".to_owned()
+    } else {
+        sp.run.filters.join(" ")
+    };
+    s.push_str(&format!(
+        "each step: {fragments}; backend {}, {} boot(s), tests: {filters}\n",
+        format!("{:?}", sp.run.backend).to_lowercase(),
+        sp.run.boots
+    ));
+    s
+}
+
+/// Warns when series.toml names a base the tree is not.
+fn check_base(series: &Series, tree: &Path, out: &Output) {
+    let Some(req) = series
+        .manifest
+        .as_ref()
+        .and_then(|m| m.base.kernel.as_ref())
+    else {
+        return;
+    };
+    let Some(version) = makefile_version(tree) else {
+        return;
+    };
+    if !req.matches(&version) && !out.quiet {
+        eprintln!(
+            "kharness: warning: series wants a {} base; {} is {version}",
+            req.as_str(),
+            tree.display()
+        );
+    }
+}
+
+/// VERSION.PATCHLEVEL.SUBLEVEL from a kernel tree's top Makefile.
+fn makefile_version(tree: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(tree.join("Makefile")).ok()?;
+    let field = |name: &str| {
+        text.lines().find_map(|l| {
+            l.strip_prefix(name)?
+                .trim_start()
+                .strip_prefix('=')
+                .map(|v| v.trim().to_owned())
+        })
+    };
+    Some(format!(
+        "{}.{}.{}",
+        field("VERSION")?,
+        field("PATCHLEVEL")?,
+        field("SUBLEVEL")?
+    ))
+}
+
+fn render(r: &SeriesReport, att: &Attribution, series: &Series) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "\nSeries {:?} ({} patches):",
+        r.name,
+        series.patches.len()
+    );
+    for step in &r.steps {
+        let what = step.subject.as_deref().unwrap_or("the base tree");
+        let how = if step.reused {
+            "reused".to_owned()
+        } else {
+            format!("built in {:.0}s", step.build_s)
+        };
+        let _ = writeln!(s, "  {:<5} {what} ({how})", step.label);
+    }
+    if let Some(why) = &r.stopped {
+        let _ = writeln!(s, "  stopped: {}", why.lines().next().unwrap_or(""));
+    }
+    s.push_str("\nWhat each patch changed (against the step before):\n");
+    for (i, p) in att.per_patch.iter().enumerate() {
+        let step = &r.steps[i + 1];
+        let changes: Vec<&steps::Change> =
+            att.changes.iter().filter(|c| c.patch == i + 1).collect();
+        let _ = writeln!(
+            s,
+            "  {} {}: {}",
+            step.label,
+            step.subject.as_deref().unwrap_or(""),
+            if changes.is_empty() {
+                "nothing".to_owned()
+            } else {
+                format!("{} change(s)", changes.len())
+            }
+        );
+        for c in changes {
+            let _ = writeln!(s, "      {} {}: {} -> {}", c.test, c.what, c.from, c.to);
+        }
+        let _ = p;
+    }
+    if !att.first_change.is_empty() {
+        s.push_str("\nFirst patch that changed each result:\n");
+        for ((test, what), k) in &att.first_change {
+            let _ = writeln!(
+                s,
+                "  {test} {what}: {}",
+                r.steps.get(*k).map_or("?", |st| st.label.as_str())
+            );
+        }
+    }
+    if !r.expectations.is_empty() {
+        let met = r.expectations.iter().filter(|c| c.met).count();
+        let _ = writeln!(
+            s,
+            "\nExpected effects (series.toml): {met} of {} met",
+            r.expectations.len()
+        );
+        for c in &r.expectations {
+            let mark = if c.met { "met  " } else { "UNMET" };
+            let _ = writeln!(
+                s,
+                "  {mark} +{} {}: expected {}; got {}",
+                c.patch, c.test, c.expected, c.actual
+            );
+        }
+    }
+    s
+}

@@ -1,0 +1,168 @@
+//! One boot: lay out its directory, launch the VM, supervise it with
+//! progress, and classify what it left ([`super::classify`]).
+
+use std::time::SystemTime;
+
+use kharness_record::{Event, Status, TestInfo, TestRecord};
+
+use super::classify::{Observed, classify};
+use super::context::Ctx;
+use super::launch::{self, Layout, RECORDS};
+use crate::error::{Error, Result};
+use crate::kernel::KernelIdentity;
+use crate::results::{Boot, BootReason, KernelOutcome, write_json};
+use crate::support::fs::write_atomic;
+use crate::support::text::slug;
+
+/// The directories of boot `boot_no` of kernel `index`: the first boot
+/// writes into the kernel's directory (with kernel.json), later ones into
+/// `bootN/` under it.
+fn layout(ctx: &Ctx<'_>, index: usize, id: &KernelIdentity, boot_no: u32) -> Result<Layout> {
+    let kernel_rel = format!("kernels/{}-{}", index + 1, slug(&id.release));
+    if boot_no == 0 {
+        let dir = ctx.run_dir.join(&kernel_rel);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io("failed to create", &dir, e))?;
+        write_json(&dir.join("kernel.json"), id)?;
+    }
+    let rel = if boot_no == 0 {
+        kernel_rel
+    } else {
+        format!("{kernel_rel}/boot{}", boot_no + 1)
+    };
+    let dir = ctx.run_dir.join(&rel);
+    let rw = dir.join("rw");
+    std::fs::create_dir_all(&rw).map_err(|e| Error::io("failed to create", &rw, e))?;
+    Ok(Layout {
+        console_rel: format!("{rel}/console.log"),
+        rel,
+        dir,
+        rw,
+    })
+}
+
+/// Boots kernel `index` once to run the tests `tests` (those after
+/// `after` among the selected ones); returns the boot and the guest's
+/// events.
+pub(super) fn boot_vm(
+    ctx: &Ctx<'_>,
+    index: usize,
+    id: &KernelIdentity,
+    boot_no: u32,
+    why: &BootReason,
+    after: Option<&str>,
+    tests: &[TestInfo],
+) -> Result<(Boot, Vec<Event>)> {
+    let (plan, out, run_dir) = (ctx.plan, ctx.out, &ctx.run_dir);
+    let layout = layout(ctx, index, id, boot_no)?;
+    let mut launch = launch::prepare(ctx, index, id, &layout, after)?;
+    let command_sh = layout.dir.join("command.sh");
+    let script = format!("{}\n# guest: {}\n", launch.display, launch.guest_argv);
+    write_atomic(&command_sh, script.as_bytes())
+        .map_err(|e| Error::io("failed to write", &command_sh, e))?;
+    if !out.quiet {
+        let how = match why {
+            BootReason::First => String::new(),
+            other => format!(", boot {}: {}", boot_no + 1, other.describe()),
+        };
+        eprintln!(
+            "kharness: [{}/{}] booting {} ({} tests, {}, {}{how})",
+            index + 1,
+            plan.kernels.len(),
+            id.release,
+            tests.len(),
+            ctx.backend.as_str(),
+            ctx.verdict.accel.as_str()
+        );
+    }
+    let started = SystemTime::now();
+    let mut progress = crate::support::progress::TestProgress::new(
+        &id.release,
+        tests.len(),
+        crate::support::progress::Mode::detect(out.quiet),
+    );
+    let sup = crate::vm::supervise(
+        &mut launch.command,
+        &run_dir.join(&launch.stdout_rel),
+        &run_dir.join(&launch.stderr_rel),
+        plan.timeout,
+        || progress.poll(&launch.records),
+    )
+    .map_err(|e| Error::Infra(format!("failed to start {}: {e}", launch.display)))?;
+    progress.finish();
+    if let Some(f) = &launch.scratch {
+        // Best effort: a leftover copy of the initramfs only costs space.
+        let _ = std::fs::remove_file(f);
+    }
+
+    let text = std::fs::read(&launch.records).unwrap_or_default();
+    if launch.twin.is_some() {
+        let _ = write_atomic(&layout.rw.join(RECORDS), &text);
+    }
+    let console = String::from_utf8_lossy(
+        &std::fs::read(run_dir.join(&layout.console_rel)).unwrap_or_default(),
+    )
+    .into_owned();
+    let (events, bad_lines) = kharness_record::parse_event_bytes(&text);
+    let status = sup.status.to_string();
+    let c = classify(&Observed {
+        interrupted: sup.interrupted,
+        timed_out: sup.timed_out,
+        limit: plan.timeout,
+        exit: sup.status.code(),
+        status: &status,
+        console: &console,
+        console_rel: &layout.console_rel,
+        events: &events,
+    });
+    if !bad_lines.is_empty() && !out.quiet {
+        eprintln!(
+            "kharness: {} unreadable line(s) in the guest's results (torn last write?)",
+            bad_lines.len()
+        );
+    }
+    let boot = Boot {
+        why: why.clone(),
+        started: humantime::format_rfc3339_millis(started).to_string(),
+        wall_s: sup.elapsed.as_secs_f64(),
+        vm_exit: sup.status.code(),
+        outcome: c.outcome,
+        detail: c.detail,
+        command: launch.display,
+        console_log: layout.console_rel,
+        guest_log: launch.guest_rel,
+        console_findings: c.findings,
+        tests: tests.len(),
+    };
+    if !out.quiet {
+        eprintln!(
+            "kharness: [{}/{}] {} done in {:.1}s: {}",
+            index + 1,
+            plan.kernels.len(),
+            id.release,
+            boot.wall_s,
+            summary(&boot, &events)
+        );
+    }
+    Ok((boot, events))
+}
+
+/// "3 passed, 1 failed, 0 skipped" for a completed boot, else its outcome.
+fn summary(boot: &Boot, events: &[Event]) -> String {
+    if boot.outcome != KernelOutcome::Completed {
+        return boot.outcome.as_str().to_owned();
+    }
+    let results: Vec<&TestRecord> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Result(r) => Some(r),
+            _ => None,
+        })
+        .collect();
+    let n = |s: Status| results.iter().filter(|r| r.status == s).count();
+    format!(
+        "{} passed, {} failed, {} skipped",
+        n(Status::Pass),
+        results.iter().filter(|r| r.status.is_bad()).count(),
+        n(Status::Skip)
+    )
+}

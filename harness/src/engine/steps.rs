@@ -1,0 +1,152 @@
+//! The kernels of a series' steps: each prefix of the patches applied in
+//! one scratch tree and built incrementally, the bzImage kept by what went
+//! into it, so a rerun reuses it.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::Output;
+use crate::error::{Error, Result};
+use crate::kernel::build::{self, BuildProgress, BuildSpec};
+use crate::plan::BuildOptions;
+use crate::results::steps::{self, Check};
+use crate::series::{ScratchTree, Series};
+
+/// One built step.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    /// 0 for the base, k for base + patches 1..=k.
+    pub patches: usize,
+    pub label: String,
+    pub subject: Option<String>,
+    /// sha256 over the applied patches' sha256 ("" for the base).
+    pub patchset_hash: String,
+    pub bzimage: PathBuf,
+    /// Seconds spent building (0 when the artifact was reused).
+    pub build_s: f64,
+    pub reused: bool,
+}
+
+/// Everything a series run produced besides the ordinary run results.
+#[derive(Debug, Clone, Serialize)]
+pub struct SeriesReport {
+    pub name: String,
+    pub format: String,
+    pub tree: PathBuf,
+    pub steps: Vec<Step>,
+    /// The step the series stopped at and why (a patch that does not apply
+    /// or a build that fails).
+    pub stopped: Option<String>,
+    pub changes: Vec<steps::Change>,
+    pub expectations: Vec<Check>,
+}
+
+/// Builds step `k` of `series` (the base for 0) in `tree`, or reuses the
+/// bzImage a build of the same inputs left in `cache`.
+pub fn build_step(
+    opts: &BuildOptions,
+    series: &Series,
+    tree: &mut ScratchTree,
+    cache: &Path,
+    k: usize,
+    out: &Output,
+) -> Result<Step> {
+    let patches = &series.patches[..k];
+    let prefix = series.prefix_hash(k);
+    let label = if k == 0 {
+        "base".to_owned()
+    } else {
+        format!("+{k}")
+    };
+    // The artifact is keyed by what went into it: the base tree, the
+    // patches, the config fragments.
+    let base_id = serde_json::to_string(tree.base()).unwrap_or_default();
+    let fragments: Vec<String> = opts
+        .fragments
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap_or_default())
+        .collect();
+    let key = crate::support::hash::sha256_hex(
+        format!(
+            "{base_id}\n{prefix}\n{}\n{}",
+            build::DEFAULT_FRAGMENT,
+            fragments.join("\n")
+        )
+        .as_bytes(),
+    );
+    let artifact_dir = cache.join("artifacts").join(&key[..32]);
+    let artifact = artifact_dir.join("bzImage");
+    let subject = patches.last().map(|p| p.subject.clone());
+    if artifact.is_file() {
+        if !out.quiet {
+            eprintln!("kharness: [{label}] reusing {}", artifact.display());
+        }
+        return Ok(Step {
+            patches: k,
+            label,
+            subject,
+            patchset_hash: prefix,
+            bzimage: artifact,
+            build_s: 0.0,
+            reused: true,
+        });
+    }
+    let applied = tree.checkout(patches)?;
+    if !out.quiet {
+        let what = match patches.last() {
+            Some(p) => format!("patch {}", p.label()),
+            None => "the base tree".to_owned(),
+        };
+        eprintln!("kharness: [{label}] building {what} ({applied} patch(es) applied now)");
+    }
+    let mut spec = BuildSpec::new(tree.path());
+    spec.fragments = opts.fragments.clone();
+    if let Some(j) = opts.jobs {
+        spec.jobs = j;
+    }
+    spec.cache_dir = cache.join("builds");
+    spec.cancel = Some(std::sync::Arc::clone(
+        crate::support::process::interrupt_flag(),
+    ));
+    let started = Instant::now();
+    let mut bar = crate::support::progress::BuildBar::new(
+        &label,
+        crate::support::progress::Mode::detect(out.quiet),
+    );
+    let built = build::configure_and_build(&spec, &mut |p: &BuildProgress| bar.update(p));
+    bar.finish();
+    let built = built.map_err(|e| {
+        if matches!(e, build::BuildError::Interrupted) {
+            return Error::Interrupted;
+        }
+        let what = match patches.last() {
+            Some(p) => format!("building with patch {}", p.label()),
+            None => "building the base tree".to_owned(),
+        };
+        Error::Infra(format!("{what} failed: {e}"))
+    })?;
+    std::fs::create_dir_all(&artifact_dir)
+        .map_err(|e| Error::io("failed to create", &artifact_dir, e))?;
+    let bytes = std::fs::read(&built.bzimage)
+        .map_err(|e| Error::io("failed to read", &built.bzimage, e))?;
+    crate::support::fs::write_atomic(&artifact, &bytes)
+        .map_err(|e| Error::io("failed to write", &artifact, e))?;
+    let build_s = started.elapsed().as_secs_f64();
+    if !out.quiet {
+        eprintln!(
+            "kharness: [{label}] built in {build_s:.1}s ({} kbuild steps)",
+            built.steps
+        );
+    }
+    Ok(Step {
+        patches: k,
+        label,
+        subject,
+        patchset_hash: prefix,
+        bzimage: artifact,
+        build_s,
+        reused: false,
+    })
+}

@@ -1,0 +1,13 @@
+//! What a run will do: the [`Plan`] resolved from flags and config before
+//! anything boots (stored as `plan.json`), its split into shards, and the
+//! hash that says whether two shards belong to one plan.
+
+mod hash;
+mod model;
+mod series;
+mod shard;
+
+pub use hash::plan_hash;
+pub use model::{DEFAULT_MAX_BOOTS, Plan};
+pub use series::{BuildOptions, SeriesPlan};
+pub use shard::{Part, ShardInfo, ShardSpec, info as shard_info, split};
