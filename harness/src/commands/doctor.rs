@@ -19,6 +19,11 @@ pub const DEBIAN_KERNELS: &[(&str, &str)] = &[
         "6.12.107+deb12-amd64",
         "linux-image-6.12.107+deb12-amd64-unsigned",
     ),
+    // The newest, so the default kernel: ci/setup.sh installs it.
+    (
+        "6.12.117+deb12-amd64",
+        "linux-image-6.12.117+deb12-amd64-unsigned",
+    ),
 ];
 
 struct Check {
@@ -182,7 +187,7 @@ fn checks(plan: &Plan, kernels: &Result<Vec<PathBuf>>, reprobe: bool) -> Vec<Che
         },
         fix: kernels
             .is_err()
-            .then(|| format!("apt-get install {}", DEBIAN_KERNELS[1].1)),
+            .then(|| format!("apt-get install {}", DEBIAN_KERNELS[2].1)),
     });
     let kvm_dev = Path::new("/dev/kvm").exists();
     match kernels.as_deref() {

@@ -96,7 +96,7 @@ pub fn default_kernel() -> Result<PathBuf> {
         .ok_or_else(|| {
             Error::Infra(format!(
                 "no kernel given and none found in {BOOT_DIR}; install one with \
-                 `apt-get install linux-image-6.12.107+deb12-amd64-unsigned` or pass --kernel PATH"
+                 `apt-get install linux-image-6.12.117+deb12-amd64-unsigned` or pass --kernel PATH"
             ))
         })
 }
