@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use kharness_record::{Event, Status, TestInfo, TestRecord};
 
-use super::classify::{Observed, classify};
+use super::classify::{Observed, classify, environment_of};
 use super::context::Ctx;
 use super::launch::{self, Layout, RECORDS};
 use crate::error::{Error, Result};
@@ -132,6 +132,7 @@ pub(super) fn boot_vm(
         guest_log: launch.guest_rel,
         console_findings: c.findings,
         tests: tests.len(),
+        environment: environment_of(&events),
     };
     if !out.quiet {
         eprintln!(

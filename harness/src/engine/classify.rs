@@ -3,9 +3,10 @@
 //! every outcome is unit-tested over recorded consoles and events without
 //! booting anything.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use kharness_record::{Event, Status, TestInfo, TestRecord};
+use kharness_record::{Event, Status, TestInfo, TestRecord, Value};
 
 use crate::results::KernelOutcome;
 use crate::support::text::first_line;
@@ -92,6 +93,18 @@ pub fn classify(o: &Observed<'_>) -> Classified {
         detail,
         findings,
     }
+}
+
+/// The environment facts the guest reported in one boot, per test (a
+/// test repeated keeps its last report).
+pub fn environment_of(events: &[Event]) -> BTreeMap<String, BTreeMap<String, Value>> {
+    let mut env: BTreeMap<String, BTreeMap<String, Value>> = BTreeMap::new();
+    for e in events {
+        if let Event::Environment { test, facts } = e {
+            env.entry(test.clone()).or_default().extend(facts.clone());
+        }
+    }
+    env
 }
 
 /// The records of one boot, numbered `boot`: what the guest reported, and
@@ -351,5 +364,31 @@ mod tests {
         ];
         let (recs, _) = boot_records(&evs, KernelOutcome::Crashed, None, 0);
         assert_eq!((recs[1].status, recs[1].rep), (Status::Crashed, 1));
+    }
+
+    #[test]
+    fn environment_facts_are_kept_per_test_apart_from_records() {
+        let facts = |k: &str, v: &str| {
+            let mut m = BTreeMap::new();
+            m.insert(k.to_owned(), Value::from(v));
+            m
+        };
+        let evs = vec![
+            Event::Start { id: "a.one".into() },
+            Event::Environment {
+                test: "a.one".into(),
+                facts: facts("scratch_fs", "tmpfs"),
+            },
+            Event::Environment {
+                test: "a.one".into(),
+                facts: facts("o_direct", "EINVAL"),
+            },
+            Event::Start { id: "a.two".into() },
+        ];
+        let env = environment_of(&evs);
+        assert_eq!(env.len(), 1);
+        assert_eq!(env["a.one"].len(), 2);
+        assert_eq!(env["a.one"]["scratch_fs"], Value::from("tmpfs"));
+        assert!(environment_of(&[]).is_empty());
     }
 }

@@ -1,7 +1,9 @@
 //! What a run produced, as written to `results.json` (schema in
 //! `harness/RESULTS.md`).
 
-use kharness_record::{Status, TestRecord};
+use std::collections::BTreeMap;
+
+use kharness_record::{Status, TestRecord, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ExitCode;
@@ -158,6 +160,11 @@ pub struct Boot {
     pub console_findings: Vec<ConsoleFinding>,
     /// Tests this boot was asked to run (reps not counted).
     pub tests: usize,
+    /// Facts about this boot's machine and setup that tests found (the
+    /// scratch filesystem, perf counters, ...), per test id: never kernel
+    /// observations, so never compared across kernels.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub environment: BTreeMap<String, BTreeMap<String, Value>>,
 }
 
 impl KernelRun {
@@ -233,6 +240,7 @@ mod tests {
             guest_log: console.into(),
             console_findings: Vec::new(),
             tests: 3,
+            environment: BTreeMap::new(),
         }
     }
 
