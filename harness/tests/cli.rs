@@ -248,14 +248,8 @@ fn into_closed_pipe(args: &[&str]) -> (Option<i32>, String) {
 
 #[test]
 fn a_closed_stdout_ends_quietly_with_exit_0() {
-    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let d = tempfile::tempdir().unwrap();
     // A run whose exit code would be 4 (a crash): a closed pipe still ends 0.
-    std::fs::copy(
-        fixtures.join("crash-two-kernels.json"),
-        d.path().join("results.json"),
-    )
-    .unwrap();
+    let d = crash_run_dir();
     for args in [
         vec!["list"],
         vec!["report", d.path().to_str().unwrap()],
@@ -313,13 +307,7 @@ fn series_dry_run_prints_the_steps_and_builds_nothing() {
 
 #[test]
 fn color_follows_the_flag_and_the_conventions() {
-    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let d = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        fixtures.join("crash-two-kernels.json"),
-        d.path().join("results.json"),
-    )
-    .unwrap();
+    let d = crash_run_dir();
     let run = d.path().to_str().unwrap();
     let report = |env: &[(&str, &str)], extra: &[&str]| {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kharness"));
@@ -359,4 +347,16 @@ fn color_follows_the_flag_and_the_conventions() {
         .replace_all(&painted, "")
         .into_owned();
     assert_eq!(stripped, plain);
+}
+
+/// A run directory holding the two-kernel crash fixture as its results.json.
+fn crash_run_dir() -> tempfile::TempDir {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let d = tempfile::tempdir().expect("a temporary directory");
+    std::fs::copy(
+        fixtures.join("crash-two-kernels.json"),
+        d.path().join("results.json"),
+    )
+    .expect("the fixture copies");
+    d
 }
