@@ -61,39 +61,10 @@ pub fn after<'a>(tests: &'a [&'static Test], id: &str) -> Option<&'a [&'static T
     Some(&tests[i + 1..])
 }
 
-/// Whether one filter selects one test.
+/// Whether one filter selects one test (the grammar is
+/// [`kharness_record::filter`]'s, shared with the host).
 pub fn matches(filter: &str, t: &Test) -> bool {
-    if let Some(tag) = filter.strip_prefix("tag:") {
-        return t.has_tag(tag);
-    }
-    let area = t.id.split('.').next().unwrap_or(t.id);
-    filter == area || glob_match(filter, t.id)
-}
-
-/// `*` matches any run of characters, `?` one character; nothing else is
-/// special.
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    // Classic two-pointer match with backtracking to the last `*`.
-    let (mut pi, mut ti) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, ti));
-            pi += 1;
-        } else if let Some((sp, st)) = star {
-            pi = sp + 1;
-            ti = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
+    kharness_record::filter::matches(filter, t.id, t.tags)
 }
 
 /// The catalogue entry of a test.
@@ -126,18 +97,6 @@ mod tests {
             );
             assert!(!t.about.is_empty(), "{} has no description", t.id);
         }
-    }
-
-    #[test]
-    fn globs() {
-        assert!(glob_match("splice.*", "splice.file_roundtrip"));
-        assert!(glob_match("*zero*", "splice.from_dev_zero"));
-        assert!(glob_match("a?c", "abc"));
-        assert!(!glob_match("a?c", "ac"));
-        assert!(!glob_match("splice.*", "tee.dup"));
-        assert!(glob_match("*", ""));
-        assert!(glob_match("a*b*c", "a_x_b_y_c"));
-        assert!(!glob_match("a*b*c", "a_x_c_y_b"));
     }
 
     #[test]

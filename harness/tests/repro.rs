@@ -152,6 +152,54 @@ fn a_bundle_holds_the_failing_result_and_repro_says_what_is_missing() {
 }
 
 #[test]
+fn bundle_and_repro_select_results_with_run_filters() {
+    let d = tempfile::tempdir().unwrap();
+    let run = d.path().join("run");
+    std::fs::create_dir(&run).unwrap();
+    fake_run(&run);
+    let bundle = |filter: &str, name: &str| {
+        kharness(&[
+            "bundle",
+            run.to_str().unwrap(),
+            "--filter",
+            filter,
+            "-o",
+            d.path().join(name).to_str().unwrap(),
+        ])
+    };
+    // A glob that covers only the passing test takes it (nothing failed
+    // among what was asked); the area name takes the failing one.
+    let ids = |dir: &str| -> Vec<String> {
+        let res = common::results_json(&d.path().join(dir));
+        res["kernels"][0]["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    bundle("*other", "glob").expect_code(0);
+    assert_eq!(ids("glob"), ["tee.other"]);
+    bundle("tee", "area").expect_code(0);
+    assert_eq!(ids("area"), ["tee.duplicate_content"]);
+    // A filter that selects nothing, or a tag, is bad input: exit 2 naming
+    // it, nothing written.
+    for (f, says) in [("splice.*", "selects none"), ("tag:perf", "not tags")] {
+        let r = bundle(f, "never");
+        r.expect_code(2);
+        assert!(
+            r.stderr().contains(f) && r.stderr().contains(says),
+            "{}",
+            r.stderr()
+        );
+        assert!(!d.path().join("never").exists());
+        let r = kharness(&["repro", run.to_str().unwrap(), "-f", f]);
+        r.expect_code(2);
+        assert!(r.stderr().contains(says), "{}", r.stderr());
+    }
+}
+
+#[test]
 #[ignore = "boots four VMs (series kernels come from the build cache); ci/test.sh runs it"]
 fn a_failing_series_result_reproduces_from_a_bundle_in_a_fresh_directory() {
     let work = tempfile::tempdir().unwrap();

@@ -13,6 +13,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub mod filter;
 pub mod marker;
 
 /// Bumped whenever a field changes meaning or disappears. Adding an optional

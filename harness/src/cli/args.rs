@@ -163,13 +163,14 @@ pub struct MergeArgs {
 /// (when at hand; else one is built and the hash difference reported),
 /// the same VM options (backend, accelerator, perf mode, memory, CPUs,
 /// timeouts, reps, retries), into a new run directory holding repro.json.
-/// Without --test it reruns the results that did not pass (all of them
-/// when every one passed). A result reproduced when its status and its
+/// Without --test or --filter it reruns the results that did not pass
+/// (all of them when every one passed). A result reproduced when its status and its
 /// observations are the same again (metrics are not compared).
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
   kharness repro kharness-runs/latest
   kharness repro kharness-runs/20261122T050000Z --test tee.duplicate_content
+  kharness repro kharness-runs/latest --filter 'splice.*'
   kharness repro bundle.tar.gz --tree ~/linux
 
 Exit codes: 0 every result reproduced, 1 one did not, 2 bad input (no such
@@ -177,9 +178,15 @@ bundle, kernel not at hand), 3 infrastructure, 4 guest crashed or hung.")]
 pub struct ReproArgs {
     /// A run directory, a bundle archive or a bundle directory.
     pub source: PathBuf,
-    /// Only this test's results; repeatable.
+    /// Only this test's results (its exact id); repeatable.
     #[arg(long = "test", value_name = "ID")]
     pub tests: Vec<String>,
+    /// Only the results of the tests this selects: a glob over the id
+    /// (splice.*) or an area name (io_uring), as `run --filter`; tag:
+    /// filters need the catalogue, which a run does not store. Repeatable;
+    /// with --test, the union.
+    #[arg(long = "filter", short = 'f', value_name = "GLOB")]
+    pub filters: Vec<String>,
     /// Kernel source tree to rebuild series kernels from when the bundle
     /// has no kernel image (the series and config are in the bundle).
     #[arg(long, env = "KHARNESS_TREE")]
@@ -214,8 +221,8 @@ pub struct ReproArgs {
 /// fragments (series runs), the guest binary, and with --with-kernel the
 /// kernel images. `kharness repro BUNDLE` reruns it.
 ///
-/// Without --test it takes the results that did not pass (all of them
-/// when every one passed).
+/// Without --test or --filter it takes the results that did not pass
+/// (all of them when every one passed).
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
   kharness bundle kharness-runs/latest -o regression.tar.gz
@@ -223,9 +230,15 @@ pub struct ReproArgs {
 pub struct BundleArgs {
     /// The run directory.
     pub run_dir: PathBuf,
-    /// Only this test's results; repeatable.
+    /// Only this test's results (its exact id); repeatable.
     #[arg(long = "test", value_name = "ID")]
     pub tests: Vec<String>,
+    /// Only the results of the tests this selects: a glob over the id
+    /// (splice.*) or an area name (io_uring), as `run --filter`; tag:
+    /// filters need the catalogue, which a run does not store. Repeatable;
+    /// with --test, the union.
+    #[arg(long = "filter", short = 'f', value_name = "GLOB")]
+    pub filters: Vec<String>,
     /// Include the kernel images of the selected results.
     #[arg(long)]
     pub with_kernel: bool,

@@ -17,6 +17,8 @@ pub struct BundleRequest {
     /// Test ids; empty means the results that did not pass (all when
     /// everything passed), as `kharness repro` picks them.
     pub tests: Vec<String>,
+    /// Id globs and area names (`--filter`), beside `tests`.
+    pub filters: Vec<String>,
     pub with_kernel: bool,
     /// `*.tar.gz` / `*.tgz`: an archive; anything else: a directory.
     pub output: PathBuf,
@@ -27,6 +29,7 @@ pub fn run(a: BundleArgs, quiet: bool) -> Result<ExitCode> {
         BundleRequest {
             run_dir: a.run_dir,
             tests: a.tests,
+            filters: a.filters,
             with_kernel: a.with_kernel,
             output: a.output,
         },
@@ -37,7 +40,7 @@ pub fn run(a: BundleArgs, quiet: bool) -> Result<ExitCode> {
 pub fn execute(req: BundleRequest, quiet: bool) -> Result<ExitCode> {
     let mut recipe = recipe::load(&req.run_dir)?;
     let mut results = crate::results::load(&req.run_dir)?;
-    let pairs = selection::select(&results, &req.tests)?;
+    let pairs = selection::select(&results, &req.tests, &req.filters)?;
     let tests = selection::test_ids(&pairs);
     let archive = is_archive(&req.output);
     if req.output.exists() {

@@ -25,6 +25,8 @@ pub struct ReproRequest {
     pub source: PathBuf,
     /// Test ids; empty means the results that did not pass.
     pub tests: Vec<String>,
+    /// Id globs and area names (`--filter`), beside `tests`.
+    pub filters: Vec<String>,
     /// Source tree to rebuild series kernels from when no image is at hand.
     pub tree: Option<PathBuf>,
     /// Rebuild series kernels from `tree` even when the recorded image is
@@ -68,6 +70,7 @@ pub fn run(a: ReproArgs, out: &Output) -> Result<ExitCode> {
         ReproRequest {
             source: a.source,
             tests: a.tests,
+            filters: a.filters,
             tree: a.tree,
             rebuild: a.rebuild,
             jobs: a.jobs,
@@ -101,7 +104,7 @@ pub fn execute(req: ReproRequest, out: &Output) -> Result<ExitCode> {
     };
     let recipe = recipe::load(&dir)?;
     let original = crate::results::load(&dir)?;
-    let pairs = select(&original, &req.tests)?;
+    let pairs = select(&original, &req.tests, &req.filters)?;
     if pairs.is_empty() {
         return Err(Error::BadInput {
             path: dir.join("results.json"),
@@ -422,6 +425,7 @@ mod tests {
         ReproRequest {
             source: "run".into(),
             tests: Vec::new(),
+            filters: Vec::new(),
             tree: None,
             rebuild: false,
             jobs: None,

@@ -1,26 +1,53 @@
 //! Which results a `repro` or a `bundle` is about.
 
-use kharness_record::{Status, TestRecord};
+use kharness_record::{Status, TestRecord, filter};
 
 use super::{KernelRun, RunResults};
 use crate::error::{Error, Result};
 
 /// The (kernel index, test id) pairs a repro or bundle is about: of the
-/// tests asked (all when none), the results that did not pass; when every
-/// one of them passed, all of them.
-pub fn select(res: &RunResults, tests: &[String]) -> Result<Vec<(usize, String)>> {
-    for t in tests {
-        if !res
-            .kernels
+/// tests asked (`tests` by exact id, `filters` as globs or area names in
+/// [`kharness_record::filter`]'s grammar; all when both are empty), the
+/// results that did not pass; when every one of them passed, all of them.
+///
+/// A `--test` id the run has no result for, or a `--filter` that selects
+/// none of its results, is bad input. `tag:` filters are refused: a run
+/// stores ids, not the catalogue's tags.
+pub fn select(
+    res: &RunResults,
+    tests: &[String],
+    filters: &[String],
+) -> Result<Vec<(usize, String)>> {
+    let has = |pred: &dyn Fn(&str) -> bool| {
+        res.kernels
             .iter()
-            .any(|k| k.records.iter().any(|r| &r.id == t))
-        {
+            .any(|k| k.records.iter().any(|r| pred(&r.id)))
+    };
+    for t in tests {
+        if !has(&|id| id == t) {
             return Err(Error::Usage(format!(
                 "--test {t}: the run has no result for it"
             )));
         }
     }
-    let wanted = |id: &str| tests.is_empty() || tests.iter().any(|t| t == id);
+    for f in filters {
+        if f.starts_with("tag:") {
+            return Err(Error::Usage(format!(
+                "--filter {f}: a run stores test ids, not tags; select by id glob or area \
+                 (e.g. --filter 'splice.*' or --filter io_uring)"
+            )));
+        }
+        if !has(&|id| filter::id_matches(f, id)) {
+            return Err(Error::Usage(format!(
+                "--filter {f}: selects none of the run's results"
+            )));
+        }
+    }
+    let wanted = |id: &str| {
+        (tests.is_empty() && filters.is_empty())
+            || tests.iter().any(|t| t == id)
+            || filters.iter().any(|f| filter::id_matches(f, id))
+    };
     let mut all = Vec::new();
     let mut bad = Vec::new();
     for (k, kr) in res.kernels.iter().enumerate() {
@@ -81,12 +108,42 @@ mod tests {
     #[test]
     fn selection_is_what_did_not_pass_else_everything_asked() {
         let r = res();
-        assert_eq!(select(&r, &[]).unwrap(), [(1, "tee.a".to_owned())]);
+        assert_eq!(select(&r, &[], &[]).unwrap(), [(1, "tee.a".to_owned())]);
         assert_eq!(
-            select(&r, &["tee.b".into()]).unwrap(),
+            select(&r, &["tee.b".into()], &[]).unwrap(),
             [(0, "tee.b".to_owned()), (1, "tee.b".to_owned())]
         );
-        let e = select(&r, &["no.such".into()]).unwrap_err();
+        let e = select(&r, &["no.such".into()], &[]).unwrap_err();
         assert_eq!(e.exit_code(), ExitCode::Usage);
+    }
+
+    #[test]
+    fn filters_select_by_glob_and_area_and_refuse_what_they_cannot_mean() {
+        let r = res();
+        // Every tee result passed on base and tee.a failed on +3: a filter
+        // over both keeps the "did not pass" rule.
+        assert_eq!(
+            select(&r, &[], &["tee.*".into()]).unwrap(),
+            [(1, "tee.a".to_owned())]
+        );
+        assert_eq!(
+            select(&r, &[], &["tee.?".into()]).unwrap(),
+            [(1, "tee.a".to_owned())]
+        );
+        assert_eq!(
+            select(&r, &[], &["*b".into()]).unwrap(),
+            [(0, "tee.b".to_owned()), (1, "tee.b".to_owned())]
+        );
+        // The area name alone, and --test beside --filter (union).
+        assert_eq!(select(&r, &[], &["tee".into()]).unwrap().len(), 1);
+        assert_eq!(
+            select(&r, &["tee.b".into()], &["tee.a".into()]).unwrap(),
+            [(1, "tee.a".to_owned())]
+        );
+        for f in ["splice.*", "tag:perf"] {
+            let e = select(&r, &[], &[f.into()]).unwrap_err();
+            assert_eq!(e.exit_code(), ExitCode::Usage, "{f}");
+            assert!(e.to_string().contains(f), "{e}");
+        }
     }
 }
