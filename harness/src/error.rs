@@ -72,7 +72,13 @@ impl Error {
         Error::io("failed to write", "stdout", source)
     }
 
+    /// An I/O failure on `path`; the error of long file work stopped by
+    /// Ctrl-C ([`crate::support::fs::check_interrupt`]) becomes
+    /// [`Error::Interrupted`].
     pub fn io(what: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        if crate::support::fs::is_interrupted_error(&source) {
+            return Error::Interrupted;
+        }
         Error::Io {
             what,
             path: path.into(),

@@ -318,14 +318,12 @@ fn sigint_during_boot_leaves_a_valid_interrupted_run() {
     }
 }
 
-#[test]
-#[ignore = "boots a VM and kills kharness; ci/test.sh runs it"]
-fn sigkill_of_kharness_leaves_no_qemu_behind() {
-    // kharness cannot clean up after SIGKILL (a cancelled CI job): its
-    // children die with it by PR_SET_PDEATHSIG, or QEMU would run on.
+/// SIGKILL of kharness (a cancelled CI job) while `backend` runs its VM:
+/// kharness cannot clean up, so whatever it started must die with it.
+fn sigkill_leaves_nothing_behind(backend: &str) -> Vec<Proc> {
     let out = tempfile::tempdir().unwrap();
     let o = out.path().to_str().unwrap();
-    let mut h = Harness::start(&run_args("qemu", o), &[]);
+    let mut h = Harness::start(&run_args(backend, o), &[]);
     h.wait_until("QEMU", Duration::from_secs(300), |t| {
         t.iter().any(|p| p.comm.starts_with("qemu-system"))
     });
@@ -351,6 +349,143 @@ fn sigkill_of_kharness_leaves_no_qemu_behind() {
         survivors.is_empty(),
         "outlived kharness's SIGKILL: {survivors:#?}"
     );
+    before
+}
+
+#[test]
+#[ignore = "boots a VM and kills kharness; ci/test.sh runs it"]
+fn sigkill_of_kharness_leaves_no_qemu_behind() {
+    // QEMU is kharness's own child: PR_SET_PDEATHSIG kills it.
+    let before = sigkill_leaves_nothing_behind("qemu");
+    assert!(ran(&before, "qemu-system"), "{before:#?}");
+}
+
+#[test]
+#[ignore = "boots a VM through vng and kills kharness; ci/test.sh runs it"]
+fn sigkill_of_kharness_leaves_nothing_vng_started_behind() {
+    // vng's QEMU is a grandchild (vng -> virtme-run -> qemu): the
+    // group's watchman kills it when kharness's end of its pipe closes.
+    let before = sigkill_leaves_nothing_behind("vng");
+    assert!(ran(&before, "virtme-run"), "{before:#?}");
+    assert!(ran(&before, "qemu-system"), "{before:#?}");
+}
+
+/// A run directory whose guest binary is `guest`, hashed as `sha256`.
+fn fake_run_with_guest(dir: &Path, guest: &Path, sha256: &str) {
+    let kernel = serde_json::json!({
+        "release": "6.12.1", "banner": "6.12.1 #1", "path": "/nonexistent/bzImage",
+        "sha256": "ab".repeat(32), "size": 1,
+    });
+    let g = serde_json::json!({"path": guest, "sha256": sha256});
+    let results = serde_json::json!({
+        "schema": 1, "tool_version": "0.1.0", "run_id": "20270101T000000Z",
+        "started": "2027-01-01T00:00:00Z", "interrupted": false,
+        "accel": {"accel": "tcg", "reason": "test"}, "guest": g, "filters": [],
+        "kernels": [{"identity": kernel, "outcome": "completed", "wall_s": 1.0, "command": "x",
+            "console_log": "c", "guest_log": "g",
+            "records": [{"id": "tee.duplicate_content", "status": "fail", "reason": "short", "duration_us": 1}]}],
+    });
+    let recipe = serde_json::json!({
+        "schema": 1, "kharness_version": "0.1.0", "run_id": "20270101T000000Z", "guest": g,
+        "options": {"backend": "qemu", "accel": "tcg", "perf_mode": "deterministic", "memory": "1G",
+            "timeout": "5m", "test_timeout": 60, "reps": 1},
+        "filters": [], "tests": ["tee.duplicate_content"], "kernels": [{"identity": kernel}],
+    });
+    std::fs::write(dir.join("results.json"), results.to_string()).unwrap();
+    std::fs::write(dir.join("recipe.json"), recipe.to_string()).unwrap();
+}
+
+/// Everything under `dir`, as paths relative to it.
+fn listing(dir: &Path) -> BTreeSet<PathBuf> {
+    let mut out = BTreeSet::new();
+    let mut todo = vec![dir.to_owned()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            out.insert(p.strip_prefix(dir).unwrap().to_owned());
+            if p.is_dir() {
+                todo.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn sigint_while_bundling_stops_at_once_and_leaves_no_bundle() {
+    // A 256 MiB guest binary (sparse zeros): hashing, copying and
+    // compressing it take long enough in a test build for Ctrl-C to land
+    // in each phase.
+    const ZEROS_256M_SHA256: &str =
+        "a6d72ac7690f53be6ae46ba88506bd97302a093f7108472bd9efc3cefda06484";
+    let d = tempfile::tempdir().unwrap();
+    let guest = d.path().join("kharness-guest");
+    std::fs::File::create(&guest)
+        .unwrap()
+        .set_len(256 << 20)
+        .unwrap();
+    let run = d.path().join("run");
+    std::fs::create_dir(&run).unwrap();
+    fake_run_with_guest(&run, &guest, ZEROS_256M_SHA256);
+    // Phase by phase: while hashing (signal soon after the start), while
+    // copying into a directory bundle (once the copy exists), while
+    // packing an archive (once its temporary file exists beside it).
+    let tmp = d.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let top = |p: &Path| p.components().count() == 1;
+    type Ready = Box<dyn Fn(&BTreeSet<PathBuf>) -> bool>;
+    let cases: [(&str, &str, Ready); 3] = [
+        ("hashing", "hash-dir", Box::new(|_| true)),
+        (
+            "copying",
+            "copy-dir",
+            Box::new(|l| {
+                l.iter()
+                    .any(|p| p.ends_with("copy-dir/guest/kharness-guest"))
+            }),
+        ),
+        (
+            "packing",
+            "pack.tar.gz",
+            Box::new(move |l| {
+                l.iter()
+                    .any(|p| top(p) && p.to_string_lossy().starts_with(".kharness-bundle"))
+            }),
+        ),
+    ];
+    for (phase, output, ready) in cases {
+        let before = listing(d.path());
+        let out = d.path().join(output);
+        let mut h = Harness::start(
+            &["bundle", run.to_str().unwrap(), "-o", out.to_str().unwrap()],
+            &[("TMPDIR", &tmp)],
+        );
+        // Polled often: a phase lasts a second or more, not much more.
+        let end = Instant::now() + Duration::from_secs(120);
+        std::thread::sleep(Duration::from_millis(300));
+        while !ready(&listing(d.path())) {
+            assert!(
+                h.child.try_wait().unwrap().is_none(),
+                "{phase}: ended\n{}",
+                h.output()
+            );
+            assert!(Instant::now() < end, "{phase}: never reached");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let t = Instant::now();
+        h.interrupt(Signal::INT);
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "{phase}: took {:?} to stop",
+            t.elapsed()
+        );
+        assert!(
+            !out.exists(),
+            "{phase}: a bundle was left at {}",
+            out.display()
+        );
+        assert_eq!(listing(d.path()), before, "{phase}: left files behind");
+    }
 }
 
 #[test]

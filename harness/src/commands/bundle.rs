@@ -3,14 +3,13 @@
 //! binary; the kernel images only when asked) into one `.tar.gz`, or a
 //! directory. `kharness repro` takes either.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::cli::BundleArgs;
 use crate::error::{Error, ExitCode, Result};
 use crate::results::bundle::{copy_tree, is_archive, pack};
-use crate::results::recipe::{self, RECIPE, copy_file, mkdir};
+use crate::results::recipe::{self, RECIPE, copy_file, mkdir, sha256_if_readable};
 use crate::results::selection;
-use crate::support::hash::sha256_file;
 
 pub struct BundleRequest {
     pub run_dir: PathBuf,
@@ -64,59 +63,20 @@ pub fn execute(req: BundleRequest, quiet: bool) -> Result<ExitCode> {
         None => req.output.clone(),
     };
     mkdir(&dir)?;
-
-    // Only the selected tests' records; every kernel stays (its identity
-    // is the recipe's), so kernel numbers keep their meaning.
-    for k in &mut results.kernels {
-        k.records.retain(|r| tests.contains(&r.id));
-    }
-    crate::results::write_json(&dir.join("results.json"), &results)?;
-    recipe.tests = tests.clone();
-
-    if let Some(s) = &recipe.series {
-        copy_tree(&req.run_dir.join(&s.copy), &dir.join(&s.copy))?;
-        for f in &s.fragments {
-            mkdir(&dir.join("fragments"))?;
-            copy_file(&req.run_dir.join(f), &dir.join(f))?;
-        }
-    }
-    let guest = &recipe.guest.path;
-    if sha256_file(guest).ok().as_deref() == Some(recipe.guest.sha256.as_str()) {
-        mkdir(&dir.join("guest"))?;
-        copy_file(guest, &dir.join("guest/kharness-guest"))?;
-        recipe.guest_file = Some("guest/kharness-guest".into());
-    } else if !quiet {
-        eprintln!(
-            "kharness: warning: the run's guest binary {} is gone or changed; the bundle has none (repro builds one and reports the hash difference)",
-            guest.display()
-        );
-    }
-    if req.with_kernel {
-        let wanted: Vec<usize> = pairs.iter().map(|(k, _)| *k).collect();
-        for (i, k) in recipe.kernels.iter_mut().enumerate() {
-            if !wanted.contains(&i) {
-                continue;
+    let filled =
+        fill(&req, &dir, &pairs, &tests, &mut recipe, &mut results, quiet).and_then(|()| {
+            match archive {
+                true => pack(&dir, &top, &req.output),
+                false => Ok(()),
             }
-            let p = &k.identity.path;
-            if sha256_file(p).ok().as_deref() != Some(k.identity.sha256.as_str()) {
-                return Err(Error::BadInput {
-                    path: p.clone(),
-                    why: format!(
-                        "the kernel of the run is gone or changed (sha256 is not {})",
-                        k.identity.sha256
-                    ),
-                });
-            }
-            let rel = format!("kernels/{}/bzImage", i + 1);
-            mkdir(&dir.join(format!("kernels/{}", i + 1)))?;
-            copy_file(p, &dir.join(&rel))?;
-            k.file = Some(rel);
+        });
+    if let Err(e) = filled {
+        // Interrupted or failed: no half bundle is left where one was asked
+        // for (an archive is only ever renamed into place whole).
+        if !archive {
+            let _ = std::fs::remove_dir_all(&dir);
         }
-    }
-    crate::results::write_json(&dir.join(RECIPE), &recipe)?;
-
-    if archive {
-        pack(&dir, &top, &req.output)?;
+        return Err(e);
     }
     if !quiet {
         eprintln!(
@@ -133,4 +93,67 @@ pub fn execute(req: BundleRequest, quiet: bool) -> Result<ExitCode> {
     }
     crate::support::stdout::println(&req.output.display().to_string()).map_err(Error::stdout)?;
     Ok(ExitCode::Ok)
+}
+
+/// Writes the bundle's files into `dir`.
+fn fill(
+    req: &BundleRequest,
+    dir: &Path,
+    pairs: &[(usize, String)],
+    tests: &[String],
+    recipe: &mut recipe::Recipe,
+    results: &mut crate::results::RunResults,
+    quiet: bool,
+) -> Result<()> {
+    // Only the selected tests' records; every kernel stays (its identity
+    // is the recipe's), so kernel numbers keep their meaning.
+    for k in &mut results.kernels {
+        k.records.retain(|r| tests.contains(&r.id));
+    }
+    crate::results::write_json(&dir.join("results.json"), &results)?;
+    recipe.tests = tests.to_vec();
+
+    if let Some(s) = &recipe.series {
+        copy_tree(&req.run_dir.join(&s.copy), &dir.join(&s.copy))?;
+        for f in &s.fragments {
+            mkdir(&dir.join("fragments"))?;
+            copy_file(&req.run_dir.join(f), &dir.join(f))?;
+        }
+    }
+    let guest = &recipe.guest.path;
+    if sha256_if_readable(guest)?.as_deref() == Some(recipe.guest.sha256.as_str()) {
+        mkdir(&dir.join("guest"))?;
+        copy_file(guest, &dir.join("guest/kharness-guest"))?;
+        recipe.guest_file = Some("guest/kharness-guest".into());
+    } else if !quiet {
+        eprintln!(
+            "kharness: warning: the run's guest binary {} is gone or changed; the bundle has none (repro builds one and reports the hash difference)",
+            guest.display()
+        );
+    }
+    if req.with_kernel {
+        let wanted: Vec<usize> = pairs.iter().map(|(k, _)| *k).collect();
+        for (i, k) in recipe.kernels.iter_mut().enumerate() {
+            if !wanted.contains(&i) {
+                continue;
+            }
+            let p = &k.identity.path;
+            if sha256_if_readable(p)?.as_deref() != Some(k.identity.sha256.as_str()) {
+                return Err(Error::BadInput {
+                    path: p.clone(),
+                    why: format!(
+                        "the kernel of the run is gone or changed (sha256 is not {})",
+                        k.identity.sha256
+                    ),
+                });
+            }
+            let rel = format!("kernels/{}/bzImage", i + 1);
+            mkdir(&dir.join(format!("kernels/{}", i + 1)))?;
+            copy_file(p, &dir.join(&rel))?;
+            k.file = Some(rel);
+        }
+    }
+    crate::results::write_json(&dir.join(RECIPE), &recipe)?;
+
+    Ok(())
 }

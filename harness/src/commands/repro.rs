@@ -14,7 +14,7 @@ use crate::cli::ReproArgs;
 use crate::engine::Output;
 use crate::error::{Error, ExitCode, Result};
 use crate::plan::Plan;
-use crate::results::recipe::{self, Recipe, RecipeKernel};
+use crate::results::recipe::{self, Recipe, RecipeKernel, sha256_if_readable};
 use crate::results::selection::{select, test_ids, worst};
 use crate::support::hash::sha256_file;
 use crate::vm::{Accel, AccelChoice, Backend, BackendChoice, PerfMode, PerfModeChoice};
@@ -292,7 +292,7 @@ fn guest_for(recipe: &Recipe, dir: &Path, notes: &mut Vec<String>, quiet: bool) 
         .map(|f| dir.join(f))
         .chain([recipe.guest.path.clone()]);
     for c in candidates {
-        if c.is_file() && sha256_file(&c).ok().as_deref() == Some(want.as_str()) {
+        if c.is_file() && sha256_if_readable(&c)?.as_deref() == Some(want.as_str()) {
             return Ok(c);
         }
     }
@@ -337,7 +337,7 @@ fn kernel_for(
         if req.rebuild && rebuildable {
             break;
         }
-        if c.is_file() && sha256_file(&c).ok().as_deref() == Some(want.as_str()) {
+        if c.is_file() && sha256_if_readable(&c)?.as_deref() == Some(want.as_str()) {
             return Ok(c);
         }
     }

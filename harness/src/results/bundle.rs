@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::recipe::{RECIPE, copy_file, mkdir};
 use crate::error::{Error, Result};
+use crate::support::fs::StopOnInterrupt;
 
 /// Whether `p` names an archive (`*.tar.gz`, `*.tgz`) rather than a directory.
 pub fn is_archive(p: &Path) -> bool {
@@ -42,12 +43,14 @@ pub fn pack(dir: &Path, top: &str, output: &Path) -> Result<()> {
             path: output.to_owned(),
             source,
         })?;
+    // The check sits on the compressor's input: zeros compress so well
+    // that its output is written too rarely to notice Ctrl-C there.
     let gz = flate2::write::GzEncoder::new(tmp.as_file(), flate2::Compression::default());
-    let mut tar = tar::Builder::new(gz);
+    let mut tar = tar::Builder::new(StopOnInterrupt(gz));
     tar.follow_symlinks(true);
     tar.append_dir_all(top, dir)
         .and_then(|()| tar.into_inner())
-        .and_then(|gz| gz.finish())
+        .and_then(|gz| gz.0.finish())
         .and_then(|f| f.sync_all())
         .map_err(|e| Error::io("failed to write", output, e))?;
     // A bundle is for sharing: not the 0600 of a temporary file.

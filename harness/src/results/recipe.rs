@@ -267,8 +267,21 @@ pub(crate) fn mkdir(p: &Path) -> Result<()> {
     std::fs::create_dir_all(p).map_err(|e| Error::io("failed to create", p, e))
 }
 
+/// The sha256 of a file, `None` when it cannot be read (whether that
+/// means "gone" is the caller's to say); Ctrl-C while hashing a large
+/// image is [`Error::Interrupted`].
+pub(crate) fn sha256_if_readable(p: &Path) -> Result<Option<String>> {
+    match crate::support::hash::sha256_file(p) {
+        Ok(h) => Ok(Some(h)),
+        Err(e) => match Error::io("failed to read", p, e) {
+            Error::Interrupted => Err(Error::Interrupted),
+            _ => Ok(None),
+        },
+    }
+}
+
 pub(crate) fn copy_file(from: &Path, to: &Path) -> Result<()> {
-    std::fs::copy(from, to)
+    crate::support::fs::copy_file(from, to)
         .map(|_| ())
         .map_err(|e| Error::io("failed to copy", from, e))
 }

@@ -15,11 +15,14 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 
-/// Hex sha256 of everything `r` yields.
+/// Hex sha256 of everything `r` yields. Stops with
+/// [`crate::support::fs::interrupted_error`] once the user asked kharness
+/// to stop (a kernel image or guest binary takes seconds to hash).
 pub fn sha256_reader(r: &mut impl Read) -> std::io::Result<String> {
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     loop {
+        crate::support::fs::check_interrupt()?;
         let n = r.read(&mut buf)?;
         if n == 0 {
             break;

@@ -160,20 +160,42 @@ pub struct Group {
     child: Child,
     pgid: Pid,
     status: Option<ExitStatus>,
+    /// The group's watchman: see [`Group::spawn`].
+    reaper: Option<Child>,
 }
 
 impl Group {
-    /// Spawns `cmd` as the leader of a new process group that gets
-    /// SIGKILL if kharness dies.
+    /// Spawns `cmd` as the leader of a new process group that dies with
+    /// kharness, grandchildren included.
+    ///
+    /// The leader gets SIGKILL from the kernel when kharness dies
+    /// (`PR_SET_PDEATHSIG`), but that signal reaches only the leader: vng
+    /// runs virtme-run, which starts QEMU as a child of its own, and those
+    /// would run on after a SIGKILL of kharness. So a watchman joins the
+    /// group: a shell blocked reading a pipe whose only writer is kharness.
+    /// When kharness dies, for any reason, the pipe reports end of file and
+    /// the watchman kills its own group. Being a member, it also keeps the
+    /// group id from being reused while it waits.
     pub fn spawn(cmd: &mut Command) -> io::Result<Group> {
         cmd.process_group(0);
         die_with_parent(cmd);
         let child = cmd.spawn()?;
         let pgid = Pid::from_child(&child);
+        // Without a watchman the leader still dies with kharness; only
+        // its descendants could outlive it.
+        let reaper = Command::new("/bin/sh")
+            .args(["-c", "read _; kill -KILL 0"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(pgid.as_raw_nonzero().get())
+            .spawn()
+            .ok();
         Ok(Group {
             child,
             pgid,
             status: None,
+            reaper,
         })
     }
 
@@ -216,6 +238,11 @@ impl Group {
         let _ = rustix::process::kill_process_group(self.pgid, Signal::KILL);
         let st = self.child.wait()?;
         self.status = Some(st);
+        if let Some(mut r) = self.reaper.take() {
+            // A member of the group: killed with it just now.
+            let _ = r.kill();
+            let _ = r.wait();
+        }
         Ok(st)
     }
 }
@@ -350,6 +377,25 @@ mod tests {
         std::thread::sleep(Duration::from_millis(300));
         assert!(!alive(pid), "grandchild {pid} outlived the guard");
         assert!(!alive(leader as i32), "leader {leader} outlived the guard");
+    }
+
+    #[test]
+    fn the_watchman_kills_the_group_when_kharness_goes() {
+        // What the kernel does to the pipe when kharness dies (SIGKILL):
+        // its write end closes. Here the test closes it by hand, with the
+        // guard still alive, and the grandchild must go.
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("grandchild.pid");
+        let mut g = Group::spawn(&mut stubborn(&pidfile)).unwrap();
+        let pid = read_pid(&pidfile);
+        assert!(alive(pid));
+        drop(g.reaper.as_mut().unwrap().stdin.take());
+        let until = Instant::now() + Duration::from_secs(5);
+        while alive(pid) && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(!alive(pid), "grandchild {pid} outlived the watchman");
+        assert!(g.leader_exited().unwrap(), "the leader went with its group");
     }
 
     #[test]
