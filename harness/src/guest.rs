@@ -9,7 +9,68 @@ use std::process::Command;
 use kharness_record::TestInfo;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ExitCode, Result};
+
+/// Why the guest binary could not be found, built or listed.
+#[derive(Debug, thiserror::Error)]
+pub enum GuestError {
+    #[error("cannot find own executable: {0}")]
+    OwnExe(std::io::Error),
+    #[error(
+        "no kharness-guest binary found beside {}; build it with `RUSTFLAGS='{GUEST_RUSTFLAGS}' cargo build \
+         --release -p kharness-guest --target {GUEST_TARGET}` or pass --guest PATH",
+        beside.display()
+    )]
+    NotFound { beside: PathBuf },
+    #[error("failed to run cargo: {0}")]
+    CargoSpawn(std::io::Error),
+    #[error("building the guest failed ({status}): {command}\n{log_tail}")]
+    BuildFailed {
+        status: std::process::ExitStatus,
+        command: String,
+        log_tail: String,
+    },
+    #[error("failed to run {} list: {source}", guest.display())]
+    ListSpawn {
+        guest: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "no test matches filter {}; `kharness list` shows the catalogue",
+        quoted(filters)
+    )]
+    NoMatch { filters: Vec<String> },
+    #[error("{} list failed ({status}): {stderr_tail}", guest.display())]
+    ListFailed {
+        guest: PathBuf,
+        status: std::process::ExitStatus,
+        stderr_tail: String,
+    },
+    #[error("guest catalogue line is not valid JSON ({why}): {line}")]
+    BadCatalogue {
+        why: serde_json::Error,
+        line: String,
+    },
+}
+
+impl crate::error::OpError for GuestError {
+    /// A filter that selects nothing is the user's; the rest is the
+    /// machine's.
+    fn exit_code(&self) -> ExitCode {
+        match self {
+            GuestError::NoMatch { .. } => ExitCode::Usage,
+            _ => ExitCode::Infra,
+        }
+    }
+}
+
+fn quoted(filters: &[String]) -> String {
+    filters
+        .iter()
+        .map(|f| format!("'{f}'"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
 
 /// The target the guest is built for: glibc with `+crt-static`, the one
 /// static option on machines without the musl target.
@@ -62,8 +123,7 @@ pub fn locate(explicit: Option<&Path>, quiet: bool) -> Result<GuestBinary> {
             return build_in(&ws, quiet);
         }
     }
-    let exe = std::env::current_exe()
-        .map_err(|e| Error::Infra(format!("cannot find own executable: {e}")))?;
+    let exe = std::env::current_exe().map_err(GuestError::OwnExe)?;
     let dir = exe.parent().unwrap_or(Path::new("."));
     for cand in [
         dir.join("kharness-guest"),
@@ -76,11 +136,7 @@ pub fn locate(explicit: Option<&Path>, quiet: bool) -> Result<GuestBinary> {
             return describe(&cand, None);
         }
     }
-    Err(Error::Infra(format!(
-        "no kharness-guest binary found beside {}; build it with `RUSTFLAGS='{GUEST_RUSTFLAGS}' cargo build \
-         --release -p kharness-guest --target {GUEST_TARGET}` or pass --guest PATH",
-        exe.display()
-    )))
+    Err(GuestError::NotFound { beside: exe }.into())
 }
 
 fn build_in(ws: &Path, quiet: bool) -> Result<GuestBinary> {
@@ -106,18 +162,19 @@ fn build_in(ws: &Path, quiet: bool) -> Result<GuestBinary> {
         },
         || {},
     )
-    .map_err(|e| Error::Infra(format!("failed to run cargo: {e}")))?;
+    .map_err(GuestError::CargoSpawn)?;
     if sup.interrupted {
         return Err(Error::Interrupted);
     }
     let status = sup.status;
     if !status.success() {
         let text = std::fs::read_to_string(log.path()).unwrap_or_default();
-        return Err(Error::Infra(format!(
-            "building the guest failed ({status}): {}\n{}",
-            crate::support::quote::sh_join(&argv),
-            tail(&text, 20)
-        )));
+        return Err(GuestError::BuildFailed {
+            status,
+            command: crate::support::quote::sh_join(&argv),
+            log_tail: tail(&text, 20),
+        }
+        .into());
     }
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -207,31 +264,34 @@ pub fn catalogue(guest: &GuestBinary, filters: &[String]) -> Result<Vec<TestInfo
             .arg("--")
             .args(filters),
     )
-    .map_err(|e| Error::Infra(format!("failed to run {} list: {e}", guest.path.display())))?;
+    .map_err(|source| GuestError::ListSpawn {
+        guest: guest.path.clone(),
+        source,
+    })?;
     if out.status.code() == Some(2) {
-        return Err(Error::Usage(format!(
-            "no test matches filter {}; `kharness list` shows the catalogue",
-            filters
-                .iter()
-                .map(|f| format!("'{f}'"))
-                .collect::<Vec<_>>()
-                .join(" ")
-        )));
+        return Err(GuestError::NoMatch {
+            filters: filters.to_vec(),
+        }
+        .into());
     }
     if !out.status.success() {
-        return Err(Error::Infra(format!(
-            "{} list failed ({}): {}",
-            guest.path.display(),
-            out.status,
-            tail(&String::from_utf8_lossy(&out.stderr), 5)
-        )));
+        return Err(GuestError::ListFailed {
+            guest: guest.path.clone(),
+            status: out.status,
+            stderr_tail: tail(&String::from_utf8_lossy(&out.stderr), 5),
+        }
+        .into());
     }
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
-            serde_json::from_str(l).map_err(|e| {
-                Error::Infra(format!("guest catalogue line is not valid JSON ({e}): {l}"))
+            serde_json::from_str(l).map_err(|why| {
+                GuestError::BadCatalogue {
+                    why,
+                    line: l.to_owned(),
+                }
+                .into()
             })
         })
         .collect()

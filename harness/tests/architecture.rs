@@ -4,7 +4,9 @@
 //! - `commands/` may use anything; nothing else imports `commands/`;
 //! - only `commands/` imports `engine/`;
 //! - `support/` imports nothing of the crate, and `error` only `support`;
-//! - no cycles between top-level modules.
+//! - no cycles between top-level modules;
+//! - only `commands/` and `cli/` say `Error::Usage(...)`: every other
+//!   module returns a typed error of its own (`OpError`), never a string.
 //!
 //! An edge is any `crate::NAME` path outside comments (`use crate::x`,
 //! `use crate::{x, y}`, or a path in code), charged to the top-level
@@ -213,23 +215,48 @@ fn find_cycle(edges: &[Edge]) -> Option<Vec<String>> {
     None
 }
 
+/// Where a module other than `commands/`, `cli/` (and `error`, which
+/// defines it) builds a string
+/// error (`Error::Usage(`) instead of an `OpError` enum of its own.
+fn stringly_errors(src: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for file in rust_files(src) {
+        let Some(module) = module_of(src, &file) else {
+            continue;
+        };
+        if matches!(module.as_str(), "commands" | "cli" | "error") {
+            continue;
+        }
+        let text =
+            std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        for (i, line) in text.lines().enumerate() {
+            if code_of(line).contains("Error::Usage(") {
+                out.push(format!(
+                    "{}:{}: {module} builds Error::Usage: return a typed error (OpError) instead",
+                    file.display(),
+                    i + 1
+                ));
+            }
+        }
+    }
+    out
+}
+
 /// Everything wrong with the tree under `src`, one line each.
 fn violations(src: &Path) -> Vec<String> {
     let all = edges(src);
-    let mut out: Vec<String> = all
-        .iter()
-        .filter_map(|e| {
-            forbidden(e).map(|why| {
-                format!(
-                    "{}:{}: {} -> {}: {why}",
-                    e.file.display(),
-                    e.line,
-                    e.from,
-                    e.to
-                )
-            })
+    let mut out: Vec<String> = stringly_errors(src);
+    out.extend(all.iter().filter_map(|e| {
+        forbidden(e).map(|why| {
+            format!(
+                "{}:{}: {} -> {}: {why}",
+                e.file.display(),
+                e.line,
+                e.from,
+                e.to
+            )
         })
-        .collect();
+    }));
     if let Some(cycle) = find_cycle(&all) {
         let mut line = format!("cycle: {}", cycle.join(" -> "));
         for pair in cycle.windows(2) {
@@ -299,6 +326,11 @@ fn an_added_forbidden_import_is_caught_with_file_and_line() {
     );
     // A comment or a string naming a module is no edge.
     assert!(!text.contains("results"), "{text}");
+    // A stage module flattening its error into a string.
+    assert!(
+        text.contains("vm/qemu.rs:4: vm builds Error::Usage"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -96,9 +96,8 @@ pub fn execute(sp: SeriesPlan, out: &Output) -> Result<ExitCode> {
     if crate::support::process::interrupted() {
         return Err(Error::Interrupted);
     }
-    if built.is_empty() {
-        return Err(Error::Infra("nothing was built".into()));
-    }
+    // `built` is not empty here: the base step's error returned above
+    // (and an empty plan would be refused by the engine).
 
     let mut plan = sp.run.clone();
     plan.kernels = built.iter().map(|s| s.bzimage.clone()).collect();

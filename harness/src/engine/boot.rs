@@ -87,7 +87,10 @@ pub(super) fn boot_vm(
         plan.timeout,
         || progress.poll(&launch.records),
     )
-    .map_err(|e| Error::Infra(format!("failed to start {}: {e}", launch.display)))?;
+    .map_err(|source| crate::vm::VmError::Start {
+        what: launch.display.clone(),
+        source,
+    })?;
     progress.finish();
     if let Some(f) = &launch.scratch {
         // Best effort: a leftover copy of the initramfs only costs space.

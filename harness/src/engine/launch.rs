@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::context::Ctx;
+use super::error::EngineError;
 use crate::error::{Error, Result};
 use crate::guest::GuestBinary;
 use crate::kernel::KernelIdentity;
@@ -212,8 +213,10 @@ pub(super) fn prepare(
             crate::support::fs::write_atomic(&script, vng_script(&argv).as_bytes())
                 .map_err(|e| Error::io("failed to write", &script, e))?;
             let vng = vng_for(ctx.plan, id, &script, &rw, ctx.verdict.accel, ctx.perf_mode);
-            vng.check_cmdline()
-                .map_err(|e| Error::Usage(format!("{}: {e}", id.release)))?;
+            vng.check_cmdline().map_err(|source| EngineError::Kernel {
+                release: id.release.clone(),
+                source,
+            })?;
             let guest_rel = format!("{}/guest.log", layout.rel);
             // vng: the guest command's output on stdout, the kernel's on stderr.
             Ok(Launch {
@@ -246,8 +249,10 @@ pub(super) fn prepare(
                 ctx.verdict.accel,
                 ctx.perf_mode,
             );
-            q.check_cmdline()
-                .map_err(|e| Error::Usage(format!("{}: {e}", id.release)))?;
+            q.check_cmdline().map_err(|source| EngineError::Kernel {
+                release: id.release.clone(),
+                source,
+            })?;
             // qemu-direct: the first serial port (stdout) is the console and
             // the guest's KTAP; QEMU's own messages go to stderr.
             Ok(Launch {

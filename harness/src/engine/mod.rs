@@ -5,11 +5,13 @@
 mod boot;
 mod classify;
 mod context;
+mod error;
 mod launch;
 mod pass;
 mod run;
 mod steps;
 
 pub use classify::{Classified, Observed, boot_records, classify, tests_after};
+pub use error::EngineError;
 pub use run::{Output, boot_order, run_plan};
 pub use steps::{SeriesReport, Step, build_step};

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use super::context::Ctx;
+use super::error::EngineError;
 use super::launch::{
     RECORDS, VNG_SCRIPT, Which, qemu_for, qemu_guest_argv, vng_for, vng_guest_argv,
 };
@@ -31,7 +32,7 @@ pub struct Output {
 /// dry run, which only prints the VM commands.
 pub fn run_plan(plan: &Plan, out: &Output) -> Result<Option<(RunResults, RunDir)>> {
     if plan.kernels.is_empty() {
-        return Err(Error::Usage("the plan has no kernel to boot".into()));
+        return Err(EngineError::NoKernel.into());
     }
     let identities = plan
         .kernels
@@ -44,17 +45,16 @@ pub fn run_plan(plan: &Plan, out: &Output) -> Result<Option<(RunResults, RunDir)
     let backend = Backend::resolve(plan.backend, vng_installed);
     match backend {
         Backend::Vng if !vng_installed => {
-            return Err(Error::Infra(format!(
-                "{} not found: virtme-ng is not installed; {} (see `kharness doctor`)",
-                plan.vng.display(),
-                vm::vng::INSTALL_HINT
-            )));
+            return Err(vm::VmError::VngMissing {
+                vng: plan.vng.clone(),
+            }
+            .into());
         }
         Backend::Qemu if !is_installed(&plan.qemu) => {
-            return Err(Error::Infra(format!(
-                "{} not found: install it with `apt-get install qemu-system-x86` (see `kharness doctor`)",
-                plan.qemu.display()
-            )));
+            return Err(vm::VmError::QemuMissing {
+                qemu: plan.qemu.clone(),
+            }
+            .into());
         }
         _ => {}
     }
@@ -74,7 +74,7 @@ pub fn run_plan(plan: &Plan, out: &Output) -> Result<Option<(RunResults, RunDir)
         None => (0..identities.len()).map(|i| (i, None)).collect(),
     };
     if out.dry_run {
-        let perf_mode = PerfMode::resolve(plan.perf_mode, Accel::Tcg).map_err(Error::Usage)?;
+        let perf_mode = PerfMode::resolve(plan.perf_mode, Accel::Tcg)?;
         let rw = Path::new("/tmp/kharness-dry-run");
         let mut text = String::new();
         for &(i, part) in &booted {
@@ -118,7 +118,7 @@ pub fn run_plan(plan: &Plan, out: &Output) -> Result<Option<(RunResults, RunDir)
             reprobe: false,
         },
     );
-    let perf_mode = PerfMode::resolve(plan.perf_mode, verdict.accel).map_err(Error::Usage)?;
+    let perf_mode = PerfMode::resolve(plan.perf_mode, verdict.accel)?;
     let run_dir = RunDir::create(&plan.out, started)?;
     if !out.quiet {
         let how = if verdict.cached {

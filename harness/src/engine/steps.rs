@@ -117,15 +117,12 @@ pub fn build_step(
     );
     let built = build::configure_and_build(&spec, &mut |p: &BuildProgress| bar.update(p));
     bar.finish();
-    let built = built.map_err(|e| {
-        if matches!(e, build::BuildError::Interrupted) {
-            return Error::Interrupted;
-        }
-        let what = match patches.last() {
+    let built = built.map_err(|source| super::EngineError::Build {
+        what: match patches.last() {
             Some(p) => format!("building with patch {}", p.label()),
             None => "building the base tree".to_owned(),
-        };
-        Error::Infra(format!("{what} failed: {e}"))
+        },
+        source,
     })?;
     std::fs::create_dir_all(&artifact_dir)
         .map_err(|e| Error::io("failed to create", &artifact_dir, e))?;

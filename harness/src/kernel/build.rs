@@ -24,7 +24,6 @@ use crate::support::hash::sha256_hex;
 use self::kconfig::{Dropped, Requests};
 use self::make::MakeCommand;
 pub use self::make::{BuildProgress, SCRUBBED_ENV};
-use crate::error::Error;
 
 /// The fragment kharness ships, `images/kharness.config`, built into the
 /// binary so an installed kharness needs no checkout. Used when a spec names
@@ -196,31 +195,27 @@ impl BuildError {
     }
 }
 
-impl From<BuildError> for Error {
-    /// Bad trees and fragments are input errors (exit 2); a failing make is
-    /// an infrastructure failure (exit 3).
-    fn from(e: BuildError) -> Self {
-        let text = {
-            let mut s = e.to_string();
-            let mut src = std::error::Error::source(&e);
-            while let Some(cause) = src {
-                s.push_str(&format!(": {cause}"));
-                src = cause.source();
-            }
-            s
-        };
-        match e {
+impl crate::error::OpError for BuildError {
+    /// Bad trees and fragments are input errors (exit 2); a failing make
+    /// is an infrastructure failure (exit 3).
+    fn exit_code(&self) -> crate::error::ExitCode {
+        use crate::error::ExitCode;
+        match self {
             BuildError::NotASourceTree { .. }
             | BuildError::SourceNotClean { .. }
             | BuildError::BadFragmentLine { .. }
-            | BuildError::Dropped { .. } => Error::Usage(text),
-            BuildError::ReadFragment { path, .. } => Error::BadInput { path, why: text },
-            BuildError::Io { what, path, source } => Error::Io { what, path, source },
-            BuildError::Interrupted => Error::Interrupted,
-            BuildError::Spawn { .. } | BuildError::Make { .. } | BuildError::NoImage { .. } => {
-                Error::Infra(text)
-            }
+            | BuildError::Dropped { .. }
+            | BuildError::ReadFragment { .. } => ExitCode::Usage,
+            BuildError::Io { .. }
+            | BuildError::Interrupted
+            | BuildError::Spawn { .. }
+            | BuildError::Make { .. }
+            | BuildError::NoImage { .. } => ExitCode::Infra,
         }
+    }
+
+    fn interrupted(&self) -> bool {
+        matches!(self, BuildError::Interrupted)
     }
 }
 
@@ -588,7 +583,10 @@ mod tests {
         let missing = dir.path().join("nope.config");
         let err = read_fragments(&[missing]).unwrap_err();
         assert!(matches!(err, BuildError::ReadFragment { .. }), "{err:?}");
-        assert_eq!(Error::from(err).exit_code(), crate::error::ExitCode::Usage);
+        assert_eq!(
+            crate::error::Error::from(err).exit_code(),
+            crate::error::ExitCode::Usage
+        );
     }
 
     #[test]
@@ -659,6 +657,9 @@ mod tests {
             "`cd /src && make O=/b bzImage` failed with exit status 2; full log: \
              /b/kharness-make-bzImage.log\n  fs/splice.c:1:1: error: expected ';'"
         );
-        assert_eq!(Error::from(e).exit_code(), crate::error::ExitCode::Infra);
+        assert_eq!(
+            crate::error::Error::from(e).exit_code(),
+            crate::error::ExitCode::Infra
+        );
     }
 }

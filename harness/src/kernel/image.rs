@@ -8,7 +8,38 @@ use std::path::{Path, PathBuf};
 use crate::support::hash::sha256_reader;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ExitCode, Result};
+
+/// Why a `--kernel` value names no image, or there is no default.
+#[derive(Debug, thiserror::Error)]
+pub enum KernelSpecError {
+    #[error("--kernel needs a path or a release, got an empty string")]
+    Empty,
+    #[error("kernel {spec}: no such file; give a bzImage path or a release from {hint}")]
+    NoSuchFile { spec: String, hint: String },
+    #[error("kernel {spec}: neither a file nor a release with {}; {hint}", candidate.display())]
+    Unknown {
+        spec: String,
+        candidate: PathBuf,
+        hint: String,
+    },
+    #[error(
+        "no kernel given and none found in {BOOT_DIR}; install one with \
+         `apt-get install linux-image-6.12.117+deb12-amd64-unsigned` or pass --kernel PATH"
+    )]
+    NoDefault,
+}
+
+impl crate::error::OpError for KernelSpecError {
+    /// A bad value is the user's; a machine without kernels is the
+    /// machine's.
+    fn exit_code(&self) -> ExitCode {
+        match self {
+            KernelSpecError::NoDefault => ExitCode::Infra,
+            _ => ExitCode::Usage,
+        }
+    }
+}
 
 /// Where distribution kernels live.
 pub const BOOT_DIR: &str = "/boot";
@@ -33,17 +64,16 @@ pub fn resolve_spec(spec: &str) -> Result<PathBuf> {
 
 fn resolve_spec_in(spec: &str, boot: &Path) -> Result<PathBuf> {
     if spec.is_empty() {
-        return Err(Error::Usage(
-            "--kernel needs a path or a release, got an empty string".into(),
-        ));
+        return Err(KernelSpecError::Empty.into());
     }
     let as_path = Path::new(spec);
     if spec.contains('/') || as_path.exists() {
         if !as_path.exists() {
-            return Err(Error::Usage(format!(
-                "kernel {spec}: no such file; give a bzImage path or a release from {}",
-                available_hint(boot)
-            )));
+            return Err(KernelSpecError::NoSuchFile {
+                spec: spec.to_owned(),
+                hint: available_hint(boot),
+            }
+            .into());
         }
         return Ok(as_path.to_owned());
     }
@@ -51,11 +81,12 @@ fn resolve_spec_in(spec: &str, boot: &Path) -> Result<PathBuf> {
     if candidate.exists() {
         return Ok(candidate);
     }
-    Err(Error::Usage(format!(
-        "kernel {spec}: neither a file nor a release with {}; {}",
-        candidate.display(),
-        available_hint(boot)
-    )))
+    Err(KernelSpecError::Unknown {
+        spec: spec.to_owned(),
+        candidate,
+        hint: available_hint(boot),
+    }
+    .into())
 }
 
 fn available_hint(boot: &Path) -> String {
@@ -93,12 +124,7 @@ pub fn default_kernel() -> Result<PathBuf> {
     list_boot_kernels(Path::new(BOOT_DIR))
         .pop()
         .map(|(_, p)| p)
-        .ok_or_else(|| {
-            Error::Infra(format!(
-                "no kernel given and none found in {BOOT_DIR}; install one with \
-                 `apt-get install linux-image-6.12.117+deb12-amd64-unsigned` or pass --kernel PATH"
-            ))
-        })
+        .ok_or_else(|| KernelSpecError::NoDefault.into())
 }
 
 /// Compares release strings by their numeric runs, so 6.12 sorts after 6.1

@@ -18,8 +18,25 @@ pub use ktap::ktap;
 pub use markdown::markdown;
 pub use terminal::{for_stdout, terminal};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ExitCode, OpError, Result};
 use crate::results::RunResults;
+
+/// A report file that could not be rendered (a bug of ours, or a library
+/// refusing data): exit 3.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("failed to render {file}")]
+    Render {
+        file: &'static str,
+        source: quick_junit::SerializeError,
+    },
+}
+
+impl OpError for ReportError {
+    fn exit_code(&self) -> ExitCode {
+        ExitCode::Infra
+    }
+}
 
 /// The report files of a run directory, in the order [`write_all`] writes them.
 pub const REPORT_FILES: [&str; 5] = [
@@ -57,7 +74,10 @@ pub fn write_all(run_dir: &Path, res: &RunResults) -> Result<Vec<PathBuf>> {
 fn render(name: &str, res: &RunResults) -> Result<Vec<u8>> {
     Ok(match name {
         "junit.xml" => junit(res)
-            .map_err(|e| Error::Infra(format!("failed to render junit.xml: {e}")))?
+            .map_err(|source| ReportError::Render {
+                file: "junit.xml",
+                source,
+            })?
             .into_bytes(),
         "results.ktap" => ktap(res).into_bytes(),
         "kcidb.json" => {

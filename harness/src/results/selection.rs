@@ -3,7 +3,28 @@
 use kharness_record::{Status, TestRecord, filter};
 
 use super::{KernelRun, RunResults};
-use crate::error::{Error, Result};
+use crate::error::Result;
+
+/// Why a `--test` or `--filter` cannot select from a run: the user's
+/// mistake (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum SelectionError {
+    #[error("--test {test}: the run has no result for it")]
+    NoResult { test: String },
+    #[error(
+        "--filter {filter}: a run stores test ids, not tags; select by id glob or area \
+         (e.g. --filter 'splice.*' or --filter io_uring)"
+    )]
+    Tag { filter: String },
+    #[error("--filter {filter}: selects none of the run's results")]
+    SelectsNone { filter: String },
+}
+
+impl crate::error::OpError for SelectionError {
+    fn exit_code(&self) -> crate::error::ExitCode {
+        crate::error::ExitCode::Usage
+    }
+}
 
 /// The (kernel index, test id) pairs a repro or bundle is about: of the
 /// tests asked (`tests` by exact id, `filters` as globs or area names in
@@ -25,22 +46,15 @@ pub fn select(
     };
     for t in tests {
         if !has(&|id| id == t) {
-            return Err(Error::Usage(format!(
-                "--test {t}: the run has no result for it"
-            )));
+            return Err(SelectionError::NoResult { test: t.clone() }.into());
         }
     }
     for f in filters {
         if f.starts_with("tag:") {
-            return Err(Error::Usage(format!(
-                "--filter {f}: a run stores test ids, not tags; select by id glob or area \
-                 (e.g. --filter 'splice.*' or --filter io_uring)"
-            )));
+            return Err(SelectionError::Tag { filter: f.clone() }.into());
         }
         if !has(&|id| filter::id_matches(f, id)) {
-            return Err(Error::Usage(format!(
-                "--filter {f}: selects none of the run's results"
-            )));
+            return Err(SelectionError::SelectsNone { filter: f.clone() }.into());
         }
     }
     let wanted = |id: &str| {

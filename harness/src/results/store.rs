@@ -6,6 +6,21 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+
+/// Why `--out` cannot take a new run directory: exit 2.
+#[derive(Debug, thiserror::Error)]
+pub enum OutError {
+    #[error("{} already holds 1000 runs started at {stamp}", out.display())]
+    Full { out: PathBuf, stamp: String },
+    #[error("--out {}: not a directory; pass --out DIR with a writable directory", out.display())]
+    NotADirectory { out: PathBuf },
+}
+
+impl crate::error::OpError for OutError {
+    fn exit_code(&self) -> crate::error::ExitCode {
+        crate::error::ExitCode::Usage
+    }
+}
 use crate::support::fs::write_atomic;
 
 /// A run directory `OUT/<run id>`.
@@ -42,10 +57,11 @@ impl RunDir {
                 Err(source) => return Err(Error::Output { path, source }),
             }
         }
-        Err(Error::Usage(format!(
-            "{} already holds 1000 runs started at {stamp}",
-            out.display()
-        )))
+        Err(OutError::Full {
+            out: out.to_owned(),
+            stamp,
+        }
+        .into())
     }
 
     pub fn join(&self, rel: impl AsRef<Path>) -> PathBuf {
@@ -58,10 +74,10 @@ impl RunDir {
 /// directory above it that exists. Creates nothing that stays.
 pub fn check_out(out: &Path) -> Result<()> {
     if out.exists() && !out.is_dir() {
-        return Err(Error::Usage(format!(
-            "--out {}: not a directory; pass --out DIR with a writable directory",
-            out.display()
-        )));
+        return Err(OutError::NotADirectory {
+            out: out.to_owned(),
+        }
+        .into());
     }
     let existing = out
         .ancestors()

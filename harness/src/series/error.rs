@@ -163,21 +163,21 @@ impl ApplyError {
     }
 }
 
-impl From<SeriesError> for crate::error::Error {
+impl crate::error::OpError for SeriesError {
     /// Bad input: exit code 2. The message already names file and line.
-    fn from(e: SeriesError) -> Self {
-        crate::error::Error::Usage(e.to_string())
+    fn exit_code(&self) -> crate::error::ExitCode {
+        crate::error::ExitCode::Usage
     }
 }
 
-impl From<ApplyError> for crate::error::Error {
+impl crate::error::OpError for ApplyError {
     /// A patch that does not apply or a tool that fails is an
     /// infrastructure failure (exit code 3); an unusable source tree is
     /// bad input (exit code 2).
-    fn from(e: ApplyError) -> Self {
-        match e {
-            ApplyError::Source { path, why } => crate::error::Error::BadInput { path, why },
-            other => crate::error::Error::Infra(other.to_string()),
+    fn exit_code(&self) -> crate::error::ExitCode {
+        match self {
+            ApplyError::Source { .. } => crate::error::ExitCode::Usage,
+            _ => crate::error::ExitCode::Infra,
         }
     }
 }

@@ -72,16 +72,21 @@ impl PerfMode {
 
     /// icount exists only under TCG: asking for it under KVM is an error
     /// the caller reports.
-    pub fn resolve(choice: PerfModeChoice, accel: super::Accel) -> Result<PerfMode, String> {
+    pub fn resolve(
+        choice: PerfModeChoice,
+        accel: super::Accel,
+    ) -> Result<PerfMode, super::VmError> {
         use super::Accel;
         match (choice, accel) {
-            (PerfModeChoice::Wallclock, _) | (PerfModeChoice::Auto, Accel::Kvm) => Ok(PerfMode::Wallclock),
+            (PerfModeChoice::Wallclock, _) | (PerfModeChoice::Auto, Accel::Kvm) => {
+                Ok(PerfMode::Wallclock)
+            }
             (PerfModeChoice::Deterministic, Accel::Tcg) | (PerfModeChoice::Auto, Accel::Tcg) => {
                 Ok(PerfMode::Deterministic)
             }
-            (PerfModeChoice::Deterministic, Accel::Kvm) => Err(
-                "--perf-mode deterministic needs TCG (QEMU's -icount); use --accel tcg or --perf-mode wallclock".into(),
-            ),
+            (PerfModeChoice::Deterministic, Accel::Kvm) => {
+                Err(super::VmError::DeterministicNeedsTcg)
+            }
         }
     }
 }

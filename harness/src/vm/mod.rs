@@ -4,6 +4,7 @@
 mod accel;
 mod backend;
 pub mod console;
+mod error;
 pub mod initramfs;
 mod process;
 mod qemu;
@@ -15,6 +16,7 @@ pub use accel::{
     resolve_accel,
 };
 pub use backend::{Backend, BackendChoice, ICOUNT, PerfMode, PerfModeChoice};
+pub use error::VmError;
 pub use process::supervise;
 pub use qemu::Qemu;
 pub use quote::is_vng_safe_path;

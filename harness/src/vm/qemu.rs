@@ -96,12 +96,13 @@ impl Qemu {
     }
 
     /// Refuses a kernel command line the kernel would cut.
-    pub fn check_cmdline(&self) -> Result<(), String> {
-        let n = self.cmdline().len();
-        if n > CMDLINE_MAX {
-            return Err(format!(
-                "the kernel command line would be {n} bytes, more than the {CMDLINE_MAX} x86 takes"
-            ));
+    pub fn check_cmdline(&self) -> Result<(), super::VmError> {
+        let len = self.cmdline().len();
+        if len > CMDLINE_MAX {
+            return Err(super::VmError::CmdlineTooLong {
+                len,
+                max: CMDLINE_MAX,
+            });
         }
         Ok(())
     }

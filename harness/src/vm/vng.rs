@@ -117,13 +117,13 @@ impl Vng {
     /// Refuses an `--exec` string that would not fit on the kernel
     /// command line: vng passes it there base64-encoded, beside its own
     /// parameters (a few hundred bytes; `VNG_RESERVED` leaves them room).
-    pub fn check_cmdline(&self) -> Result<(), String> {
-        let n = self.exec_string().len().div_ceil(3) * 4;
-        if n + VNG_RESERVED > super::qemu::CMDLINE_MAX {
-            return Err(format!(
-                "vng would put {n} bytes of --exec on a kernel command line of at most {} (a shorter --out path helps)",
-                super::qemu::CMDLINE_MAX
-            ));
+    pub fn check_cmdline(&self) -> Result<(), super::VmError> {
+        let len = self.exec_string().len().div_ceil(3) * 4;
+        if len + VNG_RESERVED > super::qemu::CMDLINE_MAX {
+            return Err(super::VmError::ExecTooLong {
+                len,
+                max: super::qemu::CMDLINE_MAX,
+            });
         }
         Ok(())
     }
