@@ -1,21 +1,5 @@
-//! `kharness.toml`: settings from files, layered under the command line.
-//!
-//! Where a setting comes from, highest first: its flag, its `KHARNESS_*`
-//! environment variable, the project file, the user file, the built-in
-//! default. The project file is `--config FILE` or the first `kharness.toml`
-//! found in the current directory or its parents; the user file is
-//! `$XDG_CONFIG_HOME/kharness/config.toml` (else
-//! `~/.config/kharness/config.toml`).
-//!
-//! Settings live in profiles, `[profile.NAME]`; a profile inherits
-//! `[profile.default]` of the same file. The profile is `--profile NAME`,
-//! else `$KHARNESS_PROFILE`, else `ci` when `$CI` is set (as GitHub Actions
-//! and GitLab CI set it), else `default`.
-//!
-//! clap stays the one parser of values: a file's value becomes the default
-//! of the argument it configures, so clap's own precedence (flag, then
-//! environment, then default) does the layering, and the value is checked
-//! by the same parser as the flag. Each key is one line of [`KEYS`].
+//! Reading the files into [`Layers`], and laying them under clap: the
+//! files' values become the defaults of the arguments they configure.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -27,86 +11,11 @@ use clap::{Arg, ArgMatches, Command, CommandFactory, FromArgMatches};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
+use super::PROJECT_FILE;
+use super::keys::{KEYS, Key, Ty, did_you_mean, key_named};
+use super::show::shown;
 use crate::error::{Error, Result};
 use crate::support::text::one_line;
-
-/// The project file's name.
-pub const PROJECT_FILE: &str = "kharness.toml";
-
-/// What a key's value is in the file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ty {
-    /// A string, passed on as is.
-    Str,
-    Int,
-    /// A number; integers are taken too.
-    Float,
-    /// A path; a relative one is taken relative to the file's directory.
-    Path,
-    /// A program or kernel release, or a path when it holds a `/` (then
-    /// relative to the file's directory, like [`Ty::Path`]).
-    NameOrPath,
-    /// A duration string (`"90s"`, `"2m"`) or a whole number of seconds.
-    Duration,
-}
-
-/// A configurable setting: its name in kharness.toml, the clap argument
-/// (the field name in cli.rs) it supplies, and its type. The argument's
-/// flag, environment variable, default and checks all come from clap.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Key {
-    pub name: &'static str,
-    pub arg: &'static str,
-    pub ty: Ty,
-    /// An array of `ty` (for a repeatable flag).
-    pub list: bool,
-}
-
-const fn one(name: &'static str, arg: &'static str, ty: Ty) -> Key {
-    Key {
-        name,
-        arg,
-        ty,
-        list: false,
-    }
-}
-
-const fn list(name: &'static str, arg: &'static str, ty: Ty) -> Key {
-    Key {
-        name,
-        arg,
-        ty,
-        list: true,
-    }
-}
-
-/// Every setting kharness.toml may hold, in the order `config show` lists
-/// them. Adding one is adding a line (a unit test checks each names a real
-/// argument).
-pub const KEYS: &[Key] = &[
-    list("kernels", "kernels", Ty::NameOrPath),
-    one("series", "series", Ty::Path),
-    one("tree", "tree", Ty::Path),
-    list("fragments", "fragments", Ty::Path),
-    one("jobs", "jobs", Ty::Int),
-    list("filters", "filters", Ty::Str),
-    one("backend", "backend", Ty::Str),
-    one("accel", "accel", Ty::Str),
-    one("perf-mode", "perf_mode", Ty::Str),
-    one("timeout", "timeout", Ty::Str),
-    one("test-timeout", "test_timeout", Ty::Duration),
-    one("reps", "reps", Ty::Int),
-    one("boots", "boots", Ty::Int),
-    one("max-boots", "max_boots", Ty::Int),
-    one("retries", "retries", Ty::Int),
-    one("threshold", "threshold", Ty::Float),
-    one("memory", "memory", Ty::Str),
-    one("cpus", "cpus", Ty::Int),
-    one("out", "out", Ty::Path),
-    one("guest", "guest", Ty::Path),
-    one("vng", "vng", Ty::NameOrPath),
-    one("qemu", "qemu", Ty::NameOrPath),
-];
 
 /// Which file and profile to read; flattened into the top-level CLI.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -182,11 +91,11 @@ struct Loc {
 
 /// A key's value from a file: each element with where it stands.
 #[derive(Debug, Clone)]
-struct FileValue {
+pub(super) struct FileValue {
     key: Key,
     items: Vec<(String, Loc)>,
     path: PathBuf,
-    origin: Origin,
+    pub(super) origin: Origin,
 }
 
 /// The settings the files give for the selected profile.
@@ -199,9 +108,9 @@ pub struct Layers {
     pub files: Vec<(Level, PathBuf, bool)>,
     /// Unknown keys and the like: worth saying, not worth stopping for.
     pub warnings: Vec<String>,
-    values: BTreeMap<&'static str, FileValue>,
+    pub(super) values: BTreeMap<&'static str, FileValue>,
     /// The `--config` this was loaded with.
-    config_flag: Option<PathBuf>,
+    pub(super) config_flag: Option<PathBuf>,
 }
 
 impl Layers {
@@ -326,7 +235,10 @@ pub fn ci_says_yes(v: &str) -> bool {
 /// The `--config` and `--profile` the command line (or their environment
 /// variables) gave, the latter with where it came from.
 /// With `flags_only`, what the environment says is left out.
-fn selection(m: &ArgMatches, flags_only: bool) -> (Option<PathBuf>, Option<(String, Origin)>) {
+pub(super) fn selection(
+    m: &ArgMatches,
+    flags_only: bool,
+) -> (Option<PathBuf>, Option<(String, Origin)>) {
     // Global arguments can stand before or after the subcommand: the
     // deepest explicit one wins.
     let mut chain = vec![m];
@@ -543,21 +455,6 @@ fn parse_text(
     Ok(ParsedFile { profiles })
 }
 
-fn key_named(name: &str) -> Option<Key> {
-    KEYS.iter().find(|k| k.name == name).copied()
-}
-
-/// `; did you mean `x`?` for the closest of `names`, when close enough.
-fn did_you_mean<'a>(word: &str, names: impl Iterator<Item = &'a str>) -> String {
-    let normal = word.replace('_', "-");
-    names
-        .map(|n| (strsim::jaro_winkler(&normal, n), n))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, n)| format!("; did you mean `{n}`?"))
-        .unwrap_or_default()
-}
-
 /// A value of the file as the strings clap takes, each with its place.
 fn convert(
     key: Key,
@@ -628,13 +525,13 @@ fn locate(text: &str, offset: usize) -> Loc {
 }
 
 /// The first argument with this id in any subcommand.
-fn find_arg<'a>(cmd: &'a Command, id: &str) -> Option<&'a Arg> {
+pub(super) fn find_arg<'a>(cmd: &'a Command, id: &str) -> Option<&'a Arg> {
     cmd.get_subcommands()
         .flat_map(|s| s.get_arguments())
         .find(|a| a.get_id() == id)
 }
 
-fn has_arg(cmd: &Command, id: &str) -> bool {
+pub(super) fn has_arg(cmd: &Command, id: &str) -> bool {
     cmd.get_arguments().any(|a| a.get_id() == id)
 }
 
@@ -653,12 +550,12 @@ fn relaxed(cmd: Command) -> Command {
 
 /// Nothing required at all: `config show` looks at a command line that
 /// need not be complete.
-fn all_optional(cmd: Command) -> Command {
+pub(super) fn all_optional(cmd: Command) -> Command {
     cmd.mut_subcommands(|s| s.mut_args(|a| a.required(false)))
 }
 
 /// The files' values as the defaults of their arguments.
-fn apply(cmd: Command, layers: &Layers) -> Command {
+pub(super) fn apply(cmd: Command, layers: &Layers) -> Command {
     layers.values.values().fold(cmd, |cmd, v| {
         cmd.mut_subcommands(|s| {
             if has_arg(&s, v.key.arg) {
@@ -673,7 +570,7 @@ fn apply(cmd: Command, layers: &Layers) -> Command {
 
 /// Checks every file value with the parser of the flag it stands for, so a
 /// bad value is reported at its place in the file.
-fn validate(cmd: &Command, layers: &Layers) -> Result<()> {
+pub(super) fn validate(cmd: &Command, layers: &Layers) -> Result<()> {
     for v in layers.values.values() {
         let Some(arg) = find_arg(cmd, v.key.arg) else {
             continue;
@@ -703,7 +600,7 @@ fn validate(cmd: &Command, layers: &Layers) -> Result<()> {
 }
 
 /// clap's reason, without its framing.
-fn why(e: &clap::Error) -> String {
+pub(super) fn why(e: &clap::Error) -> String {
     use clap::error::{ContextKind, ContextValue};
     if let Some(ContextValue::Strings(valid)) = e.get(ContextKind::ValidValue) {
         return format!("expected one of {}", valid.join(", "));
@@ -718,145 +615,6 @@ fn why(e: &clap::Error) -> String {
             .unwrap_or("")
             .trim_start_matches("error: "),
     )
-}
-
-/// A value as TOML would write it.
-fn shown(ty: Ty, raw: &str) -> String {
-    match ty {
-        Ty::Int | Ty::Float | Ty::Duration if raw.parse::<f64>().is_ok() => raw.to_owned(),
-        _ => toml::Value::String(raw.to_owned()).to_string(),
-    }
-}
-
-/// `kharness config show [COMMAND ARGS...]`: every key's effective value
-/// and where it came from, as TOML with the origin in a comment. With a
-/// command line, the values that command would run with (its flags
-/// included); without, every key from the environment and files.
-pub fn show<T: CommandFactory>(command_line: &[String], outer: &Layers) -> Result<String> {
-    let cmd = T::command();
-    let mut layers = outer.clone();
-    let mut argv: Vec<String> = vec!["kharness".into()];
-    argv.extend(command_line.iter().cloned());
-    if !command_line.is_empty() {
-        let m = all_optional(cmd.clone())
-            .try_get_matches_from(&argv)
-            .map_err(|e| Error::Usage(format!("config show: {}", why(&e))))?;
-        // The command line's own --config / --profile win over those
-        // `config show` itself was given.
-        let (config, profile) = selection(&m, true);
-        if config.is_some() || profile.is_some() {
-            let profile = profile.or_else(|| match &outer.profile_origin {
-                Origin::Flag(_) | Origin::Env(_) => {
-                    Some((outer.profile.clone(), outer.profile_origin.clone()))
-                }
-                _ => None,
-            });
-            let config = config.or_else(|| outer.config_flag.clone());
-            layers = load(config.as_deref(), profile, &Env::from_process())?;
-        }
-    }
-    validate(&cmd, &layers)?;
-    let full = all_optional(apply(cmd.clone(), &layers));
-    let mut rows: Vec<(Key, Option<Vec<String>>, Origin)> = Vec::new();
-    let commands: Vec<Vec<String>> = if command_line.is_empty() {
-        cmd.get_subcommands()
-            .filter(|s| KEYS.iter().any(|k| has_arg(s, k.arg)))
-            .map(|s| vec!["kharness".to_owned(), s.get_name().to_owned()])
-            .collect()
-    } else {
-        vec![argv]
-    };
-    for argv in commands {
-        let m = full
-            .clone()
-            .try_get_matches_from(&argv)
-            .map_err(|e| Error::Usage(format!("config show: {}", why(&e))))?;
-        let Some((name, sm)) = m.subcommand() else {
-            continue;
-        };
-        let Some(sub) = full.find_subcommand(name) else {
-            continue;
-        };
-        for k in KEYS {
-            if rows.iter().any(|(r, _, _)| r.name == k.name) {
-                continue;
-            }
-            let Some(arg) = sub.get_arguments().find(|a| a.get_id() == k.arg) else {
-                continue;
-            };
-            let vals = sm.get_raw(k.arg).map(|r| {
-                r.map(|v| v.to_string_lossy().into_owned())
-                    .collect::<Vec<_>>()
-            });
-            let origin = match sm.value_source(k.arg) {
-                Some(ValueSource::CommandLine) => Origin::Flag(match arg.get_long() {
-                    Some(l) => format!("--{l}"),
-                    None => format!("<{}>", k.arg.to_uppercase()),
-                }),
-                Some(ValueSource::EnvVariable) => Origin::Env(
-                    arg.get_env()
-                        .map(|e| e.to_string_lossy().into_owned())
-                        .unwrap_or_default(),
-                ),
-                _ => layers
-                    .values
-                    .get(k.name)
-                    .map_or(Origin::Default, |v| v.origin.clone()),
-            };
-            rows.push((*k, vals, origin));
-        }
-    }
-    rows.sort_by_key(|(k, _, _)| KEYS.iter().position(|x| x.name == k.name));
-    Ok(render(&layers, &rows))
-}
-
-fn render(layers: &Layers, rows: &[(Key, Option<Vec<String>>, Origin)]) -> String {
-    use std::fmt::Write;
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "# profile: {} ({})",
-        layers.profile, layers.profile_origin
-    );
-    if !layers.files.iter().any(|(l, _, _)| *l == Level::Project) {
-        let _ = writeln!(s, "# project file: none ({PROJECT_FILE} not found)");
-    }
-    for (level, path, exists) in &layers.files {
-        let note = if *exists { "" } else { " (none)" };
-        let _ = writeln!(s, "# {level} file: {}{note}", path.display());
-    }
-    let lines: Vec<(String, String)> = rows
-        .iter()
-        .map(|(k, vals, origin)| {
-            let text = match vals {
-                None => format!("# {} is not set", k.name),
-                Some(v) if k.list => format!(
-                    "{} = [{}]",
-                    k.name,
-                    v.iter()
-                        .map(|x| shown(k.ty, x))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-                Some(v) => format!(
-                    "{} = {}",
-                    k.name,
-                    shown(k.ty, v.first().map_or("", |x| x.as_str()))
-                ),
-            };
-            (text, origin.to_string())
-        })
-        .collect();
-    let w = lines
-        .iter()
-        .map(|(t, _)| t.chars().count())
-        .max()
-        .unwrap_or(0);
-    for (text, origin) in lines {
-        let pad = w - text.chars().count();
-        let _ = writeln!(s, "{text}{}  # {origin}", " ".repeat(pad));
-    }
-    s
 }
 
 #[cfg(test)]
@@ -932,15 +690,5 @@ mod tests {
                 "/p/kharness.toml:1:1: unknown key `reps`; settings go in a profile, e.g. under [profile.default]"
             ]
         );
-    }
-
-    #[test]
-    fn every_key_names_a_real_argument() {
-        let cmd = crate::cli::Cli::command();
-        for k in KEYS {
-            let arg = find_arg(&cmd, k.arg).unwrap_or_else(|| panic!("{} has no argument", k.name));
-            let repeatable = matches!(arg.get_action(), clap::ArgAction::Append);
-            assert_eq!(repeatable, k.list, "{}: list must match the flag", k.name);
-        }
     }
 }
