@@ -12,9 +12,10 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::PROJECT_FILE;
+use super::error::{ConfigError, Place};
 use super::keys::{KEYS, Key, Ty, did_you_mean, key_named};
 use super::show::shown;
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::support::text::one_line;
 
 /// Which file and profile to read; flattened into the top-level CLI.
@@ -89,6 +90,16 @@ struct Loc {
     col: usize,
 }
 
+impl Loc {
+    fn of(self, path: &Path) -> Place {
+        Place {
+            path: path.to_owned(),
+            line: self.line,
+            col: self.col,
+        }
+    }
+}
+
 /// A key's value from a file: each element with where it stands.
 #[derive(Debug, Clone)]
 pub(super) struct FileValue {
@@ -147,9 +158,9 @@ pub enum Failure {
     Config(Error),
 }
 
-impl From<Error> for Failure {
-    fn from(e: Error) -> Self {
-        Failure::Config(e)
+impl From<ConfigError> for Failure {
+    fn from(e: ConfigError) -> Self {
+        Failure::Config(e.into())
     }
 }
 
@@ -157,7 +168,7 @@ impl From<Error> for Failure {
 /// environment variables.
 pub fn parse<T: CommandFactory + FromArgMatches>(
     argv: &[OsString],
-) -> std::result::Result<(T, Layers), Failure> {
+) -> Result<(T, Layers), Failure> {
     let cmd = T::command();
     // First pass: which file and profile. A required argument the files
     // may supply must not stop it; clap's own errors (and --help) come
@@ -270,13 +281,14 @@ pub(super) fn selection(
 }
 
 /// Reads the project and user files for the profile.
-pub fn load(config: Option<&Path>, profile: Option<(String, Origin)>, env: &Env) -> Result<Layers> {
+pub fn load(
+    config: Option<&Path>,
+    profile: Option<(String, Origin)>,
+    env: &Env,
+) -> Result<Layers, ConfigError> {
     let project = match config {
         Some(p) if !p.is_file() => {
-            return Err(Error::Usage(format!(
-                "--config {}: no such file",
-                p.display()
-            )));
+            return Err(ConfigError::NoSuchFile { path: p.to_owned() });
         }
         Some(p) => Some(p.to_owned()),
         None => env.project_file(),
@@ -311,13 +323,14 @@ pub fn load(config: Option<&Path>, profile: Option<(String, Origin)>, env: &Env)
     known.dedup();
     if !known.contains(&profile.as_str()) {
         let from = match &profile_origin {
-            Origin::Env(v) | Origin::Flag(v) => format!(" (from {v})"),
-            _ => String::new(),
+            Origin::Env(v) | Origin::Flag(v) => Some(v.clone()),
+            _ => None,
         };
-        return Err(Error::Usage(format!(
-            "unknown profile '{profile}'{from}; profiles: {}",
-            known.join(", ")
-        )));
+        return Err(ConfigError::UnknownProfile {
+            profile,
+            from,
+            known: known.iter().map(|s| s.to_string()).collect(),
+        });
     }
     // Highest first: project [profile.NAME], project [profile.default],
     // user [profile.NAME], user [profile.default].
@@ -344,10 +357,14 @@ struct ParsedFile {
     profiles: BTreeMap<String, BTreeMap<&'static str, FileValue>>,
 }
 
-fn read_file(path: &Path, level: Level, warnings: &mut Vec<String>) -> Result<ParsedFile> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::BadInput {
+fn read_file(
+    path: &Path,
+    level: Level,
+    warnings: &mut Vec<String>,
+) -> Result<ParsedFile, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Unreadable {
         path: path.to_owned(),
-        why: format!("cannot read: {e}"),
+        source,
     })?;
     parse_text(&text, path, level, warnings)
 }
@@ -359,16 +376,8 @@ fn parse_text(
     path: &Path,
     level: Level,
     warnings: &mut Vec<String>,
-) -> Result<ParsedFile> {
+) -> Result<ParsedFile, ConfigError> {
     let at = |span: std::ops::Range<usize>| locate(text, span.start);
-    let err = |loc: Loc, msg: String| {
-        Error::Usage(format!(
-            "{}:{}:{}: {msg}",
-            path.display(),
-            loc.line,
-            loc.col
-        ))
-    };
     // The parser reports some errors out of order (an unclosed string after
     // what follows it): the first in the file is the one to fix.
     let (root, errors) = DeTable::parse_recoverable(text);
@@ -377,9 +386,11 @@ fn parse_text(
         .min_by_key(|e| e.span().map_or(0, |s| s.start))
     {
         let loc = e.span().map_or(Loc { line: 1, col: 1 }, at);
-        return Err(err(loc, format!("invalid TOML: {}", one_line(e.message()))));
+        return Err(ConfigError::InvalidToml {
+            at: loc.of(path),
+            why: one_line(e.message()),
+        });
     }
-    let dir = path.parent().unwrap_or(Path::new("."));
     let mut profiles = BTreeMap::new();
     let mut warn = |loc: Loc, msg: String| {
         warnings.push(format!(
@@ -400,24 +411,18 @@ fn parse_text(
             continue;
         }
         let DeValue::Table(table) = v.get_ref() else {
-            return Err(err(
-                at(v.span()),
-                format!(
-                    "`profile` must be a table of profiles, e.g. [profile.default], not {}",
-                    v.get_ref().type_str()
-                ),
-            ));
+            return Err(ConfigError::ProfilesNotTable {
+                at: at(v.span()).of(path),
+                found: v.get_ref().type_str(),
+            });
         };
         for (pname, pval) in table {
             let DeValue::Table(settings) = pval.get_ref() else {
-                return Err(err(
-                    at(pval.span()),
-                    format!(
-                        "`profile.{}` must be a table, not {}",
-                        pname.get_ref(),
-                        pval.get_ref().type_str()
-                    ),
-                ));
+                return Err(ConfigError::ProfileNotTable {
+                    at: at(pval.span()).of(path),
+                    name: pname.get_ref().to_string(),
+                    found: pval.get_ref().type_str(),
+                });
             };
             let mut out = BTreeMap::new();
             for (key, val) in settings {
@@ -433,7 +438,7 @@ fn parse_text(
                     );
                     continue;
                 };
-                let items = convert(def, val, dir, &at).map_err(|(loc, m)| err(loc, m))?;
+                let items = convert(def, val, path, &at)?;
                 out.insert(
                     def.name,
                     FileValue {
@@ -455,13 +460,15 @@ fn parse_text(
     Ok(ParsedFile { profiles })
 }
 
-/// A value of the file as the strings clap takes, each with its place.
+/// A value of the file at `path` as the strings clap takes, each with its
+/// place.
 fn convert(
     key: Key,
     val: &Spanned<DeValue<'_>>,
-    dir: &Path,
+    path: &Path,
     at: &dyn Fn(std::ops::Range<usize>) -> Loc,
-) -> std::result::Result<Vec<(String, Loc)>, (Loc, String)> {
+) -> Result<Vec<(String, Loc)>, ConfigError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
     let what = match (key.ty, key.list) {
         (Ty::Str, false) => "a string",
         (Ty::Int, false) => "an integer",
@@ -474,17 +481,13 @@ fn convert(
         (Ty::Path | Ty::NameOrPath, true) => "an array of strings (paths)",
         (Ty::Duration, true) => "an array of durations",
     };
-    let wrong = |v: &Spanned<DeValue<'_>>| {
-        (
-            at(v.span()),
-            format!(
-                "`{}` must be {what}, not {}",
-                key.name,
-                v.get_ref().type_str()
-            ),
-        )
+    let wrong = |v: &Spanned<DeValue<'_>>| ConfigError::WrongType {
+        at: at(v.span()).of(path),
+        key: key.name,
+        expected: what,
+        found: v.get_ref().type_str(),
     };
-    let scalar = |v: &Spanned<DeValue<'_>>| -> std::result::Result<(String, Loc), (Loc, String)> {
+    let scalar = |v: &Spanned<DeValue<'_>>| -> Result<(String, Loc), ConfigError> {
         let loc = at(v.span());
         let s = match (key.ty, v.get_ref()) {
             (Ty::Str | Ty::Duration, DeValue::String(s)) => s.to_string(),
@@ -492,7 +495,11 @@ fn convert(
             (Ty::NameOrPath, DeValue::String(s)) => resolve(dir, s, s.contains('/')),
             (Ty::Int | Ty::Float | Ty::Duration, DeValue::Integer(i)) => {
                 i64::from_str_radix(i.as_str(), i.radix())
-                    .map_err(|e| (loc, format!("`{}`: {e}", key.name)))?
+                    .map_err(|why| ConfigError::BadInteger {
+                        at: loc.of(path),
+                        key: key.name,
+                        why,
+                    })?
                     .to_string()
             }
             (Ty::Float, DeValue::Float(f)) => f.as_str().to_owned(),
@@ -570,7 +577,7 @@ pub(super) fn apply(cmd: Command, layers: &Layers) -> Command {
 
 /// Checks every file value with the parser of the flag it stands for, so a
 /// bad value is reported at its place in the file.
-pub(super) fn validate(cmd: &Command, layers: &Layers) -> Result<()> {
+pub(super) fn validate(cmd: &Command, layers: &Layers) -> Result<(), ConfigError> {
     for v in layers.values.values() {
         let Some(arg) = find_arg(cmd, v.key.arg) else {
             continue;
@@ -584,15 +591,12 @@ pub(super) fn validate(cmd: &Command, layers: &Layers) -> Result<()> {
                 .no_binary_name(true)
                 .arg(arg.clone().required(false).global(false));
             if let Err(e) = probe.try_get_matches_from([argv]) {
-                return Err(Error::Usage(format!(
-                    "{}:{}:{}: invalid value {} for `{}`: {}",
-                    v.path.display(),
-                    loc.line,
-                    loc.col,
-                    shown(v.key.ty, value),
-                    v.key.name,
-                    why(&e)
-                )));
+                return Err(ConfigError::InvalidValue {
+                    at: loc.of(&v.path),
+                    key: v.key.name,
+                    value: shown(v.key.ty, value),
+                    why: why(&e),
+                });
             }
         }
     }
@@ -621,7 +625,7 @@ pub(super) fn why(e: &clap::Error) -> String {
 mod tests {
     use super::*;
 
-    fn parse_str(text: &str) -> (Result<ParsedFile>, Vec<String>) {
+    fn parse_str(text: &str) -> (Result<ParsedFile, ConfigError>, Vec<String>) {
         let mut w = Vec::new();
         let r = parse_text(text, Path::new("/p/kharness.toml"), Level::Project, &mut w);
         (r, w)

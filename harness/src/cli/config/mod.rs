@@ -17,10 +17,12 @@
 //! environment, then default) does the layering, and the value is checked
 //! by the same parser as the flag. Each key is one line of [`KEYS`].
 
+mod error;
 mod keys;
 mod load;
 mod show;
 
+pub use error::{ConfigError, Place};
 pub use keys::{KEYS, Key, Ty};
 pub use load::{Env, Failure, Layers, Level, Origin, Selection, ci_says_yes, load, parse};
 pub use show::show;

@@ -4,11 +4,11 @@ use clap::CommandFactory;
 use clap::parser::ValueSource;
 
 use super::PROJECT_FILE;
+use super::error::ConfigError;
 use super::keys::{KEYS, Key, Ty};
 use super::load::{
     Env, Layers, Level, Origin, all_optional, apply, has_arg, load, selection, validate, why,
 };
-use crate::error::{Error, Result};
 
 /// A value as TOML would write it.
 pub(super) fn shown(ty: Ty, raw: &str) -> String {
@@ -22,7 +22,10 @@ pub(super) fn shown(ty: Ty, raw: &str) -> String {
 /// and where it came from, as TOML with the origin in a comment. With a
 /// command line, the values that command would run with (its flags
 /// included); without, every key from the environment and files.
-pub fn show<T: CommandFactory>(command_line: &[String], outer: &Layers) -> Result<String> {
+pub fn show<T: CommandFactory>(
+    command_line: &[String],
+    outer: &Layers,
+) -> Result<String, ConfigError> {
     let cmd = T::command();
     let mut layers = outer.clone();
     let mut argv: Vec<String> = vec!["kharness".into()];
@@ -30,7 +33,7 @@ pub fn show<T: CommandFactory>(command_line: &[String], outer: &Layers) -> Resul
     if !command_line.is_empty() {
         let m = all_optional(cmd.clone())
             .try_get_matches_from(&argv)
-            .map_err(|e| Error::Usage(format!("config show: {}", why(&e))))?;
+            .map_err(|e| ConfigError::ShowCommandLine { why: why(&e) })?;
         // The command line's own --config / --profile win over those
         // `config show` itself was given.
         let (config, profile) = selection(&m, true);
@@ -60,7 +63,7 @@ pub fn show<T: CommandFactory>(command_line: &[String], outer: &Layers) -> Resul
         let m = full
             .clone()
             .try_get_matches_from(&argv)
-            .map_err(|e| Error::Usage(format!("config show: {}", why(&e))))?;
+            .map_err(|e| ConfigError::ShowCommandLine { why: why(&e) })?;
         let Some((name, sm)) = m.subcommand() else {
             continue;
         };
