@@ -660,9 +660,16 @@ mod tests {
     #[test]
     fn wrong_types_name_the_place_and_the_type() {
         let (r, _) = parse_str("[profile.ci]\nreps = '5'\n");
-        let e = r.err().unwrap().to_string();
+        let e = r.err().unwrap();
+        let ConfigError::WrongType { at, key, .. } = &e else {
+            panic!("{e:?}")
+        };
         assert_eq!(
-            e,
+            (at.path.as_path(), at.line, at.col, *key),
+            (Path::new("/p/kharness.toml"), 2, 8, "reps")
+        );
+        assert_eq!(
+            e.to_string(),
             "/p/kharness.toml:2:8: `reps` must be an integer, not string"
         );
         let (r, _) = parse_str("[profile.ci]\nfilters = 'splice.*'\n");
