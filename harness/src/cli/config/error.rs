@@ -3,8 +3,6 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::error::Error;
-
 /// A place in a config file: the file, and line and column, both from 1.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Place {
@@ -82,24 +80,18 @@ pub enum ConfigError {
     ShowCommandLine { why: String },
 }
 
-impl From<ConfigError> for Error {
-    /// All of it is bad usage or input (exit code 2); an unreadable file is
-    /// told as the input it is, with the reason.
-    fn from(e: ConfigError) -> Self {
-        match e {
-            ConfigError::Unreadable { path, source } => Error::BadInput {
-                path,
-                why: format!("cannot read: {source}"),
-            },
-            other => Error::Usage(other.to_string()),
-        }
+impl crate::error::OpError for ConfigError {
+    /// All of it is bad usage or input (exit code 2), an unreadable file
+    /// too: it is told with the reason.
+    fn exit_code(&self) -> crate::error::ExitCode {
+        crate::error::ExitCode::Usage
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::ExitCode;
+    use crate::error::{Error, ExitCode};
 
     #[test]
     fn every_config_error_is_bad_usage_and_keeps_its_message() {
