@@ -2,13 +2,18 @@
 //! nothing fetched) with the summary, what did not pass, what differs
 //! between kernels side by side, bar charts of every metric, and the full
 //! per-test table of each kernel.
+//!
+//! All markup comes from `maud::html!`, which escapes every spliced value:
+//! test ids, reasons, observations, metric names and console excerpts come
+//! from kernels and must not become markup in a page people share.
+//! `PreEscaped` wraps only constants written here (the stylesheet).
 
-use std::fmt::Write;
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use kharness_record::{Status, TestRecord, Value};
 
 use super::view::{self, MetricRow, Stats, View};
-use crate::results::{KernelOutcome, RunResults};
+use crate::results::{KernelOutcome, KernelRun, RunResults};
 
 /// Bar colours, one per kernel (Paul Tol's colour-blind safe "bright"
 /// scheme); kernels past the seventh reuse them.
@@ -61,406 +66,327 @@ const PAD_B: f64 = 22.0;
 /// Renders `report.html`.
 pub fn html(res: &RunResults) -> String {
     let v = View::new(res);
-    let mut s = String::with_capacity(64 * 1024);
-    let _ = write!(
-        s,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>kharness run {}</title>\n<style>{CSS}</style>\n</head>\n<body>\n",
-        esc(&res.run_id)
-    );
-    header(&mut s, &v);
-    summary(&mut s, &v);
-    problems(&mut s, &v);
-    if res.kernels.len() > 1 {
-        differences(&mut s, &v);
-    }
-    charts(&mut s, &v);
-    all_tests(&mut s, &v);
-    s.push_str("</body>\n</html>\n");
-    s
-}
-
-/// Escapes text for HTML content and attribute values.
-pub(crate) fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "kharness run " (res.run_id) }
+                style { (PreEscaped(CSS)) }
+            }
+            body {
+                (header(&v))
+                (summary(&v))
+                (problems(&v))
+                @if res.kernels.len() > 1 {
+                    (differences(&v))
+                }
+                (charts(&v))
+                (all_tests(&v))
+            }
         }
-    }
-    out
+    };
+    let mut s = page.into_string();
+    s.push('\n');
+    s
 }
 
 fn colour(k: usize) -> &'static str {
     PALETTE[k % PALETTE.len()]
 }
 
-fn swatch(k: usize) -> String {
-    format!(
-        "<span class=\"swatch\" style=\"background:{}\"></span>",
-        colour(k)
-    )
+/// The class that colours a status.
+fn st_class(st: impl std::fmt::Display) -> String {
+    format!("st-{st}")
 }
 
-fn header(s: &mut String, v: &View<'_>) {
+/// A coordinate to one decimal, as SVG attributes take it.
+fn d1(x: f64) -> String {
+    format!("{x:.1}")
+}
+
+fn swatch(k: usize) -> Markup {
+    html! { span.swatch style={ "background:" (colour(k)) } {} }
+}
+
+/// A kernel's colour and label, as every table names it.
+fn kernel_name(v: &View<'_>, k: usize) -> Markup {
+    html! { (swatch(k)) (v.labels[k]) }
+}
+
+fn header(v: &View<'_>) -> Markup {
     let res = v.res;
-    let backend = view::backend(res);
-    let mode = view::perf_mode(res)
-        .map(|m| format!(", {m} timing"))
-        .unwrap_or_default();
-    let filters = if res.filters.is_empty() {
-        "whole suite".to_owned()
-    } else {
-        format!("filters <code>{}</code>", esc(&res.filters.join(" ")))
-    };
-    let _ = write!(
-        s,
-        "<header>\n<h1>kharness results: {} kernel{}, {} tests</h1>\n\
-         <p class=\"meta\">Run <code>{}</code> started {}{}, kharness {}; QEMU via {} \
-         ({}{mode}); guest binary sha256 <code>{}</code>; {filters}.{}</p>\n</header>\n",
-        res.kernels.len(),
-        if res.kernels.len() == 1 { "" } else { "s" },
-        v.ids.len(),
-        esc(&res.run_id),
-        esc(&res.started),
-        res.finished
-            .as_deref()
-            .map(|f| format!(", finished {}", esc(f)))
-            .unwrap_or_default(),
-        esc(&res.tool_version),
-        backend,
-        res.accel.accel.as_str(),
-        view::short_sha(&res.guest.sha256),
-        if res.interrupted {
-            " <strong>Interrupted: results are partial.</strong>"
-        } else {
-            ""
-        },
-    );
-}
-
-fn summary(s: &mut String, v: &View<'_>) {
-    s.push_str("<section id=\"summary\">\n<h2>Summary</h2>\n<table>\n<tr><th>kernel</th><th>image sha256</th><th>outcome</th>");
-    let order = view::TALLY_ORDER;
-    for st in order {
-        let _ = write!(s, "<th>{st}</th>");
-    }
-    s.push_str("<th>not run</th><th>VM time</th></tr>\n");
-    for (k, kr) in v.kernels().iter().enumerate() {
-        let outcome_class = if kr.outcome == KernelOutcome::Completed {
-            "st-pass"
-        } else {
-            "st-crashed"
-        };
-        let _ = write!(
-            s,
-            "<tr><td>{}<strong>{}</strong><div class=\"small\">{}</div></td><td><code>{}</code></td>\
-             <td class=\"{outcome_class}\">{}{}</td>",
-            swatch(k),
-            esc(&v.labels[k]),
-            esc(&kr.identity.banner),
-            view::short_sha(&kr.identity.sha256),
-            esc(kr.outcome.as_str()),
-            kr.detail
-                .as_deref()
-                .and_then(|d| d.lines().next())
-                .map(|d| format!("<div class=\"small\">{}</div>", esc(d)))
-                .unwrap_or_default(),
-        );
-        let mut missed = 0;
-        for st in order {
-            let n = v
-                .ids
-                .iter()
-                .filter_map(|id| v.worst(k, id))
-                .filter(|r| r.status == st)
-                .filter(|r| {
-                    let nr = view::not_run(kr, r);
-                    if nr && st == Status::Error {
-                        missed += 1;
-                    }
-                    !nr
-                })
-                .count();
-            let class = if n > 0 && st != Status::Pass && st != Status::Skip {
-                format!(" st-{st}")
-            } else {
-                String::new()
-            };
-            let _ = write!(s, "<td class=\"n{class}\">{n}</td>");
+    let n = res.kernels.len();
+    html! {
+        header {
+            h1 {
+                "kharness results: " (n) " kernel" @if n != 1 { "s" } ", " (v.ids.len()) " tests"
+            }
+            p.meta {
+                "Run " code { (res.run_id) } " started " (res.started)
+                @if let Some(f) = &res.finished { ", finished " (f) }
+                ", kharness " (res.tool_version) "; QEMU via " (view::backend(res))
+                " (" (res.accel.accel.as_str())
+                @if let Some(m) = view::perf_mode(res) { ", " (m) " timing" }
+                "); guest binary sha256 " code { (view::short_sha(&res.guest.sha256)) } "; "
+                @if res.filters.is_empty() {
+                    "whole suite"
+                } @else {
+                    "filters " code { (res.filters.join(" ")) }
+                }
+                "."
+                @if res.interrupted { " " strong { "Interrupted: results are partial." } }
+            }
         }
-        let _ = writeln!(
-            s,
-            "<td class=\"n\">{missed}</td><td class=\"n\">{:.1} s</td></tr>",
-            kr.wall_s
-        );
     }
-    s.push_str("</table>\n</section>\n");
 }
 
-fn problems(s: &mut String, v: &View<'_>) {
-    s.push_str("<section id=\"problems\">\n<h2>What did not pass</h2>\n");
-    let mut rows = String::new();
+fn summary(v: &View<'_>) -> Markup {
+    html! {
+        section #summary {
+            h2 { "Summary" }
+            table {
+                tr {
+                    th { "kernel" } th { "image sha256" } th { "outcome" }
+                    @for st in view::TALLY_ORDER { th { (st) } }
+                    th { "not run" } th { "VM time" }
+                }
+                @for (k, kr) in v.kernels().iter().enumerate() {
+                    (summary_row(v, k, kr))
+                }
+            }
+        }
+    }
+}
+
+fn summary_row(v: &View<'_>, k: usize, kr: &KernelRun) -> Markup {
+    let outcome_class = if kr.outcome == KernelOutcome::Completed {
+        "st-pass"
+    } else {
+        "st-crashed"
+    };
+    html! {
+        tr {
+            td { (swatch(k)) strong { (v.labels[k]) } div.small { (kr.identity.banner) } }
+            td { code { (view::short_sha(&kr.identity.sha256)) } }
+            td class=(outcome_class) {
+                (kr.outcome.as_str())
+                @if let Some(d) = kr.detail.as_deref().and_then(|d| d.lines().next()) {
+                    div.small { (d) }
+                }
+            }
+            @for (st, n) in v.tally(k) {
+                td.n.(st_class(st))[n > 0 && st != Status::Pass && st != Status::Skip] { (n) }
+            }
+            td.n { (v.not_run_ids(k).len()) }
+            td.n { (format!("{:.1} s", kr.wall_s)) }
+        }
+    }
+}
+
+fn problems(v: &View<'_>) -> Markup {
+    let mut rows: Vec<Markup> = Vec::new();
     for (k, kr) in v.kernels().iter().enumerate() {
         for id in &v.ids {
             let Some(r) = v.worst(k, id) else { continue };
             if r.status == Status::Pass || view::not_run(kr, r) {
                 continue;
             }
-            let why = view::why(r).unwrap_or_default();
             let reps = v.records(k, id).len();
-            let which = if reps > 1 {
-                format!(" (rep {} of {reps})", v.sample_no(k, id, r))
-            } else {
-                String::new()
-            };
-            let _ = writeln!(
-                rows,
-                "<tr><td class=\"k\">{}{}</td><td class=\"id\">{}</td><td class=\"st-{}\">{}</td><td>{}{which}</td></tr>",
-                swatch(k),
-                esc(&v.labels[k]),
-                esc(id),
-                r.status,
-                r.status,
-                esc(&why),
-            );
+            rows.push(html! {
+                tr {
+                    td.k { (kernel_name(v, k)) }
+                    td.id { (id) }
+                    td class=(st_class(r.status)) { (r.status) }
+                    td {
+                        (view::why(r).unwrap_or_default())
+                        @if reps > 1 { " (rep " (v.sample_no(k, id, r)) " of " (reps) ")" }
+                    }
+                }
+            });
         }
-        let missed: Vec<&str> = v
-            .ids
-            .iter()
-            .copied()
-            .filter(|id| v.worst(k, id).is_some_and(|r| view::not_run(kr, r)))
-            .collect();
+        let missed = v.not_run_ids(k);
         if !missed.is_empty() {
-            let _ = writeln!(
-                rows,
-                "<tr><td class=\"k\">{}{}</td><td class=\"id\">{} tests</td><td class=\"st-error\">not run</td>\
-                 <td>the guest stopped first: <code>{}</code></td></tr>",
-                swatch(k),
-                esc(&v.labels[k]),
-                missed.len(),
-                esc(&missed.join(" ")),
-            );
+            rows.push(html! {
+                tr {
+                    td.k { (kernel_name(v, k)) }
+                    td.id { (missed.len()) " tests" }
+                    td.st-error { "not run" }
+                    td { "the guest stopped first: " code { (missed.join(" ")) } }
+                }
+            });
         }
     }
-    if rows.is_empty() {
-        s.push_str("<p>Every test passed.</p>\n");
-    } else {
-        s.push_str(
-            "<table>\n<tr><th>kernel</th><th>test</th><th>status</th><th>reason</th></tr>\n",
-        );
-        s.push_str(&rows);
-        s.push_str("</table>\n");
-    }
-    for (k, kr) in v.kernels().iter().enumerate() {
-        if kr.outcome != KernelOutcome::Completed {
-            if let Some(d) = &kr.detail {
-                let _ = writeln!(
-                    s,
-                    "<h3>{}{}: {}</h3>\n<pre>{}</pre>",
-                    swatch(k),
-                    esc(&v.labels[k]),
-                    esc(kr.outcome.as_str()),
-                    esc(d)
-                );
+    html! {
+        section #problems {
+            h2 { "What did not pass" }
+            @if rows.is_empty() {
+                p { "Every test passed." }
+            } @else {
+                table {
+                    tr { th { "kernel" } th { "test" } th { "status" } th { "reason" } }
+                    @for row in &rows { (row) }
+                }
+            }
+            @for (k, kr) in v.kernels().iter().enumerate() {
+                @if kr.outcome != KernelOutcome::Completed {
+                    @if let Some(d) = &kr.detail {
+                        h3 { (kernel_name(v, k)) ": " (kr.outcome.as_str()) }
+                        pre { (d) }
+                    }
+                }
+                @for f in &kr.console_findings {
+                    h3 {
+                        (kernel_name(v, k)) ": kernel " (f.kind) " on the console ("
+                        code { (kr.console_log) } ")"
+                    }
+                    pre { (f.excerpt) }
+                }
             }
         }
-        for f in &kr.console_findings {
-            let _ = writeln!(
-                s,
-                "<h3>{}{}: kernel {} on the console (<code>{}</code>)</h3>\n<pre>{}</pre>",
-                swatch(k),
-                esc(&v.labels[k]),
-                esc(&f.kind),
-                esc(&kr.console_log),
-                esc(&f.excerpt)
-            );
-        }
-    }
-    s.push_str("</section>\n");
-}
-
-fn kernel_headers(s: &mut String, v: &View<'_>) {
-    for (k, l) in v.labels.iter().enumerate() {
-        let _ = write!(s, "<th>{}{}</th>", swatch(k), esc(l));
     }
 }
 
-fn differences(s: &mut String, v: &View<'_>) {
-    s.push_str("<section id=\"differences\">\n<h2>What differs between the kernels</h2>\n<h3>Status</h3>\n");
+fn kernel_headers(v: &View<'_>) -> Markup {
+    html! {
+        @for k in 0..v.labels.len() { th { (kernel_name(v, k)) } }
+    }
+}
+
+fn differences(v: &View<'_>) -> Markup {
     let differing: Vec<&str> = v
         .ids
         .iter()
         .copied()
         .filter(|id| v.status_differs(id))
         .collect();
-    if differing.is_empty() {
-        s.push_str("<p>Every test has the same status on every kernel.</p>\n");
-    } else {
-        s.push_str("<table>\n<tr><th>test</th>");
-        kernel_headers(s, v);
-        s.push_str("</tr>\n");
-        for id in differing {
-            let _ = write!(s, "<tr><td class=\"id\">{}</td>", esc(id));
-            for (k, kr) in v.kernels().iter().enumerate() {
-                match v.worst(k, id) {
-                    Some(r) if view::not_run(kr, r) => {
-                        s.push_str("<td class=\"st-error\">not run</td>");
-                    }
-                    r => status_cell(s, r),
-                }
-            }
-            s.push_str("</tr>\n");
-        }
-        s.push_str("</table>\n");
-    }
     let obs = v.observations();
     let diff: Vec<_> = obs.iter().filter(|o| o.differs()).collect();
-    let _ = writeln!(
-        s,
-        "<h3>Observations ({} of {} differ)</h3>",
-        diff.len(),
-        obs.len()
-    );
-    if diff.is_empty() {
-        s.push_str("<p>Every observation is the same on every kernel.</p>\n");
-    } else {
-        s.push_str("<table>\n<tr><th>test</th><th>observation</th>");
-        kernel_headers(s, v);
-        s.push_str("</tr>\n");
-        for o in diff {
-            let _ = write!(
-                s,
-                "<tr><td class=\"id\">{}</td><td class=\"id\">{}</td>",
-                esc(o.id),
-                esc(o.name)
-            );
-            let first = o.values.first().copied().flatten();
-            for (k, val) in o.values.iter().enumerate() {
-                let class = if k > 0 && *val != first {
-                    " class=\"diff\""
-                } else {
-                    ""
-                };
-                let _ = write!(s, "<td{class}>{}</td>", value_html(*val, first, k > 0));
+    html! {
+        section #differences {
+            h2 { "What differs between the kernels" }
+            h3 { "Status" }
+            @if differing.is_empty() {
+                p { "Every test has the same status on every kernel." }
+            } @else {
+                table {
+                    tr { th { "test" } (kernel_headers(v)) }
+                    @for id in differing {
+                        tr {
+                            td.id { (id) }
+                            @for (k, kr) in v.kernels().iter().enumerate() {
+                                @match v.worst(k, id) {
+                                    Some(r) if view::not_run(kr, r) => td.st-error { "not run" },
+                                    r => (status_cell(r)),
+                                }
+                            }
+                        }
+                    }
+                }
             }
-            s.push_str("</tr>\n");
+            h3 { "Observations (" (diff.len()) " of " (obs.len()) " differ)" }
+            @if diff.is_empty() {
+                p { "Every observation is the same on every kernel." }
+            } @else {
+                table {
+                    tr { th { "test" } th { "observation" } (kernel_headers(v)) }
+                    @for o in diff {
+                        tr {
+                            td.id { (o.id) }
+                            td.id { (o.name) }
+                            @let first = o.values.first().copied().flatten();
+                            @for (k, val) in o.values.iter().enumerate() {
+                                td class=[(k > 0 && *val != first).then_some("diff")] {
+                                    (value_html(*val, first, k > 0))
+                                }
+                            }
+                        }
+                    }
+                }
+            }
         }
-        s.push_str("</table>\n");
     }
-    s.push_str("</section>\n");
 }
 
 /// A value; a list against the first kernel's list shows what it adds
 /// (`ins`) and lacks (`del`).
-fn value_html(val: Option<&Value>, first: Option<&Value>, compare: bool) -> String {
+fn value_html(val: Option<&Value>, first: Option<&Value>, compare: bool) -> Markup {
     match (val, first) {
-        (None, _) => "<span class=\"st-missing\">-</span>".into(),
-        (Some(Value::List(l)), Some(Value::List(base))) if compare => {
-            let added: Vec<String> = l
-                .iter()
-                .filter(|x| !base.contains(x))
-                .map(|x| format!("<ins>+{}</ins>", esc(x)))
-                .collect();
-            let lacks: Vec<String> = base
-                .iter()
-                .filter(|x| !l.contains(x))
-                .map(|x| format!("<del>-{}</del>", esc(x)))
-                .collect();
-            format!(
-                "{} items {}",
-                l.len(),
-                added.into_iter().chain(lacks).collect::<Vec<_>>().join(" ")
-            )
-        }
-        (Some(Value::List(l)), _) => format!(
-            "<details><summary>{} items</summary><code>{}</code></details>",
-            l.len(),
-            esc(&l.join(" "))
-        ),
-        (Some(x), _) => format!("<code>{}</code>", esc(&x.to_string())),
+        (None, _) => html! { span.st-missing { "-" } },
+        (Some(Value::List(l)), Some(Value::List(base))) if compare => html! {
+            (l.len()) " items"
+            @for x in l.iter().filter(|x| !base.contains(x)) { " " ins { "+" (x) } }
+            @for x in base.iter().filter(|x| !l.contains(x)) { " " del { "-" (x) } }
+        },
+        (Some(Value::List(l)), _) => html! {
+            details { summary { (l.len()) " items" } code { (l.join(" ")) } }
+        },
+        (Some(x), _) => html! { code { (x) } },
     }
 }
 
-fn status_cell(s: &mut String, r: Option<&TestRecord>) {
+fn status_cell(r: Option<&TestRecord>) -> Markup {
     match r {
-        Some(r) => {
-            let _ = write!(
-                s,
-                "<td class=\"st-{}\" title=\"{}\">{}</td>",
-                r.status,
-                esc(&view::why(r).unwrap_or_default()),
-                r.status
-            );
-        }
-        None => s.push_str("<td class=\"st-missing\">-</td>"),
+        Some(r) => html! {
+            td class=(st_class(r.status)) title=(view::why(r).unwrap_or_default()) { (r.status) }
+        },
+        None => html! { td.st-missing { "-" } },
     }
 }
 
-fn charts(s: &mut String, v: &View<'_>) {
+fn charts(v: &View<'_>) -> Markup {
     let rows = v.metrics();
     if rows.is_empty() {
-        return;
+        return html! {};
     }
-    let reps = v.max_reps();
-    let _ = writeln!(
-        s,
-        "<section id=\"perf\">\n<h2>Metrics</h2>\n<p>{} Hover a bar for its figures.{}</p>",
-        if reps > 1 {
-            "Bars: median of a kernel's runs of the test; whiskers: lowest to highest run."
-        } else {
-            "One run per kernel (run with <code>--reps N</code> for medians and spread)."
-        },
-        view::perf_mode(v.res)
-            .map(|m| format!(" Timing mode: {m}."))
-            .unwrap_or_default()
-    );
-    s.push_str("<p>");
-    for (k, l) in v.labels.iter().enumerate() {
-        let _ = write!(s, "{}[{}] {} &nbsp; ", swatch(k), k + 1, esc(l));
-    }
-    s.push_str("</p>\n");
-    let mut i = 0;
-    while i < rows.len() {
-        let id = rows[i].id;
-        let group: Vec<&MetricRow<'_>> = rows[i..].iter().take_while(|m| m.id == id).collect();
-        i += group.len();
-        let zero: Vec<&str> = group
-            .iter()
-            .filter(|m| m.all_zero())
-            .map(|m| m.name)
-            .collect();
-        let _ = writeln!(
-            s,
-            "<h3 class=\"id\"><code>{}</code></h3>\n<div class=\"charts\">",
-            esc(id)
-        );
-        for m in group.iter().filter(|m| !m.all_zero()) {
-            let st: Vec<Option<Stats>> = m.samples.iter().map(|x| view::stats(x)).collect();
-            let _ = writeln!(
-                s,
-                "<figure>{}<figcaption>{} ({})</figcaption></figure>",
-                bar_chart(&v.labels, &st, m.unit, &format!("{id}: {}", m.name)),
-                esc(m.name),
-                esc(m.unit)
-            );
-        }
-        s.push_str("</div>\n");
-        if !zero.is_empty() {
-            let _ = writeln!(
-                s,
-                "<p class=\"small\">Zero on every kernel: {}.</p>",
-                esc(&zero.join(", "))
-            );
+    html! {
+        section #perf {
+            h2 { "Metrics" }
+            p {
+                @if v.max_reps() > 1 {
+                    "Bars: median of a kernel's runs of the test; whiskers: lowest to highest run."
+                } @else {
+                    "One run per kernel (run with " code { "--reps N" } " for medians and spread)."
+                }
+                " Hover a bar for its figures."
+                @if let Some(m) = view::perf_mode(v.res) { " Timing mode: " (m) "." }
+            }
+            p {
+                @for (k, l) in v.labels.iter().enumerate() {
+                    (swatch(k)) "[" (k + 1) "] " (l) " \u{a0} "
+                }
+            }
+            @for group in rows.chunk_by(|a, b| a.id == b.id) {
+                (metric_group(v, group))
+            }
         }
     }
-    s.push_str("</section>\n");
+}
+
+/// The charts of one test's metrics.
+fn metric_group(v: &View<'_>, group: &[MetricRow<'_>]) -> Markup {
+    let id = group[0].id;
+    let zero: Vec<&str> = group
+        .iter()
+        .filter(|m| m.all_zero())
+        .map(|m| m.name)
+        .collect();
+    html! {
+        h3.id { code { (id) } }
+        div.charts {
+            @for m in group.iter().filter(|m| !m.all_zero()) {
+                @let st: Vec<Option<Stats>> = m.samples.iter().map(|x| view::stats(x)).collect();
+                figure {
+                    (bar_chart(&v.labels, &st, m.unit, &format!("{id}: {}", m.name)))
+                    figcaption { (m.name) " (" (m.unit) ")" }
+                }
+            }
+        }
+        @if !zero.is_empty() {
+            p.small { "Zero on every kernel: " (zero.join(", ")) "." }
+        }
+    }
 }
 
 /// Rounds up to 1, 2 or 5 times a power of ten: a tick step.
@@ -487,187 +413,182 @@ fn ticks(min: f64, max: f64) -> Vec<f64> {
     (lo..=hi).map(|i| i as f64 * step).collect()
 }
 
+/// The value axis of a chart: from the lowest tick to the highest.
+struct Scale {
+    lo: f64,
+    hi: f64,
+}
+
+impl Scale {
+    /// The SVG y of a value.
+    fn y(&self, val: f64) -> f64 {
+        let plot_h = CHART_H - PAD_T - PAD_B;
+        PAD_T + plot_h * (self.hi - val) / (self.hi - self.lo)
+    }
+}
+
 /// One SVG bar chart: a bar per kernel at the median, a whisker from the
 /// lowest to the highest sample when there are several.
-fn bar_chart(labels: &[String], stats: &[Option<Stats>], unit: &str, title: &str) -> String {
+fn bar_chart(labels: &[String], stats: &[Option<Stats>], unit: &str, title: &str) -> Markup {
     let plot_w = CHART_W - PAD_L - PAD_R;
-    let plot_h = CHART_H - PAD_T - PAD_B;
     let max = stats.iter().flatten().map(|x| x.max).fold(0.0, f64::max);
     let min = stats.iter().flatten().map(|x| x.min).fold(0.0, f64::min);
     let tick = ticks(min, max);
-    let (lo, hi) = (tick[0], tick[tick.len() - 1]);
-    let y = |val: f64| PAD_T + plot_h * (hi - val) / (hi - lo);
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        "<svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{CHART_W}\" height=\"{CHART_H}\" \
-         viewBox=\"0 0 {CHART_W} {CHART_H}\" role=\"img\"><title>{}</title>",
-        esc(title)
-    );
-    for val in &tick {
-        let yy = y(*val).round();
-        let _ = write!(
-            s,
-            "<line class=\"grid\" x1=\"{PAD_L}\" x2=\"{}\" y1=\"{yy}\" y2=\"{yy}\"/>\
-             <text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>",
-            CHART_W - PAD_R,
-            PAD_L - 4.0,
-            yy + 3.0,
-            view::si(*val)
-        );
-    }
-    let base = y(0.0).round();
-    let n = labels.len().max(1) as f64;
-    let slot = plot_w / n;
+    let scale = Scale {
+        lo: tick[0],
+        hi: tick[tick.len() - 1],
+    };
+    let base = scale.y(0.0).round();
+    let slot = plot_w / labels.len().max(1) as f64;
     let bar_w = (slot * 0.6).min(48.0).floor();
-    for (k, st) in stats.iter().enumerate() {
-        let cx = PAD_L + slot * (k as f64 + 0.5);
-        let _ = write!(
-            s,
-            "<text x=\"{cx:.1}\" y=\"{}\" text-anchor=\"middle\">[{}]</text>",
-            CHART_H - 6.0,
-            k + 1
-        );
-        let Some(st) = st else {
-            let _ = write!(
-                s,
-                "<text x=\"{cx:.1}\" y=\"{}\" text-anchor=\"middle\">no data</text>",
-                base - 4.0
-            );
-            continue;
-        };
-        let top = y(st.median).round();
-        let (ry, rh) = if top <= base {
-            (top, base - top)
-        } else {
-            (base, top - base)
-        };
-        let x0 = (cx - bar_w / 2.0).round();
-        let tip = if st.n > 1 {
-            format!(
-                "{}: median {} {unit} of {} runs, {} to {}",
-                labels[k],
-                view::num(st.median),
-                st.n,
-                view::num(st.min),
-                view::num(st.max)
-            )
-        } else {
-            format!("{}: {} {unit}", labels[k], view::num(st.median))
-        };
-        let _ = write!(
-            s,
-            "<rect class=\"bar k{k}\" x=\"{x0}\" y=\"{ry}\" width=\"{bar_w}\" height=\"{}\" fill=\"{}\"><title>{}</title></rect>",
-            rh.max(1.0),
-            colour(k),
-            esc(&tip)
-        );
-        let mut label_y = ry;
-        if st.n > 1 && st.max > st.min {
-            let (y1, y2) = (y(st.max).round(), y(st.min).round());
-            let cap = (bar_w / 4.0).max(3.0);
-            let _ = write!(
-                s,
-                "<line class=\"err\" x1=\"{cx:.1}\" x2=\"{cx:.1}\" y1=\"{y1}\" y2=\"{y2}\"/>\
-                 <line class=\"err\" x1=\"{:.1}\" x2=\"{:.1}\" y1=\"{y1}\" y2=\"{y1}\"/>\
-                 <line class=\"err\" x1=\"{:.1}\" x2=\"{:.1}\" y1=\"{y2}\" y2=\"{y2}\"/>",
-                cx - cap,
-                cx + cap,
-                cx - cap,
-                cx + cap
-            );
-            label_y = label_y.min(y1);
-        }
-        let _ = write!(
-            s,
-            "<text x=\"{cx:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
-            (label_y - 3.0).max(9.0),
-            view::si(st.median)
-        );
-    }
-    let _ = write!(
-        s,
-        "<line class=\"axis\" x1=\"{PAD_L}\" x2=\"{}\" y1=\"{base}\" y2=\"{base}\"/></svg>",
-        CHART_W - PAD_R
-    );
-    s
-}
-
-fn all_tests(s: &mut String, v: &View<'_>) {
-    s.push_str("<section id=\"tests\">\n<h2>All tests</h2>\n");
-    for (k, kr) in v.kernels().iter().enumerate() {
-        let _ = writeln!(
-            s,
-            "<details open>\n<summary>{}{} ({} tests, {})</summary>\n<table>\n\
-             <tr><th>test</th><th>status</th><th>time</th><th>reason</th><th>observations</th><th>metrics</th></tr>",
-            swatch(k),
-            esc(&v.labels[k]),
-            v.ids
-                .iter()
-                .filter(|id| !v.records(k, id).is_empty())
-                .count(),
-            esc(kr.outcome.as_str())
-        );
-        for id in &v.ids {
-            let recs = v.records(k, id);
-            let Some(worst) = v.worst(k, id) else {
-                continue;
-            };
-            let _ = write!(s, "<tr><td class=\"id\">{}</td>", esc(id));
-            status_cell(s, Some(worst));
-            let total_us: u64 = recs.iter().map(|r| r.duration_us).sum();
-            let reps = if recs.len() > 1 {
-                format!(" ({} runs)", recs.len())
-            } else {
-                String::new()
-            };
-            let _ = write!(
-                s,
-                "<td class=\"n\">{} ms{reps}</td><td>{}</td>",
-                view::num(total_us as f64 / 1000.0),
-                esc(worst.reason.as_deref().unwrap_or(""))
-            );
-            let obs: Vec<String> = recs
-                .first()
-                .map(|r| {
-                    r.observations
-                        .iter()
-                        .map(|(n, x)| format!("{}&nbsp;=&nbsp;{}", esc(n), short_value(x)))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let _ = write!(s, "<td class=\"small\">{}</td>", obs.join("; "));
-            let mut mets: Vec<String> = Vec::new();
-            for m in recs.first().map(|r| r.metrics.as_slice()).unwrap_or(&[]) {
-                let samples: Vec<f64> = recs
-                    .iter()
-                    .flat_map(|r| r.metrics.iter().filter(|x| x.name == m.name))
-                    .map(|x| x.value)
-                    .collect();
-                if let Some(st) = view::stats(&samples) {
-                    mets.push(format!(
-                        "{}&nbsp;{}&nbsp;{}",
-                        esc(&m.name),
-                        view::num(st.median),
-                        esc(&m.unit)
-                    ));
+    html! {
+        svg.chart xmlns="http://www.w3.org/2000/svg" width=(CHART_W) height=(CHART_H)
+            viewBox={ "0 0 " (CHART_W) " " (CHART_H) } role="img" {
+            title { (title) }
+            @for val in &tick {
+                @let yy = scale.y(*val).round();
+                line.grid x1=(PAD_L) x2=(CHART_W - PAD_R) y1=(yy) y2=(yy) {}
+                text x=(PAD_L - 4.0) y=(yy + 3.0) text-anchor="end" { (view::si(*val)) }
+            }
+            @for (k, st) in stats.iter().enumerate() {
+                @let cx = PAD_L + slot * (k as f64 + 0.5);
+                text x=(d1(cx)) y=(CHART_H - 6.0) text-anchor="middle" { "[" (k + 1) "]" }
+                @match st {
+                    Some(st) => (bar(&scale, base, cx, bar_w, k, &labels[k], st, unit)),
+                    None => text x=(d1(cx)) y=(base - 4.0) text-anchor="middle" { "no data" },
                 }
             }
-            let _ = writeln!(s, "<td class=\"small\">{}</td></tr>", mets.join("; "));
+            line.axis x1=(PAD_L) x2=(CHART_W - PAD_R) y1=(base) y2=(base) {}
         }
-        s.push_str("</table>\n</details>\n");
     }
-    s.push_str("</section>\n");
 }
 
-fn short_value(x: &Value) -> String {
+/// Kernel `k`'s bar centred on `cx`, its whisker and its median label.
+#[expect(clippy::too_many_arguments, reason = "one bar's geometry and text")]
+fn bar(
+    scale: &Scale,
+    base: f64,
+    cx: f64,
+    bar_w: f64,
+    k: usize,
+    label: &str,
+    st: &Stats,
+    unit: &str,
+) -> Markup {
+    let top = scale.y(st.median).round();
+    let (ry, rh) = if top <= base {
+        (top, base - top)
+    } else {
+        (base, top - base)
+    };
+    let x0 = (cx - bar_w / 2.0).round();
+    let tip = if st.n > 1 {
+        format!(
+            "{label}: median {} {unit} of {} runs, {} to {}",
+            view::num(st.median),
+            st.n,
+            view::num(st.min),
+            view::num(st.max)
+        )
+    } else {
+        format!("{label}: {} {unit}", view::num(st.median))
+    };
+    let whisker =
+        (st.n > 1 && st.max > st.min).then(|| (scale.y(st.max).round(), scale.y(st.min).round()));
+    let label_y = whisker.map_or(ry, |(y1, _)| ry.min(y1));
+    let cap = (bar_w / 4.0).max(3.0);
+    html! {
+        rect.bar.(format!("k{k}")) x=(x0) y=(ry) width=(bar_w) height=(rh.max(1.0))
+            fill=(colour(k)) {
+            title { (tip) }
+        }
+        @if let Some((y1, y2)) = whisker {
+            line.err x1=(d1(cx)) x2=(d1(cx)) y1=(y1) y2=(y2) {}
+            line.err x1=(d1(cx - cap)) x2=(d1(cx + cap)) y1=(y1) y2=(y1) {}
+            line.err x1=(d1(cx - cap)) x2=(d1(cx + cap)) y1=(y2) y2=(y2) {}
+        }
+        text x=(d1(cx)) y=((label_y - 3.0).max(9.0)) text-anchor="middle" { (view::si(st.median)) }
+    }
+}
+
+fn all_tests(v: &View<'_>) -> Markup {
+    html! {
+        section #tests {
+            h2 { "All tests" }
+            @for (k, kr) in v.kernels().iter().enumerate() {
+                details open {
+                    summary {
+                        (kernel_name(v, k)) " ("
+                        (v.ids.iter().filter(|id| !v.records(k, id).is_empty()).count())
+                        " tests, " (kr.outcome.as_str()) ")"
+                    }
+                    table {
+                        tr {
+                            th { "test" } th { "status" } th { "time" } th { "reason" }
+                            th { "observations" } th { "metrics" }
+                        }
+                        @for id in &v.ids {
+                            @if let Some(worst) = v.worst(k, id) {
+                                (test_row(v.records(k, id), id, worst))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A test's row on one kernel: its worst run's status and reason, its
+/// first run's observations, and the median of each metric over its runs.
+fn test_row(recs: &[&TestRecord], id: &str, worst: &TestRecord) -> Markup {
+    let total_us: u64 = recs.iter().map(|r| r.duration_us).sum();
+    let first = recs.first();
+    let observations = first.map(|r| &r.observations);
+    let metrics: Vec<(&str, &str, Stats)> = first
+        .map(|r| r.metrics.as_slice())
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(|m| {
+            let samples: Vec<f64> = recs
+                .iter()
+                .flat_map(|r| r.metrics.iter().filter(|x| x.name == m.name))
+                .map(|x| x.value)
+                .collect();
+            view::stats(&samples).map(|st| (m.name.as_str(), m.unit.as_str(), st))
+        })
+        .collect();
+    html! {
+        tr {
+            td.id { (id) }
+            (status_cell(Some(worst)))
+            td.n {
+                (view::num(total_us as f64 / 1000.0)) " ms"
+                @if recs.len() > 1 { " (" (recs.len()) " runs)" }
+            }
+            td { (worst.reason.as_deref().unwrap_or("")) }
+            td.small {
+                @for (i, (n, x)) in observations.into_iter().flatten().enumerate() {
+                    @if i > 0 { "; " }
+                    (n) "\u{a0}=\u{a0}" (short_value(x))
+                }
+            }
+            td.small {
+                @for (i, (name, unit, st)) in metrics.iter().enumerate() {
+                    @if i > 0 { "; " }
+                    (name) "\u{a0}" (view::num(st.median)) "\u{a0}" (unit)
+                }
+            }
+        }
+    }
+}
+
+fn short_value(x: &Value) -> Markup {
     match x {
-        Value::List(l) if l.len() > 6 => format!(
-            "<details><summary>{} items</summary>{}</details>",
-            l.len(),
-            esc(&l.join(" "))
-        ),
-        other => esc(&other.to_string()),
+        Value::List(l) if l.len() > 6 => html! {
+            details { summary { (l.len()) " items" } (l.join(" ")) }
+        },
+        other => html! { (other) },
     }
 }
 
@@ -686,33 +607,184 @@ mod tests {
         })
     }
 
-    #[test]
-    fn kernel_text_cannot_inject_markup_into_the_report() {
-        let evil = "<script>alert(1)</script>";
-        let res = run(&[(
-            "6.1<img src=x onerror=alert(2)>",
-            "crashed",
-            &[serde_json::json!({
-                "id": "tee.a", "status": "fail", "duration_us": 1,
-                "reason": format!("got {evil}"),
-                "observations": {"note": evil},
-            })],
-        )]);
-        let page = html(&res);
-        assert!(!page.contains("<script>alert"), "{page}");
-        assert!(!page.contains("<img src=x"), "{page}");
-        assert!(
-            page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
-            "{page}"
-        );
+    /// Text a kernel (or a hostile test) could send, tagged with the field
+    /// it travels in so the test can tell the places apart.
+    fn evil(field: &str) -> String {
+        format!(r#"<script>{field}</script></pre>"onload=x &amp;"#)
+    }
+
+    /// `evil(field)` as it must appear in the page: escaped, so the `&amp;`
+    /// it carries shows as text, not as `&`.
+    fn shown(field: &str) -> String {
+        format!("&lt;script&gt;{field}&lt;/script&gt;&lt;/pre&gt;&quot;onload=x &amp;amp;")
+    }
+
+    /// Every element the renderer writes; anything else in the page was
+    /// injected.
+    const OUR_TAGS: &[&str] = &[
+        "!DOCTYPE",
+        "html",
+        "head",
+        "meta",
+        "title",
+        "style",
+        "body",
+        "header",
+        "h1",
+        "h2",
+        "h3",
+        "p",
+        "code",
+        "strong",
+        "section",
+        "table",
+        "tr",
+        "th",
+        "td",
+        "span",
+        "div",
+        "pre",
+        "details",
+        "summary",
+        "ins",
+        "del",
+        "figure",
+        "figcaption",
+        "svg",
+        "line",
+        "text",
+        "rect",
+    ];
+
+    fn tags(page: &str) -> Vec<&str> {
+        page.split('<')
+            .skip(1)
+            .map(|t| {
+                let t = t.strip_prefix('/').unwrap_or(t);
+                t.split(|c: char| c.is_whitespace() || c == '>' || c == '/')
+                    .next()
+                    .unwrap_or("")
+            })
+            .collect()
+    }
+
+    /// A crashed run where every field a kernel or a test controls is
+    /// hostile, on two kernels so the differences section shows too.
+    fn hostile_run() -> RunResults {
+        let list = |tag: &str, n: usize| -> Vec<String> {
+            (0..n).map(|i| evil(&format!("{tag}{i}"))).collect()
+        };
+        let record = |k: usize| {
+            json!({
+                "id": evil("id"), "status": "fail", "duration_us": 1,
+                "reason": evil("reason"),
+                "attempts": [{"status": "fail", "reason": evil("attempt"), "duration_us": 1}],
+                "observations": {
+                    evil("obs-name"): evil(&format!("obs-text{k}")),
+                    "short": list(&format!("short{k}-"), 2),
+                    "long": list(&format!("long{k}-"), 8),
+                },
+                "metrics": [
+                    {"name": evil("metric"), "value": 3.0 + k as f64, "unit": evil("unit")},
+                    {"name": evil("zero-metric"), "value": 0.0, "unit": "count"},
+                ],
+            })
+        };
+        let left = json!({"id": evil("left"), "status": "error", "duration_us": 0,
+                          "reason": "not run: the guest stopped first (guest crashed)"});
+        let mut res = run(&[
+            (&evil("release0"), "crashed", &[record(0), left]),
+            (&evil("release1"), "completed", &[record(1)]),
+        ]);
+        res.run_id = evil("run-id");
+        res.started = evil("started");
+        res.finished = Some(evil("finished"));
+        res.tool_version = evil("version");
+        res.filters = vec![evil("filter")];
+        let kr = &mut res.kernels[0];
+        kr.identity.banner = evil("banner");
+        kr.detail = Some(evil("detail"));
+        kr.console_log = evil("console-log");
+        kr.console_findings = vec![crate::vm::console::ConsoleFinding {
+            kind: evil("kind"),
+            fatal: true,
+            excerpt: format!("Oops: {}\n{}", evil("excerpt"), evil("excerpt-line2")),
+        }];
+        res
     }
 
     #[test]
-    fn escaping_covers_markup_and_quotes() {
-        assert_eq!(
-            esc(r#"<a href="x">'&'</a>"#),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+    fn kernel_text_cannot_inject_markup_into_the_report() {
+        let page = html(&hostile_run());
+        for t in tags(&page) {
+            assert!(OUR_TAGS.contains(&t), "<{t} got into the page:\n{page}");
+        }
+        assert!(
+            !page.contains("\"onload"),
+            "an attribute broke out:\n{page}"
         );
+        assert!(
+            !page.contains("x &amp;\""),
+            "an entity came through raw:\n{page}"
+        );
+        assert_eq!(page.matches("<pre>").count(), 2, "{page}");
+        assert_eq!(page.matches("</pre>").count(), 2, "{page}");
+        // Each field is shown, escaped, in every place that shows it.
+        let places = [
+            // The title and the header.
+            ("run-id", 2),
+            ("started", 1),
+            ("finished", 1),
+            ("version", 1),
+            ("filter", 1),
+            // Summary; problems: two rows and two headings; the headers
+            // of both differences tables; the chart legend and its bar's
+            // tooltip; the per-test table.
+            ("release0", 10),
+            // As release0 with one problem row and no headings, plus the
+            // banner (made from the release).
+            ("release1", 8),
+            ("banner", 1),
+            // The summary's first line and the crash log.
+            ("detail", 2),
+            ("kind", 1),
+            ("console-log", 1),
+            ("excerpt", 1),
+            ("excerpt-line2", 1),
+            // Problems (twice), three observation rows, chart heading and
+            // title, the per-test tables.
+            ("id", 9),
+            // The not-run list, the status differences, the per-test table.
+            ("left", 3),
+            // Problems, the status cells' titles, the reason column; each
+            // on both kernels.
+            ("reason", 6),
+            // Through the retry note: problems and the titles.
+            ("attempt", 4),
+            ("obs-name", 3),
+            ("obs-text0", 2),
+            ("obs-text1", 2),
+            // The first kernel's list, what the second lacks (del), the
+            // per-test table.
+            ("short0-0", 3),
+            ("long0-0", 3),
+            // What the second kernel adds (ins), the per-test table.
+            ("short1-0", 2),
+            ("long1-0", 2),
+            // Chart title, caption, both per-test tables.
+            ("metric", 4),
+            // Caption, two tooltips, both per-test tables.
+            ("unit", 5),
+            // The zero list, both per-test tables.
+            ("zero-metric", 3),
+        ];
+        for (field, n) in places {
+            assert_eq!(
+                page.matches(&shown(field)).count(),
+                n,
+                "{field} is not shown escaped in its {n} places:\n{page}"
+            );
+        }
     }
 
     #[test]
@@ -732,7 +804,8 @@ mod tests {
             &[st(50.0, 40.0, 60.0, 3), st(100.0, 100.0, 100.0, 1)],
             "MiB/s",
             "t: m",
-        );
+        )
+        .into_string();
         // Plot is 130 units tall from y=18; the axis tops at 100.
         assert!(
             svg.contains(
@@ -764,7 +837,8 @@ mod tests {
             &[st(1.0, 1.0, 1.0, 1), None],
             "ns",
             "t",
-        );
+        )
+        .into_string();
         assert_eq!(svg.matches("<rect").count(), 1);
         assert!(svg.contains("no data"));
     }

@@ -107,20 +107,13 @@ fn kernels(s: &mut String, v: &View<'_>, tags: &[String]) {
 /// `113 pass, 1 skip`, counting tests by their worst repetition, and
 /// tests the guest never reached as `not run`.
 fn tally(v: &View<'_>, k: usize) -> String {
-    let kr = &v.kernels()[k];
-    let mut parts = Vec::new();
-    for st in view::TALLY_ORDER {
-        let n = v
-            .ids
-            .iter()
-            .filter_map(|id| v.worst(k, id))
-            .filter(|r| r.status == st && !view::not_run(kr, r))
-            .count();
-        if n > 0 {
-            parts.push(format!("{n} {st}"));
-        }
-    }
-    let missed = not_run_ids(v, k).len();
+    let mut parts: Vec<String> = v
+        .tally(k)
+        .into_iter()
+        .filter(|&(_, n)| n > 0)
+        .map(|(st, n)| format!("{n} {st}"))
+        .collect();
+    let missed = v.not_run_ids(k).len();
     if missed > 0 {
         parts.push(format!("{missed} not run"));
     }
@@ -129,15 +122,6 @@ fn tally(v: &View<'_>, k: usize) -> String {
     } else {
         parts.join(", ")
     }
-}
-
-fn not_run_ids<'a>(v: &View<'a>, k: usize) -> Vec<&'a str> {
-    let kr = &v.kernels()[k];
-    v.ids
-        .iter()
-        .copied()
-        .filter(|id| v.worst(k, id).is_some_and(|r| view::not_run(kr, r)))
-        .collect()
 }
 
 fn failures(s: &mut String, v: &View<'_>, tags: &[String]) {
@@ -160,7 +144,7 @@ fn failures(s: &mut String, v: &View<'_>, tags: &[String]) {
             let line = format!("{} {id}: {}{which}{why}", tags[k], r.status);
             s.push_str(&view::wrap(&line, WIDTH, "", "    "));
         }
-        let missed = not_run_ids(v, k);
+        let missed = v.not_run_ids(k);
         if !missed.is_empty() {
             any = true;
             let line = format!(

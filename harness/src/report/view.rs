@@ -149,6 +149,36 @@ impl<'a> View<'a> {
         sts.windows(2).any(|w| w[0] != w[1])
     }
 
+    /// How many of kernel `k`'s tests ended in each status, by their worst
+    /// repetition, in [`TALLY_ORDER`]; tests the guest never reached are
+    /// counted by [`View::not_run_ids`] instead.
+    pub fn tally(&self, k: usize) -> Vec<(Status, usize)> {
+        let kr = &self.kernels()[k];
+        TALLY_ORDER
+            .iter()
+            .map(|&st| {
+                let n = self
+                    .ids
+                    .iter()
+                    .filter_map(|id| self.worst(k, id))
+                    .filter(|r| r.status == st && !not_run(kr, r))
+                    .count();
+                (st, n)
+            })
+            .collect()
+    }
+
+    /// Kernel `k`'s tests that the guest stopped before reaching, in run
+    /// order.
+    pub fn not_run_ids(&self, k: usize) -> Vec<&'a str> {
+        let kr = &self.kernels()[k];
+        self.ids
+            .iter()
+            .copied()
+            .filter(|id| self.worst(k, id).is_some_and(|r| not_run(kr, r)))
+            .collect()
+    }
+
     /// The most repetitions any test had.
     pub fn max_reps(&self) -> usize {
         self.by_test
