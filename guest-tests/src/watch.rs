@@ -52,6 +52,11 @@ pub fn taint_finding(before: u64, after: u64) -> Option<KernelFinding> {
             None => format!("bit {bit}"),
         })
         .collect();
+    // The letters alone name it the same way on every boot: `taint W`.
+    let letters: String = (0..64)
+        .filter(|bit| new & (1u64 << bit) != 0)
+        .map(|bit| TAINT_FLAGS.get(bit).map_or('?', |(letter, _)| *letter))
+        .collect();
     Some(KernelFinding {
         kind: "taint".to_owned(),
         fatal: false,
@@ -59,6 +64,8 @@ pub fn taint_finding(before: u64, after: u64) -> Option<KernelFinding> {
             "tainted during the test: {before} -> {after}, new: {}",
             names.join(", ")
         ),
+        signature: format!("taint {letters}"),
+        location: None,
     })
 }
 

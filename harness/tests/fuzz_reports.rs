@@ -220,6 +220,7 @@ fn run_of(kernels: &[GenKernel]) -> RunResults {
                     kind: "warn".into(),
                     fatal: false,
                     excerpt: e.clone(),
+                    ..Default::default()
                 })
                 .collect();
             k.records = g.records.clone();

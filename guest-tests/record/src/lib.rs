@@ -216,8 +216,7 @@ impl TestRecord {
         if self.kernel_findings.contains(&finding) {
             return;
         }
-        let first = finding.excerpt.lines().next().unwrap_or("").trim();
-        let what = format!("kernel {}: {first}", finding.kind);
+        let what = format!("kernel {}: {}", finding.kind, finding.title());
         match (self.status, &self.reason) {
             (Status::Pass | Status::Skip, reason) => {
                 let was = match (self.status, reason) {
@@ -236,7 +235,7 @@ impl TestRecord {
 
 /// A complaint of the kernel: a panic, oops, BUG, WARN, sanitizer or
 /// lockdep report read from the console, or a new taint flag.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KernelFinding {
     /// `panic`, `oops`, `bug`, `warn`, `kasan`, `lockdep`, `hung_task`,
     /// `soft_lockup`, `ubsan`, `taint`.
@@ -246,6 +245,32 @@ pub struct KernelFinding {
     /// The first line, RIP and the head of the call trace (for `taint`:
     /// the old and new value and the new flags).
     pub excerpt: String,
+    /// A stable title in the style syzbot gives bugs (`WARNING in do_tee`,
+    /// `kernel BUG in do_sendfile`, `KASAN: use-after-free Read in
+    /// pipe_read`, `taint W`): the same complaint has the same signature on
+    /// any boot, step or kernel, so a series charges it to the first step
+    /// that shows it. Empty when it could not be told (and in results
+    /// written before it existed).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub signature: String,
+    /// `file:line` (UBSAN: `file:line:col`) when the kernel printed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+}
+
+impl KernelFinding {
+    /// How the complaint is named in a reason: its signature and location
+    /// when known, else the first line of its excerpt (always for a taint
+    /// change, whose excerpt says more than its letters).
+    pub fn title(&self) -> String {
+        let first = self.excerpt.lines().next().unwrap_or("").trim();
+        match (self.signature.as_str(), &self.location) {
+            _ if self.kind == "taint" => first.to_owned(),
+            ("", _) => first.to_owned(),
+            (sig, Some(at)) => format!("{sig} at {at}"),
+            (sig, None) => sig.to_owned(),
+        }
+    }
 }
 
 impl TestRecord {
@@ -507,6 +532,7 @@ mod tests {
             kind: "warn".into(),
             fatal: false,
             excerpt: "WARNING: CPU: 0 PID: 1 at fs/splice.c:1 x\nRIP: 0010:x".into(),
+            ..Default::default()
         };
         let mut r = rec(Status::Pass, None);
         r.mark(warn.clone());
@@ -525,6 +551,7 @@ mod tests {
             kind: "taint".into(),
             fatal: false,
             excerpt: "tainted during the test: 0 -> 512, new: W (a WARN fired)".into(),
+            ..Default::default()
         };
         r.mark(taint);
         assert_eq!(

@@ -291,6 +291,13 @@ fn render(r: &SeriesReport, att: &Attribution, series: &Series) -> String {
         for c in changes {
             let _ = writeln!(s, "      {} {}: {} -> {}", c.test, c.what, c.from, c.to);
         }
+        for c in att.repeated.iter().filter(|c| c.patch == i + 1) {
+            let _ = writeln!(
+                s,
+                "      {} {}: {} -> {}: not a change of this patch",
+                c.test, c.what, c.from, c.to
+            );
+        }
         let _ = p;
     }
     if !att.first_change.is_empty() {

@@ -709,6 +709,7 @@ mod tests {
             kind: evil("kind"),
             fatal: true,
             excerpt: format!("Oops: {}\n{}", evil("excerpt"), evil("excerpt-line2")),
+            ..Default::default()
         }];
         res
     }

@@ -288,6 +288,7 @@ mod tests {
             kind: "oops".into(),
             fatal: true,
             excerpt: "Oops: int3\nRIP: 0010:__schedule".into(),
+            ..Default::default()
         }];
         let d = kcidb(&res);
         assert_eq!(d["version"], json!({"major": 5, "minor": 3}));

@@ -3,7 +3,7 @@
 //! patch that changed each test, and whether the series' expected effects
 //! (series.toml) happened.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use kharness_record::Value;
 use serde::Serialize;
@@ -31,6 +31,41 @@ pub struct Attribution {
     pub per_patch: Vec<KernelPair>,
     pub changes: Vec<Change>,
     pub first_change: BTreeMap<(String, String), usize>,
+    /// Tests that turned `warned` at a step only by kernel complaints an
+    /// earlier step already showed (same signature: a once-only WARN
+    /// firing again in a fresh boot, the same WARN hit by another test).
+    /// Not changes of that step; `to` names the complaint and its step.
+    pub repeated: Vec<Change>,
+}
+
+/// The signatures of every complaint step `k` shows, on the console
+/// outside tests too.
+fn signatures(res: &RunResults, k: usize) -> BTreeSet<&str> {
+    let kr = &res.kernels[k];
+    kr.records
+        .iter()
+        .flat_map(|r| &r.kernel_findings)
+        .chain(&kr.console_findings)
+        .map(|f| f.signature.as_str())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// When `test` is `warned` at step `k` only by complaints an earlier step
+/// showed: those signatures and the first step of each.
+fn seen_before(res: &RunResults, k: usize, test: &str) -> Option<Vec<(String, usize)>> {
+    let mut out = Vec::new();
+    for r in res.kernels[k].records.iter().filter(|r| r.id == test) {
+        for f in &r.kernel_findings {
+            let first = (0..k).find(|&j| signatures(res, j).contains(f.signature.as_str()));
+            match first {
+                Some(j) if !f.signature.is_empty() => out.push((f.signature.clone(), j)),
+                _ => return None,
+            }
+        }
+    }
+    out.dedup();
+    (!out.is_empty()).then_some(out)
 }
 
 /// Compares each step with the one before. `res.kernels[0]` is the base.
@@ -42,19 +77,44 @@ pub fn attribute(res: &RunResults, threshold: f64) -> Attribution {
         .map(|w| compare_kernels(&w[0], &w[1], threshold, with_metrics))
         .collect();
     let mut changes = Vec::new();
+    let mut repeated = Vec::new();
     for (i, p) in per_patch.iter().enumerate() {
         let patch = i + 1;
         let st = |s: Option<kharness_record::Status>| {
             s.map_or("-".to_owned(), |s| s.as_str().to_owned())
         };
         for c in &p.status_changes {
-            changes.push(Change {
+            let change = Change {
                 patch,
                 test: c.test.clone(),
                 what: "status".into(),
                 from: st(c.a),
                 to: st(c.b),
-            });
+            };
+            let only_complaints = c.b == Some(kharness_record::Status::Warned)
+                && matches!(
+                    c.a,
+                    Some(kharness_record::Status::Pass | kharness_record::Status::Skip)
+                );
+            match seen_before(res, patch, &c.test).filter(|_| only_complaints) {
+                Some(seen) => {
+                    let step = |j: usize| {
+                        res.kernels[j]
+                            .label
+                            .clone()
+                            .unwrap_or_else(|| format!("step {j}"))
+                    };
+                    let names: Vec<String> = seen
+                        .iter()
+                        .map(|(sig, j)| format!("{sig}, first at {}", step(*j)))
+                        .collect();
+                    repeated.push(Change {
+                        to: format!("warned again ({})", names.join("; ")),
+                        ..change
+                    });
+                }
+                None => changes.push(change),
+            }
         }
         let v = |x: &Option<Value>| x.as_ref().map_or("-".to_owned(), |v| v.to_string());
         for c in &p.observation_changes {
@@ -88,6 +148,7 @@ pub fn attribute(res: &RunResults, threshold: f64) -> Attribution {
         per_patch,
         changes,
         first_change,
+        repeated,
     }
 }
 
@@ -240,5 +301,141 @@ fn check_one(att: &Attribution, e: &Expectation) -> Check {
         expected,
         met,
         actual,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A series run of `steps`, each a list of (test, status, complaint
+    /// signatures), read from JSON as `kharness report` reads one.
+    fn series(steps: &[&[(&str, &str, &[&str])]]) -> RunResults {
+        let kernels: Vec<serde_json::Value> = steps
+            .iter()
+            .enumerate()
+            .map(|(i, recs)| {
+                let records: Vec<serde_json::Value> = recs
+                    .iter()
+                    .map(|(id, status, sigs)| {
+                        let findings: Vec<serde_json::Value> = sigs
+                            .iter()
+                            .map(|s| json!({"kind": "warn", "fatal": false, "excerpt": "WARNING: ...", "signature": s}))
+                            .collect();
+                        json!({"id": id, "status": status, "duration_us": 1, "kernel_findings": findings})
+                    })
+                    .collect();
+                json!({
+                    "label": if i == 0 { "base".to_owned() } else { format!("+{i}") },
+                    "identity": {"release": "6.12.117", "banner": "b", "path": format!("/k{i}"),
+                                 "sha256": format!("{:064x}", i), "size": 1},
+                    "outcome": "completed", "wall_s": 1.0, "command": "x",
+                    "console_log": "c", "guest_log": "g", "records": records,
+                })
+            })
+            .collect();
+        serde_json::from_value(json!({
+            "schema": 1, "tool_version": "0.1.0", "run_id": "r", "started": "2027-01-01T00:00:00Z",
+            "interrupted": false, "accel": {"accel": "tcg", "reason": "t"},
+            "guest": {"path": "/g", "sha256": "00"}, "filters": [], "kernels": kernels,
+        }))
+        .expect("a well-formed run")
+    }
+
+    #[test]
+    fn a_complaint_is_charged_to_the_first_step_that_shows_its_signature() {
+        const WARN: &[&str] = &["WARNING in do_tee"];
+        let res = series(&[
+            &[
+                ("tee.duplicate_content", "pass", &[]),
+                ("io_uring.tee_content", "pass", &[]),
+            ],
+            // +1 adds the WARN: the first tee of the boot hits it.
+            &[
+                ("tee.duplicate_content", "warned", WARN),
+                ("io_uring.tee_content", "pass", &[]),
+            ],
+            &[
+                ("tee.duplicate_content", "warned", WARN),
+                ("io_uring.tee_content", "pass", &[]),
+            ],
+            // +3 crashes a later test; in the fresh boot the once-only
+            // WARN fires again, in the first tee of that boot.
+            &[
+                ("tee.duplicate_content", "warned", WARN),
+                ("io_uring.tee_content", "warned", WARN),
+            ],
+        ]);
+        let att = attribute(&res, 0.02);
+        let status: Vec<(usize, &str)> = att
+            .changes
+            .iter()
+            .filter(|c| c.what == "status")
+            .map(|c| (c.patch, c.test.as_str()))
+            .collect();
+        assert_eq!(status, [(1, "tee.duplicate_content")]);
+        assert_eq!(att.repeated.len(), 1, "{:?}", att.repeated);
+        assert_eq!(att.repeated[0].patch, 3);
+        assert_eq!(att.repeated[0].test, "io_uring.tee_content");
+        assert_eq!(
+            att.repeated[0].to,
+            "warned again (WARNING in do_tee, first at +1)"
+        );
+    }
+
+    #[test]
+    fn a_new_signature_or_an_unnamed_complaint_is_a_change_of_its_step() {
+        const OLD: &[&str] = &["WARNING in do_tee"];
+        let res = series(&[
+            &[
+                ("tee.a", "pass", &[]),
+                ("splice.x", "pass", &[]),
+                ("vmsplice.z", "pass", &[]),
+            ],
+            &[
+                ("tee.a", "warned", OLD),
+                ("splice.x", "pass", &[]),
+                ("vmsplice.z", "pass", &[]),
+            ],
+            &[
+                ("tee.a", "warned", OLD),
+                // Another WARN as well as the old one: new.
+                (
+                    "splice.x",
+                    "warned",
+                    &["WARNING in do_tee", "WARNING in splice_to_pipe"],
+                ),
+                ("vmsplice.z", "pass", &[]),
+            ],
+            // A complaint without a signature (older results) is never
+            // taken for a repeat, even beside a known one.
+            &[
+                ("tee.a", "pass", &[]),
+                (
+                    "splice.x",
+                    "warned",
+                    &["WARNING in do_tee", "WARNING in splice_to_pipe"],
+                ),
+                ("vmsplice.z", "warned", &["WARNING in do_tee", ""]),
+            ],
+        ]);
+        let att = attribute(&res, 0.02);
+        let status: Vec<(usize, &str, &str)> = att
+            .changes
+            .iter()
+            .filter(|c| c.what == "status")
+            .map(|c| (c.patch, c.test.as_str(), c.to.as_str()))
+            .collect();
+        assert_eq!(
+            status,
+            [
+                (1, "tee.a", "warned"),
+                (2, "splice.x", "warned"),
+                (3, "tee.a", "pass"),
+                (3, "vmsplice.z", "warned"),
+            ]
+        );
+        assert!(att.repeated.is_empty());
     }
 }

@@ -91,16 +91,185 @@ fn scan_lines(console: &str) -> Vec<(usize, ConsoleFinding)> {
         {
             continue;
         }
+        let (signature, location) = signature(kind, &lines[i..]);
         out.push((
             i,
             ConsoleFinding {
                 kind: kind.to_owned(),
                 fatal,
                 excerpt: excerpt(&lines[i..]),
+                signature,
+                location,
             },
         ));
     }
     out
+}
+
+/// Frames that say how the kernel reported, not where the bug is.
+const REPORTING: &[&str] = &[
+    "dump_stack",
+    "dump_stack_lvl",
+    "show_stack",
+    "__warn",
+    "warn_slowpath_fmt",
+    "report_bug",
+    "handle_bug",
+    "exc_invalid_op",
+    "asm_exc_invalid_op",
+    "panic",
+    "print_report",
+    "kasan_report",
+    "__asan_load",
+    "__asan_store",
+    "ubsan_epilogue",
+    "lock_acquire",
+    "__lock_acquire",
+    "schedule",
+    "__schedule",
+    "schedule_timeout",
+    "schedule_preempt_disabled",
+    "io_schedule",
+    "do_syscall_64",
+    "entry_SYSCALL_64_after_hwframe",
+];
+
+/// `do_tee` of `do_tee+0x1c/0x340 [mod]`; `None` for an address.
+fn function_of(frame: &str) -> Option<String> {
+    let f = frame.trim().trim_start_matches("? ").trim();
+    let name: String = f
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.'))
+        .collect();
+    let is_symbol = !name.is_empty()
+        && f[name.len()..].starts_with('+')
+        && !name.starts_with("0x")
+        && !name.chars().all(|c| c.is_ascii_digit());
+    is_symbol.then_some(name)
+}
+
+/// The function of the report's RIP line, if it names one.
+fn rip_function(report: &[String]) -> Option<String> {
+    let rip = report.iter().find_map(|l| l.strip_prefix("RIP: "))?;
+    function_of(rip.split_once(':').map_or(rip, |(_, f)| f))
+}
+
+/// The first call-trace frame that is not the reporting machinery.
+fn trace_function(report: &[String]) -> Option<String> {
+    let start = report.iter().position(|l| l.starts_with("Call Trace:"))?;
+    report[start + 1..]
+        .iter()
+        .take_while(|l| !l.starts_with("</TASK>") && !l.starts_with("---[ end"))
+        .filter(|l| !l.starts_with('?') && !l.starts_with('<'))
+        .filter_map(|l| function_of(l))
+        .find(|f| {
+            !REPORTING.contains(&f.as_str())
+                && !f.starts_with("__ubsan_handle")
+                && !f.starts_with("kasan_")
+                && !f.starts_with("__kasan")
+        })
+}
+
+/// The `path/file.c:N` (or `:N:C`) in `s`, if any.
+fn location_in(s: &str) -> Option<String> {
+    s.split(|c: char| c.is_whitespace() || c == '!')
+        .find(|w| {
+            let mut parts = w.split(':');
+            let file = parts.next().unwrap_or("");
+            let line = parts.next().unwrap_or("");
+            (file.ends_with(".c") || file.ends_with(".h"))
+                && !line.is_empty()
+                && line.chars().all(|c| c.is_ascii_digit())
+        })
+        .map(str::to_owned)
+}
+
+/// The complaint's signature, named as syzbot names its reports (`WARNING
+/// in do_tee`, `kernel BUG in do_sendfile`, `KASAN: use-after-free Read in
+/// pipe_read`), and the file:line the kernel printed. The function comes
+/// from the report itself (a WARN's `at` line, KASAN's `in` clause), else
+/// its RIP, else the first call-trace frame past the reporting code; the
+/// signature never holds addresses, PIDs or times, so the same bug gets
+/// the same signature on every boot.
+fn signature(kind: &str, lines: &[&str]) -> (String, Option<String>) {
+    let report: Vec<String> = lines.iter().take(80).map(|l| strip_time(l)).collect();
+    let first = report[0].as_str();
+    let func = |own: Option<String>| {
+        own.or_else(|| rip_function(&report))
+            .or_else(|| trace_function(&report))
+    };
+    let named = |title: &str, f: Option<String>| match f {
+        Some(f) => format!("{title} in {f}"),
+        None => title.to_owned(),
+    };
+    let location = location_in(first);
+    let sig = match kind {
+        "warn" => {
+            // `WARNING: CPU: 0 PID: 97 at fs/splice.c:2015 do_tee+0x5a/0x90`
+            let own = first
+                .split_once(" at ")
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(function_of);
+            named("WARNING", func(own))
+        }
+        "bug" => named("kernel BUG", func(None)),
+        "kasan" => {
+            // `BUG: KASAN: use-after-free in pipe_read+0x1/0x2`, then
+            // `Read of size 8 at addr ...`.
+            let rest = first.split_once("KASAN: ").map_or("", |(_, r)| r);
+            let (what, own) = rest.split_once(" in ").unwrap_or((rest, ""));
+            let access = report.iter().skip(1).take(3).find_map(|l| {
+                l.split_whitespace()
+                    .next()
+                    .filter(|w| *w == "Read" || *w == "Write")
+            });
+            let title = match access {
+                Some(a) => format!("KASAN: {what} {a}"),
+                None => format!("KASAN: {what}"),
+            };
+            named(&title, func(function_of(own)))
+        }
+        "ubsan" => {
+            // `UBSAN: shift-out-of-bounds in fs/splice.c:12:3`
+            let rest = first.split_once("UBSAN: ").map_or("", |(_, r)| r);
+            let what = rest.split(" in ").next().unwrap_or(rest).trim();
+            named(&format!("UBSAN: {what}"), trace_function(&report))
+        }
+        "oops" => {
+            let title = if first.contains("NULL pointer dereference") {
+                "BUG: kernel NULL pointer dereference"
+            } else if first.starts_with("BUG: unable to handle") {
+                "BUG: unable to handle kernel paging request"
+            } else if first.contains("general protection fault") {
+                "general protection fault"
+            } else {
+                "kernel oops"
+            };
+            named(title, func(None))
+        }
+        "panic" => {
+            let why = first
+                .split_once("not syncing: ")
+                .map_or("", |(_, w)| w)
+                .trim();
+            match why {
+                "" => "kernel panic".to_owned(),
+                w => format!("kernel panic: {w}"),
+            }
+        }
+        "soft_lockup" => named("BUG: soft lockup", func(None)),
+        "hung_task" => named("INFO: task hung", trace_function(&report)),
+        // A lockdep report names the lock being taken `at: func+0x1/0x2`.
+        "lockdep" => {
+            let own = report
+                .iter()
+                .find_map(|l| l.strip_prefix("at: "))
+                .and_then(function_of);
+            named("possible deadlock", own.or_else(|| trace_function(&report)))
+        }
+        other => other.to_owned(),
+    };
+    (sig, location)
 }
 
 /// The report's first line, its RIP line and up to five call-trace frames.
@@ -166,6 +335,63 @@ mod tests {
              __splice_from_pipe+0x3d/0x1f0\nsplice_to_socket+0x9a/0x3f0"
         );
         assert!(f.iter().any(|x| x.kind == "panic"));
+    }
+
+    #[test]
+    fn signatures_name_the_bug_as_syzbot_does_and_never_an_address() {
+        let sig = |console: &str| {
+            let f = scan(console);
+            (f[0].signature.clone(), f[0].location.clone())
+        };
+        assert_eq!(
+            sig(OOPS),
+            (
+                "BUG: kernel NULL pointer dereference in splice_from_pipe_next".into(),
+                None
+            )
+        );
+        assert_eq!(
+            sig("[ 2.3] WARNING: CPU: 1 PID: 97 at fs/splice.c:2015 do_tee+0x5a/0x90 [x]\n"),
+            ("WARNING in do_tee".into(), Some("fs/splice.c:2015".into()))
+        );
+        let bug = "[ 5.0] kernel BUG at fs/read_write.c:1301!\n\
+                   [ 5.0] Oops: invalid opcode: 0000 [#1] PREEMPT SMP NOPTI\n\
+                   [ 5.0] RIP: 0010:do_sendfile+0x3a1/0x4b0\n";
+        assert_eq!(
+            sig(bug),
+            (
+                "kernel BUG in do_sendfile".into(),
+                Some("fs/read_write.c:1301".into())
+            )
+        );
+        let kasan = "[ 7.1] BUG: KASAN: slab-use-after-free in pipe_read+0x8e3/0x9c0\n\
+                     [ 7.1] Read of size 8 at addr ffff888103c2e4f8 by task kharness-guest/97\n";
+        assert_eq!(sig(kasan).0, "KASAN: slab-use-after-free Read in pipe_read");
+        let ubsan = "[ 3.0] UBSAN: shift-out-of-bounds in fs/pipe.c:1283:12\n\
+                     [ 3.0] shift exponent 64 is too large for 64-bit type\n\
+                     [ 3.0] Call Trace:\n[ 3.0]  <TASK>\n[ 3.0]  dump_stack_lvl+0x5d/0x80\n\
+                     [ 3.0]  __ubsan_handle_shift_out_of_bounds+0x1/0x2\n\
+                     [ 3.0]  pipe_set_size+0x2d/0x80\n[ 3.0]  </TASK>\n";
+        assert_eq!(
+            sig(ubsan),
+            (
+                "UBSAN: shift-out-of-bounds in pipe_set_size".into(),
+                Some("fs/pipe.c:1283:12".into())
+            )
+        );
+        let hung = "[ 200.0] INFO: task kharness-guest:97 blocked for more than 120 seconds.\n\
+                    [ 200.0] Call Trace:\n[ 200.0]  <TASK>\n[ 200.0]  __schedule+0x1/0x2\n\
+                    [ 200.0]  schedule+0x1/0x2\n[ 200.0]  pipe_wait_readable+0x1/0x2\n";
+        assert_eq!(sig(hung).0, "INFO: task hung in pipe_wait_readable");
+        let panic = "[ 9.0] Kernel panic - not syncing: kharness: panic requested from userspace\n";
+        assert_eq!(
+            sig(panic).0,
+            "kernel panic: kharness: panic requested from userspace"
+        );
+        // The same WARN on another boot (other CPU, PID, time, offsets of
+        // the RIP): the same signature.
+        let again = "[ 99.9] WARNING: CPU: 0 PID: 4242 at fs/splice.c:2015 do_tee+0x5a/0x90\n";
+        assert_eq!(sig(again).0, "WARNING in do_tee");
     }
 
     #[test]
@@ -255,7 +481,7 @@ mod tests {
                 .reason
                 .as_deref()
                 .unwrap()
-                .starts_with("kernel warn: WARNING: CPU: 0 PID: 97 at fs/splice.c:2015")
+                .starts_with("kernel warn: WARNING in __do_sys_tee at fs/splice.c:2015")
         );
         assert_eq!(recs[3].kernel_findings[0].kind, "panic");
         assert!(recs[0].kernel_findings.is_empty());
