@@ -228,3 +228,97 @@ fn a_frozen_guest_is_stopped_and_its_test_timed_out() {
         ]
     );
 }
+
+/// A once-only WARN (patch 1) fires again in the fresh boot that follows a
+/// crash (patch 2), in another test's tee: it is charged to patch 1 by its
+/// signature, and patch 2 is charged with its crash only.
+#[test]
+#[ignore = "builds two patched kernels (or reuses them) and boots them; ci/test.sh runs it"]
+fn a_once_only_warn_firing_again_after_a_crash_stays_its_own_patchs() {
+    let out = tempfile::tempdir().unwrap();
+    let series = series_dir("warn-once-then-crash");
+    let o = out.path().to_str().unwrap();
+    // In this order: the first tee warns, the gift crashes the guest, and
+    // io_uring.tee_content is the first tee of the fresh boot.
+    let r = kharness(&[
+        "series",
+        &series,
+        "--tree",
+        TREE,
+        "--timeout",
+        "120s",
+        "--out",
+        o,
+        "--filter",
+        "tee.duplicate_content",
+        "--filter",
+        "vmsplice.gift_accepted",
+        "--filter",
+        "io_uring.tee_content",
+    ]);
+    // The crash makes it 4 (guest crashed), over the 1 of the changes.
+    r.expect_code(4);
+    let run = latest_run(out.path());
+    let res = results_json(&run);
+    let crash = step(&res, "+2");
+    assert_eq!(
+        statuses(crash),
+        [
+            ("tee.duplicate_content", "warned"),
+            ("vmsplice.gift_accepted", "crashed"),
+            ("io_uring.tee_content", "warned"),
+        ],
+        "{crash}"
+    );
+    // Both WARNs are the same complaint, by signature.
+    let sig = |k: &serde_json::Value, id: &str| -> Vec<String> {
+        k["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["id"] == id)
+            .flat_map(|r| r["kernel_findings"].as_array().cloned().unwrap_or_default())
+            .filter(|f| f["kind"] == "warn")
+            .map(|f| f["signature"].as_str().unwrap_or("").to_owned())
+            .collect()
+    };
+    assert_eq!(sig(crash, "tee.duplicate_content"), ["WARNING in do_tee"]);
+    assert_eq!(sig(crash, "io_uring.tee_content"), ["WARNING in do_tee"]);
+    assert_eq!(
+        sig(step(&res, "+1"), "tee.duplicate_content"),
+        ["WARNING in do_tee"]
+    );
+    // The WARN's file:line moved with patch 2 (1978 -> 1979); its
+    // signature did not. The series charges each change to its own patch.
+    let s = series_json(&run);
+    assert!(unmet_expectations(&s).is_empty(), "{s:#}");
+    let changes: Vec<(u64, &str, &str)> = s["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["what"] == "status")
+        .map(|c| {
+            (
+                c["patch"].as_u64().unwrap(),
+                c["test"].as_str().unwrap(),
+                c["to"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            (1, "tee.duplicate_content", "warned"),
+            (2, "vmsplice.gift_accepted", "crashed"),
+        ]
+    );
+    let text = r.stdout();
+    // The taint the WARN sets (W) is named with it.
+    assert!(
+        text.contains(
+            "io_uring.tee_content status: pass -> warned again (taint W, first at +1; \
+             WARNING in do_tee, first at +1): not a change of this patch"
+        ),
+        "{text}"
+    );
+}

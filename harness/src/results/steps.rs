@@ -180,7 +180,15 @@ fn check_one(att: &Attribution, e: &Expectation) -> Check {
             ),
         };
     };
-    let status = pair.status_changes.iter().find(|c| c.test == e.test);
+    // A complaint an earlier step showed is not this patch's change.
+    let repeat = att
+        .repeated
+        .iter()
+        .any(|r| r.patch == e.patch && r.test == e.test);
+    let status = pair
+        .status_changes
+        .iter()
+        .find(|c| c.test == e.test && !repeat);
     let obs = |name: &str| {
         pair.observation_changes
             .iter()
