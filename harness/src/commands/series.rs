@@ -145,15 +145,33 @@ pub fn execute(sp: SeriesPlan, out: &Output) -> Result<ExitCode> {
     crate::support::stdout::println(&format!("run directory: {}", run_dir.path.display()))
         .map_err(Error::stdout)?;
 
-    let worse = attribution
-        .changes
-        .iter()
-        .any(|c| c.what == "status" && !["pass", "skip", "flaky"].contains(&c.to.as_str()))
-        || attribution.per_patch.iter().any(|p| {
-            p.metrics
+    // Worse: a test stopped passing, or a passing test now skips (a
+    // feature the kernel lost) unless series.toml expected that skip; a
+    // complaint an earlier step showed is not the later step's change.
+    let expected_here = |patch: usize, test: &str| {
+        report
+            .expectations
+            .iter()
+            .any(|c| c.met && c.patch == patch && c.test == test)
+    };
+    let worse = attribution.per_patch.iter().enumerate().any(|(i, p)| {
+        let patch = i + 1;
+        let repeat = |test: &str| {
+            attribution
+                .repeated
                 .iter()
-                .any(|m| m.verdict == crate::results::compare::Verdict::Regression)
-        });
+                .any(|r| r.patch == patch && r.test == test)
+        };
+        // Any move to a bad status counts (fail -> crashed too).
+        p.status_changes.iter().any(|c| {
+            let bad = c.b.is_some_and(|s| s.is_bad()) && !repeat(&c.test);
+            let vanished = c.vanished() && !expected_here(patch, &c.test);
+            bad || vanished
+        }) || p
+            .metrics
+            .iter()
+            .any(|m| m.verdict == crate::results::compare::Verdict::Regression)
+    });
     let unmet = report.expectations.iter().any(|c| !c.met);
     let code = results.exit_code().max(stop_code).max(if worse || unmet {
         ExitCode::TestsFailed

@@ -54,6 +54,22 @@ pub struct StatusChange {
     pub b: Option<Status>,
 }
 
+impl StatusChange {
+    /// Worse from `a` to `b`: the test stopped passing (a bad status it
+    /// did not have), or it passed and now skips. A skip says the kernel
+    /// lacks what the test needs (an opcode, a config option, a syscall):
+    /// between two steps of a series, or two kernels, a feature vanished.
+    pub fn is_regression(&self) -> bool {
+        let bad_now = self.b.is_some_and(|s| s.is_bad()) && !self.a.is_some_and(|s| s.is_bad());
+        bad_now || self.vanished()
+    }
+
+    /// The test passed and now skips.
+    pub fn vanished(&self) -> bool {
+        self.a == Some(Status::Pass) && self.b == Some(Status::Skip)
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ObservationChange {
     pub test: String,
@@ -87,9 +103,7 @@ impl Comparison {
     /// Something got worse: a test stopped passing or a metric regressed.
     pub fn has_regressions(&self) -> bool {
         self.pairs.iter().any(|p| {
-            p.status_changes
-                .iter()
-                .any(|c| c.b.is_some_and(|s| s.is_bad()) && !c.a.is_some_and(|s| s.is_bad()))
+            p.status_changes.iter().any(StatusChange::is_regression)
                 || p.metrics.iter().any(|m| m.verdict == Verdict::Regression)
         })
     }
@@ -411,6 +425,27 @@ fn cell(v: &Option<Value>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pass_turning_skip_is_a_regression_like_a_failure() {
+        let c = |a: Option<Status>, b: Option<Status>| StatusChange {
+            test: "io_uring.splice_file_to_pipe".into(),
+            a,
+            b,
+        };
+        use Status::*;
+        assert!(c(Some(Pass), Some(Skip)).is_regression());
+        assert!(c(Some(Pass), Some(Fail)).is_regression());
+        assert!(c(Some(Skip), Some(Crashed)).is_regression());
+        assert!(c(None, Some(Fail)).is_regression());
+        assert!(!c(Some(Skip), Some(Pass)).is_regression());
+        assert!(!c(Some(Fail), Some(Crashed)).is_regression(), "bad already");
+        assert!(
+            !c(Some(Pass), None).is_regression(),
+            "a test the other side lacks"
+        );
+        assert!(!c(Some(Skip), Some(Pass)).vanished());
+    }
 
     #[test]
     fn units_know_their_direction() {
