@@ -232,6 +232,7 @@ fn report_and_compare_leave_the_run_directories_alone() {
 /// (`kharness list | head -1` once head has exited).
 #[expect(clippy::unwrap_used, reason = "a panic is the test failing")]
 fn into_closed_pipe(args: &[&str]) -> (Option<i32>, String) {
+    common::guest();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kharness"))
         .args(args)
         .stdout(std::process::Stdio::piped())

@@ -156,7 +156,7 @@ fn checks(plan: &Plan, kernels: &Result<Vec<PathBuf>>, reprobe: bool) -> Vec<Che
         Path::new("cargo"),
         "--version",
         false,
-        "install Rust (needed only to build the guest binary)",
+        "install Rust (needed only to build kharness and its guest)",
     ));
     let boot = crate::kernel::list_boot_kernels(Path::new(crate::kernel::BOOT_DIR));
     for (release, pkg) in DEBIAN_KERNELS {
@@ -231,21 +231,53 @@ fn checks(plan: &Plan, kernels: &Result<Vec<PathBuf>>, reprobe: bool) -> Vec<Che
             fix: None,
         }),
     }
-    match crate::guest::locate(plan.guest.as_deref(), true) {
-        Ok(g) => checks.push(Check {
+    checks.push(guest_check(plan));
+    checks
+}
+
+/// The guest binary a run would use and the rule that chose it. Doctor
+/// never builds one: with --rebuild-guest it says a run would.
+fn guest_check(plan: &Plan) -> Check {
+    let what = "guest binary".to_owned();
+    if plan.rebuild_guest {
+        return match crate::guest::rebuild_sources() {
+            Ok(ws) => Check {
+                ok: true,
+                required: true,
+                what,
+                detail: format!(
+                    "a run builds it with cargo in {} (--rebuild-guest)",
+                    ws.display()
+                ),
+                fix: None,
+            },
+            Err(e) => Check {
+                ok: false,
+                required: true,
+                what,
+                detail: e.to_string(),
+                fix: Some("drop --rebuild-guest, or install Rust".into()),
+            },
+        };
+    }
+    let want = crate::guest::Want {
+        given: plan.guest.as_deref(),
+        rebuild: false,
+    };
+    match crate::guest::find(want, true) {
+        Ok(f) => Check {
             ok: true,
             required: true,
-            what: "guest binary".into(),
-            detail: g.path.display().to_string(),
+            what,
+            detail: format!("{} ({})", f.guest.path.display(), f.rule),
             fix: None,
-        }),
-        Err(e) => checks.push(Check {
+        },
+        Err(e) => Check {
             ok: false,
             required: true,
-            what: "guest binary".into(),
+            what,
             detail: e.to_string(),
-            fix: Some("ci/setup.sh".into()),
-        }),
+            fix: Some("ci/install.sh PREFIX, or ci/setup.sh in a kharness checkout".into()),
+        },
     }
-    checks
 }
