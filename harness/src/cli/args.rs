@@ -494,9 +494,10 @@ impl BootArgs {
 /// each test.
 ///
 /// SERIES is a directory with a quilt `series` file, a directory of `git
-/// format-patch` files, an mbox, or a lore thread archive; a `series.toml`
-/// beside the patches declares expected effects, which are checked. The
-/// tree is never modified: patches go into a scratch copy (git worktree or
+/// format-patch` files, an mbox, or a lore thread archive (either gzipped
+/// too, as `b4 mbox` writes t.mbox.gz); a `series.toml` beside the patches
+/// declares expected effects, which are checked. The tree is never
+/// modified: patches go into a scratch copy (git worktree or
 /// hard-link copy) under the cache, builds into an out-of-tree directory
 /// with ccache, one patch at a time so each rebuild is incremental; each
 /// step's bzImage is kept, keyed by the patchset hash, so a rerun reuses
@@ -514,7 +515,8 @@ got worse, a metric regressed or an expected effect did not happen, 2 bad
 input, 3 a patch does not apply or a build failed (earlier steps are still
 run and reported), 4 a guest crashed or hung.")]
 pub struct SeriesArgs {
-    /// The series: a directory, an mbox or a thread archive.
+    /// The series: a directory, an mbox or a thread archive (or either
+    /// gzipped).
     pub series: PathBuf,
     /// The kernel source tree to apply it to (git or plain; never modified).
     #[arg(long, env = "KHARNESS_TREE")]
