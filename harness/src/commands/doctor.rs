@@ -236,48 +236,34 @@ fn checks(plan: &Plan, kernels: &Result<Vec<PathBuf>>, reprobe: bool) -> Vec<Che
 }
 
 /// The guest binary a run would use and the rule that chose it. Doctor
-/// never builds one: with --rebuild-guest it says a run would.
+/// never builds one: with --rebuild-guest it says where a run would.
 fn guest_check(plan: &Plan) -> Check {
-    let what = "guest binary".to_owned();
-    if plan.rebuild_guest {
-        return match crate::guest::rebuild_sources() {
-            Ok(ws) => Check {
-                ok: true,
-                required: true,
-                what,
-                detail: format!(
+    let (found, fix) = if plan.rebuild_guest {
+        (
+            crate::guest::rebuild_sources().map(|ws| {
+                format!(
                     "a run builds it with cargo in {} (--rebuild-guest)",
                     ws.display()
-                ),
-                fix: None,
-            },
-            Err(e) => Check {
-                ok: false,
-                required: true,
-                what,
-                detail: e.to_string(),
-                fix: Some("drop --rebuild-guest, or install Rust".into()),
-            },
+                )
+            }),
+            "drop --rebuild-guest, or install Rust",
+        )
+    } else {
+        let want = crate::guest::Want {
+            given: plan.guest.as_deref(),
+            rebuild: false,
         };
-    }
-    let want = crate::guest::Want {
-        given: plan.guest.as_deref(),
-        rebuild: false,
+        (
+            crate::guest::find(want, true)
+                .map(|f| format!("{} ({})", f.guest.path.display(), f.rule)),
+            "ci/install.sh PREFIX, or ci/setup.sh in a kharness checkout",
+        )
     };
-    match crate::guest::find(want, true) {
-        Ok(f) => Check {
-            ok: true,
-            required: true,
-            what,
-            detail: format!("{} ({})", f.guest.path.display(), f.rule),
-            fix: None,
-        },
-        Err(e) => Check {
-            ok: false,
-            required: true,
-            what,
-            detail: e.to_string(),
-            fix: Some("ci/install.sh PREFIX, or ci/setup.sh in a kharness checkout".into()),
-        },
+    Check {
+        ok: found.is_ok(),
+        required: true,
+        what: "guest binary".into(),
+        fix: found.is_err().then(|| fix.to_owned()),
+        detail: found.unwrap_or_else(|e| e.to_string()),
     }
 }
