@@ -97,8 +97,8 @@ pub struct GuestBinary {
     pub build_command: Option<String>,
 }
 
-/// Which guest binary to use: the one given, else a fresh build when
-/// asked for, else the first the lookup finds.
+/// Which guest binary to use: a fresh build when asked for, else the one
+/// given, else the first of [`candidates`] that exists.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Want<'a> {
     /// `--guest` (or `KHARNESS_GUEST`, or `guest` in kharness.toml).
@@ -110,10 +110,10 @@ pub struct Want<'a> {
 /// The rule that chose a guest binary (what `kharness doctor` says).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rule {
+    /// `--guest`, `KHARNESS_GUEST` or `guest` in kharness.toml.
     Given,
-    Rebuilt {
-        sources: PathBuf,
-    },
+    /// `--rebuild-guest`: cargo built it in these kharness sources.
+    Rebuilt { sources: PathBuf },
     /// `PREFIX/lib/kharness/kharness-guest` for `PREFIX/bin/kharness`.
     Installed,
     /// `target/x86_64-unknown-linux-gnu/release/kharness-guest` for
