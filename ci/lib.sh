@@ -1,8 +1,12 @@
 # shellcheck shell=bash
-# Sourced by ci/setup.sh and ci/test-deps.sh: what both install with.
+# Sourced by ci/setup.sh, ci/install.sh and ci/test-deps.sh: what they
+# install and build with.
 #
 # apt_install_missing PKG...: installs (as root, or through sudo) only the
 # Debian packages not yet installed.
+#
+# build_kharness: builds the release kharness and the static guest into
+# ${CARGO_TARGET_DIR:-target} (cargo does nothing when they are fresh).
 #
 # Python tools go into virtual environments of kharness's own, never into
 # the system's Python.
@@ -75,4 +79,16 @@ venv_install() {
   fi
   printf '%s: installing %s into %s\n' "$(basename "$0" .sh)" "$*" "$dir" >&2
   "$dir/bin/python" -m pip install --quiet --disable-pip-version-check "$@"
+}
+
+# The static guest: glibc with +crt-static (the musl target may not be
+# installed), so it runs as PID 1 of an initramfs and in any guest.
+build_kharness() {
+  local me
+  me=$(basename "$0" .sh)
+  printf '%s: building kharness (release)\n' "$me" >&2
+  cargo build --release --locked -p kharness --quiet
+  printf '%s: building kharness-guest (static)\n' "$me" >&2
+  RUSTFLAGS="-C target-feature=+crt-static" \
+    cargo build --release --locked -p kharness-guest --target x86_64-unknown-linux-gnu --quiet
 }

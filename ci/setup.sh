@@ -58,9 +58,5 @@ else
   log "kernel source present: $src_dir"
 fi
 
-log "building kharness (release)"
-cargo build --release --locked -p kharness --quiet
-log "building kharness-guest (static)"
-RUSTFLAGS="-C target-feature=+crt-static" \
-  cargo build --release --locked -p kharness-guest --target x86_64-unknown-linux-gnu --quiet
+build_kharness
 log "ready: target/release/kharness run"

@@ -1,7 +1,8 @@
-//! The guest binary on the host side: find it (building it from this
-//! workspace when the sources are here), check it is static, and read its
-//! catalogue.
+//! The guest binary on the host side: find it (installed beside kharness,
+//! in the checkout it was built in, or given), build it only when asked,
+//! check it is static, and read its catalogue.
 
+use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -17,11 +18,18 @@ pub enum GuestError {
     #[error("cannot find own executable: {0}")]
     OwnExe(std::io::Error),
     #[error(
-        "no kharness-guest binary found beside {}; build it with `RUSTFLAGS='{GUEST_RUSTFLAGS}' cargo build \
-         --release -p kharness-guest --target {GUEST_TARGET}` or pass --guest PATH",
-        beside.display()
+        "no kharness-guest binary found (looked for {}); install kharness with `ci/install.sh PREFIX`, \
+         run ci/setup.sh in a kharness checkout (or pass --rebuild-guest there), or pass --guest PATH",
+        looked.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
     )]
-    NotFound { beside: PathBuf },
+    NotFound { looked: Vec<PathBuf> },
+    #[error(
+        "--rebuild-guest needs the kharness sources, and none are at {}",
+        looked.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" or ")
+    )]
+    NoSources { looked: Vec<PathBuf> },
+    #[error("--rebuild-guest needs cargo, and it is not on PATH")]
+    NoCargo,
     #[error("failed to run cargo: {0}")]
     CargoSpawn(std::io::Error),
     #[error("building the guest failed ({status}): {command}\n{log_tail}")]
@@ -76,6 +84,8 @@ fn quoted(filters: &[String]) -> String {
 /// static option on machines without the musl target.
 pub const GUEST_TARGET: &str = "x86_64-unknown-linux-gnu";
 pub const GUEST_RUSTFLAGS: &str = "-C target-feature=+crt-static";
+/// The guest's file name wherever it lives.
+pub const GUEST_NAME: &str = "kharness-guest";
 
 /// The guest binary a run uses.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -87,10 +97,105 @@ pub struct GuestBinary {
     pub build_command: Option<String>,
 }
 
-/// The workspace this binary was built from, if its sources are still there.
-pub fn workspace_dir() -> Option<PathBuf> {
-    let ws = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?.to_owned();
-    (ws.join("Cargo.toml").is_file() && ws.join("guest-tests/Cargo.toml").is_file()).then_some(ws)
+/// Which guest binary to use: a fresh build when asked for, else the one
+/// given, else the first of [`candidates`] that exists.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Want<'a> {
+    /// `--guest` (or `KHARNESS_GUEST`, or `guest` in kharness.toml).
+    pub given: Option<&'a Path>,
+    /// `--rebuild-guest`: run cargo in the kharness sources first.
+    pub rebuild: bool,
+}
+
+/// The rule that chose a guest binary (what `kharness doctor` says).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rule {
+    /// `--guest`, `KHARNESS_GUEST` or `guest` in kharness.toml.
+    Given,
+    /// `--rebuild-guest`: cargo built it in these kharness sources.
+    Rebuilt { sources: PathBuf },
+    /// `PREFIX/lib/kharness/kharness-guest` for `PREFIX/bin/kharness`.
+    Installed,
+    /// `target/x86_64-unknown-linux-gnu/release/kharness-guest` for
+    /// `target/{release,debug}/kharness` (what ci/setup.sh builds).
+    Checkout,
+    /// In the same directory as kharness (CI artifacts copied together).
+    Beside,
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rule::Given => f.write_str("given by --guest, KHARNESS_GUEST or `guest` in kharness.toml"),
+            Rule::Rebuilt { sources } => {
+                write!(f, "built from {} (--rebuild-guest)", sources.display())
+            }
+            Rule::Installed => f.write_str("installed with kharness: PREFIX/lib/kharness beside PREFIX/bin"),
+            Rule::Checkout => f.write_str(
+                "the checkout's static build, target/x86_64-unknown-linux-gnu/release beside kharness's target/<profile>",
+            ),
+            Rule::Beside => f.write_str("in the directory of the kharness binary"),
+        }
+    }
+}
+
+/// A guest binary and the rule that found it.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub guest: GuestBinary,
+    pub rule: Rule,
+}
+
+/// The places a kharness in `exe_dir` looks for its guest, in order.
+pub fn candidates(exe_dir: &Path) -> Vec<(Rule, PathBuf)> {
+    let parent = exe_dir.parent().unwrap_or(exe_dir);
+    vec![
+        (
+            Rule::Installed,
+            parent.join("lib").join("kharness").join(GUEST_NAME),
+        ),
+        (
+            Rule::Checkout,
+            parent.join(GUEST_TARGET).join("release").join(GUEST_NAME),
+        ),
+        (Rule::Beside, exe_dir.join(GUEST_NAME)),
+    ]
+}
+
+/// The kharness sources a `--rebuild-guest` builds: the checkout holding
+/// the running binary (`target/<profile>/kharness`), else the workspace it
+/// was compiled from, when either is still there.
+fn sources(exe_dir: &Path) -> std::result::Result<PathBuf, Vec<PathBuf>> {
+    let mut looked = Vec::new();
+    let beside = exe_dir.parent().and_then(Path::parent).map(Path::to_owned);
+    let compiled = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_owned);
+    for ws in beside.into_iter().chain(compiled) {
+        if ws.join("Cargo.toml").is_file() && ws.join("guest-tests/Cargo.toml").is_file() {
+            return Ok(ws);
+        }
+        if !looked.contains(&ws) {
+            looked.push(ws);
+        }
+    }
+    Err(looked)
+}
+
+/// The running binary's directory.
+fn exe_dir() -> Result<PathBuf> {
+    let exe = std::env::current_exe().map_err(GuestError::OwnExe)?;
+    Ok(exe.parent().unwrap_or(Path::new(".")).to_owned())
+}
+
+/// The sources `--rebuild-guest` would build in, when they and cargo are
+/// there.
+pub fn rebuild_sources() -> Result<PathBuf> {
+    let ws = sources(&exe_dir()?).map_err(|looked| GuestError::NoSources { looked })?;
+    if crate::support::paths::which("cargo").is_none() {
+        return Err(GuestError::NoCargo.into());
+    }
+    Ok(ws)
 }
 
 /// The argv that builds the static guest, and the environment it needs.
@@ -112,31 +217,33 @@ pub fn build_command() -> (Vec<String>, [(&'static str, &'static str); 1]) {
     )
 }
 
-/// Finds the guest binary: `explicit` if given; else builds it in this
-/// workspace (a no-op when fresh); else looks beside the running binary.
-pub fn locate(explicit: Option<&Path>, quiet: bool) -> Result<GuestBinary> {
-    if let Some(p) = explicit {
-        return describe(p, None);
+/// The guest binary `want` asks for; see [`find`].
+pub fn locate(want: Want<'_>, quiet: bool) -> Result<GuestBinary> {
+    find(want, quiet).map(|f| f.guest)
+}
+
+/// Finds the guest binary: with `rebuild`, builds it with cargo in the
+/// kharness sources; else the one given; else the first of [`candidates`]
+/// beside the running binary. Never runs cargo unless asked.
+pub fn find(want: Want<'_>, quiet: bool) -> Result<Found> {
+    let found = |guest, rule| Found { guest, rule };
+    if want.rebuild {
+        let ws = rebuild_sources()?;
+        return build_in(&ws, quiet).map(|g| found(g, Rule::Rebuilt { sources: ws }));
     }
-    if let Some(ws) = workspace_dir() {
-        if crate::support::paths::which("cargo").is_some() {
-            return build_in(&ws, quiet);
+    if let Some(p) = want.given {
+        return describe(p, None).map(|g| found(g, Rule::Given));
+    }
+    let cands = candidates(&exe_dir()?);
+    for (rule, path) in &cands {
+        if path.is_file() {
+            return describe(path, None).map(|g| found(g, rule.clone()));
         }
     }
-    let exe = std::env::current_exe().map_err(GuestError::OwnExe)?;
-    let dir = exe.parent().unwrap_or(Path::new("."));
-    for cand in [
-        dir.join("kharness-guest"),
-        dir.join("..")
-            .join(GUEST_TARGET)
-            .join("release")
-            .join("kharness-guest"),
-    ] {
-        if cand.is_file() {
-            return describe(&cand, None);
-        }
+    Err(GuestError::NotFound {
+        looked: cands.into_iter().map(|(_, p)| p).collect(),
     }
-    Err(GuestError::NotFound { beside: exe }.into())
+    .into())
 }
 
 fn build_in(ws: &Path, quiet: bool) -> Result<GuestBinary> {
@@ -303,6 +410,59 @@ pub use crate::support::text::tail;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_installed_kharness_looks_in_its_prefix_then_its_checkout_then_beside_it() {
+        let paths = |dir: &str| -> Vec<(Rule, String)> {
+            candidates(Path::new(dir))
+                .into_iter()
+                .map(|(r, p)| (r, p.display().to_string()))
+                .collect()
+        };
+        assert_eq!(
+            paths("/opt/kh/bin"),
+            [
+                (
+                    Rule::Installed,
+                    "/opt/kh/lib/kharness/kharness-guest".into()
+                ),
+                (
+                    Rule::Checkout,
+                    "/opt/kh/x86_64-unknown-linux-gnu/release/kharness-guest".into()
+                ),
+                (Rule::Beside, "/opt/kh/bin/kharness-guest".into()),
+            ]
+        );
+        // target/debug/kharness (the tests') finds the static release
+        // build ci/setup.sh made.
+        assert_eq!(
+            paths("/src/kharness/target/debug")[1].1,
+            "/src/kharness/target/x86_64-unknown-linux-gnu/release/kharness-guest"
+        );
+    }
+
+    #[test]
+    fn a_missing_guest_names_where_it_looked_and_how_to_get_one() {
+        let e = GuestError::NotFound {
+            looked: candidates(Path::new("/opt/kh/bin"))
+                .into_iter()
+                .map(|(_, p)| p)
+                .collect(),
+        };
+        let text = e.to_string();
+        for want in [
+            "/opt/kh/lib/kharness/kharness-guest",
+            "/opt/kh/bin/kharness-guest",
+            "ci/install.sh",
+            "ci/setup.sh",
+            "--rebuild-guest",
+            "--guest PATH",
+        ] {
+            assert!(text.contains(want), "{want} not in: {text}");
+        }
+        use crate::error::OpError;
+        assert_eq!(e.exit_code(), ExitCode::Infra);
+    }
 
     #[test]
     fn elf_interp_of_real_binaries() {

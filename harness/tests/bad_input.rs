@@ -49,6 +49,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -110,16 +112,6 @@ fn load() -> Corpus {
     let path = fixtures().join("cases.toml");
     let text = std::fs::read_to_string(&path).unwrap();
     toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// The static guest binary next to the host binary's target directory,
-/// when it was built (ci/setup.sh builds it); else kharness builds it.
-fn prebuilt_guest() -> Option<PathBuf> {
-    let target = Path::new(env!("CARGO_BIN_EXE_kharness"))
-        .parent()?
-        .parent()?;
-    let g = target.join("x86_64-unknown-linux-gnu/release/kharness-guest");
-    g.is_file().then_some(g)
 }
 
 struct Subst {
@@ -210,9 +202,7 @@ fn run_case(case: &Case, tmp: &Path, sub: &Subst) -> Outcome {
         .env("KHARNESS_CACHE_DIR", tmp.join("cache"))
         .env("KHARNESS_VNG", tmp.join("no-vng"))
         .env("KHARNESS_QEMU", tmp.join("no-qemu"));
-    if let Some(g) = prebuilt_guest() {
-        cmd.env("KHARNESS_GUEST", g);
-    }
+    cmd.env("KHARNESS_GUEST", common::guest());
     for (k, v) in &case.env {
         cmd.env(k, sub.apply(v));
     }

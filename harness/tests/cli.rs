@@ -232,6 +232,7 @@ fn report_and_compare_leave_the_run_directories_alone() {
 /// (`kharness list | head -1` once head has exited).
 #[expect(clippy::unwrap_used, reason = "a panic is the test failing")]
 fn into_closed_pipe(args: &[&str]) -> (Option<i32>, String) {
+    common::guest();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kharness"))
         .args(args)
         .stdout(std::process::Stdio::piped())
@@ -262,11 +263,12 @@ fn a_closed_stdout_ends_quietly_with_exit_0() {
     }
 }
 
-#[test]
-fn series_dry_run_prints_the_steps_and_builds_nothing() {
-    let d = tempfile::tempdir().unwrap();
+/// `kharness series SERIES --tree T --dry-run` with T an empty tree made
+/// under `d`, the cache and runs under `d` too.
+#[expect(clippy::unwrap_used, reason = "a panic is the test failing")]
+fn series_dry_run(d: &std::path::Path, series: &str) -> common::Run {
     // What a kernel tree needs to look like to be accepted as one.
-    let tree = d.path().join("linux");
+    let tree = d.join("linux");
     for f in [
         "Makefile",
         "Kconfig",
@@ -277,24 +279,29 @@ fn series_dry_run_prints_the_steps_and_builds_nothing() {
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(&p, "").unwrap();
     }
-    let cache = d.path().join("cache");
-    let out = d.path().join("runs");
-    let r = common::run_with(
+    common::run_with(
         {
             let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kharness"));
-            cmd.env("KHARNESS_CACHE_DIR", &cache);
+            cmd.env("KHARNESS_CACHE_DIR", d.join("cache"));
             cmd
         },
         &[
             "series",
-            &common::series_dir("demo-splice-regression"),
+            series,
             "--tree",
             tree.to_str().unwrap(),
             "--out",
-            out.to_str().unwrap(),
+            d.join("runs").to_str().unwrap(),
             "--dry-run",
         ],
-    );
+    )
+}
+
+#[test]
+fn series_dry_run_prints_the_steps_and_builds_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let (cache, out) = (d.path().join("cache"), d.path().join("runs"));
+    let r = series_dry_run(d.path(), &common::series_dir("demo-splice-regression"));
     r.expect_code(0);
     let text = r.stdout();
     for step in ["step base:", "step   +1:", "step   +2:", "step   +3:"] {
@@ -359,4 +366,22 @@ fn crash_run_dir() -> tempfile::TempDir {
     )
     .expect("the fixture copies");
     d
+}
+
+/// `b4 mbox` writes the thread gzipped (t.mbox.gz): the same steps as the
+/// mbox it holds.
+#[test]
+fn a_gzipped_mbox_gives_the_steps_of_the_mbox() {
+    let fixture = |f: &str| format!("{}/tests/fixtures/series/{f}", env!("CARGO_MANIFEST_DIR"));
+    let d = tempfile::tempdir().unwrap();
+    let plain = series_dry_run(d.path(), &fixture("fatal-signal.mbox"));
+    let gz = series_dry_run(d.path(), &fixture("fatal-signal.mbox.gz"));
+    plain.expect_code(0);
+    gz.expect_code(0);
+    assert!(gz.stdout().contains("step   +2:"), "{}", gz.stdout());
+    assert_eq!(
+        gz.stdout()
+            .replace("fatal-signal.mbox.gz", "fatal-signal.mbox"),
+        plain.stdout()
+    );
 }

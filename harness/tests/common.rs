@@ -52,6 +52,7 @@ pub fn kharness_in(dir: Option<&Path>, args: &[&str]) -> Run {
 
 /// Runs `cmd` (the kharness binary, set up by the caller) with `args`.
 pub fn run_with(mut cmd: Command, args: &[&str]) -> Run {
+    guest();
     cmd.args(args);
     let out = cmd.output().expect("the kharness binary runs");
     Run {
@@ -60,6 +61,36 @@ pub fn run_with(mut cmd: Command, args: &[&str]) -> Run {
             .collect(),
         out,
     }
+}
+
+/// The static guest binary of this checkout, built once per test binary
+/// (cargo's no-op when it is fresh) where the kharness under test finds it
+/// (`target/x86_64-unknown-linux-gnu/release` beside its `target/debug`):
+/// kharness no longer builds it itself, and a test run after an edit of
+/// guest-tests/ must not boot the guest built before it.
+pub fn guest() -> &'static Path {
+    static GUEST: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    GUEST.get_or_init(|| {
+        let target = Path::new(env!("CARGO_BIN_EXE_kharness"))
+            .parent()
+            .and_then(Path::parent)
+            .expect("the kharness binary lives in target/<profile>");
+        let (argv, env) = kharness::guest::build_command();
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| argv[0].clone().into());
+        expect_clean(
+            Command::new(cargo)
+                .args(&argv[1..])
+                .arg("--quiet")
+                .arg("--target-dir")
+                .arg(target)
+                .envs(env)
+                .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/..")),
+        );
+        target
+            .join(kharness::guest::GUEST_TARGET)
+            .join("release")
+            .join(kharness::guest::GUEST_NAME)
+    })
 }
 
 /// The newest run directory under `out`.

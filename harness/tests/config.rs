@@ -48,15 +48,8 @@ impl Sandbox {
                 cmd.env_remove(&*k);
             }
         }
-        // A scratch HOME, but the same toolchain (the guest may be built).
-        if let Some(home) = std::env::var_os("HOME") {
-            let home = PathBuf::from(home);
-            for (var, dir) in [("RUSTUP_HOME", ".rustup"), ("CARGO_HOME", ".cargo")] {
-                if std::env::var_os(var).is_none() {
-                    cmd.env(var, home.join(dir));
-                }
-            }
-        }
+        // A scratch HOME: kharness needs no toolchain (it never builds the
+        // guest unless asked to).
         cmd.env("HOME", self.root.join("home"));
         for (k, v) in env {
             cmd.env(k, v);

@@ -200,3 +200,43 @@ fn vng_is_not_required_when_the_qemu_backend_works() {
         r.stdout()
     );
 }
+
+/// The `guest binary` line of doctor's output.
+fn guest_line(r: &common::Run) -> String {
+    let out = r.stdout();
+    out.lines()
+        .find(|l| l.contains("guest binary"))
+        .unwrap_or_else(|| panic!("no guest binary line in:\n{out}"))
+        .to_owned()
+}
+
+#[test]
+fn doctor_says_which_guest_binary_a_run_uses_and_which_rule_chose_it() {
+    let d = tempfile::tempdir().unwrap();
+    let guest = std::fs::canonicalize(common::guest()).unwrap();
+    let run = |args: &[&str]| {
+        let mut cmd = doctor(d.path(), d.path(), &["--accel", "tcg"]);
+        cmd.env_remove("KHARNESS_GUEST");
+        common::run_with(cmd, args)
+    };
+    // target/debug/kharness: the checkout's static release build.
+    let line = guest_line(&run(&[]));
+    assert!(line.starts_with("ok "), "{line}");
+    assert!(line.contains(&guest.display().to_string()), "{line}");
+    assert!(line.contains("the checkout's static build"), "{line}");
+
+    let copy = d.path().join("my guest");
+    std::fs::copy(&guest, &copy).unwrap();
+    let line = guest_line(&run(&["--guest", copy.to_str().unwrap()]));
+    assert!(line.contains(copy.to_str().unwrap()), "{line}");
+    assert!(line.contains("given by --guest"), "{line}");
+
+    // Doctor builds nothing; it says where a run would.
+    let line = guest_line(&run(&["--rebuild-guest"]));
+    let sources = std::fs::canonicalize(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .unwrap()
+        .display()
+        .to_string();
+    assert!(line.contains("a run builds it with cargo in"), "{line}");
+    assert!(line.contains(&sources), "{line}");
+}

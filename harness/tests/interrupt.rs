@@ -93,6 +93,7 @@ struct Harness {
 
 impl Harness {
     fn start(args: &[&str], env: &[(&str, &Path)]) -> Harness {
+        common::guest();
         let log_dir = tempfile::tempdir().unwrap();
         let bin = env!("CARGO_BIN_EXE_kharness");
         let mut cmd = Command::new(bin);

@@ -2,6 +2,8 @@
 //! for stderr, and a short qemu-backend run shows the boot spinner and the
 //! bar of tests; under CI=true the same run prints plain lines only.
 
+mod common;
+
 use std::process::Command;
 
 const K612: &str = "/boot/vmlinuz-6.12.107+deb12-amd64";
@@ -9,6 +11,7 @@ const K612: &str = "/boot/vmlinuz-6.12.107+deb12-amd64";
 /// Runs kharness under `script` (so its stderr is a terminal) and returns
 /// everything the terminal received.
 fn on_a_terminal(ci: Option<&str>, args: &[&str]) -> String {
+    common::guest();
     let dir = tempfile::tempdir().expect("a temporary directory");
     let typescript = dir.path().join("typescript");
     let mut line = vec![env!("CARGO_BIN_EXE_kharness").to_owned()];

@@ -48,18 +48,18 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 fn hostile_run_and_guest_paths_reach_the_guest_quoted_and_the_root_stays_read_only() {
     let marker = PathBuf::from(format!("/tmp/kharness-pwned-{}", std::process::id()));
     let name = hostile(&marker);
-    let guest = kharness::guest::locate(None, true).unwrap();
+    let guest = common::guest();
     // The guest binary must be visible inside the guest: under the target
     // directory (shared read-only), not /tmp (which the guest may see as
     // its own tmpfs).
-    let target = guest.path.ancestors().nth(3).unwrap().to_owned();
+    let target = guest.ancestors().nth(3).unwrap().to_owned();
     let gdir = tempfile::Builder::new()
         .prefix("kharness-hostile")
         .tempdir_in(&target)
         .unwrap();
     let guest_path = gdir.path().join(&name).join(format!("guest {name}"));
     std::fs::create_dir_all(guest_path.parent().unwrap()).unwrap();
-    std::fs::copy(&guest.path, &guest_path).unwrap();
+    std::fs::copy(guest, &guest_path).unwrap();
     let out = tempfile::tempdir().unwrap();
     let out_dir = out.path().join(&name);
 

@@ -160,7 +160,8 @@ pub struct MergeArgs {
 /// SOURCE is a run directory, a bundle (`kharness bundle`) or a bundle
 /// directory. Reruns the same kernels (checked by sha256; a series kernel
 /// missing from a bundle is rebuilt from --tree), the same guest binary
-/// (when at hand; else one is built and the hash difference reported),
+/// (when at hand; else the one this kharness finds, or with
+/// --rebuild-guest builds, and the hash difference reported),
 /// the same VM options (backend, accelerator, perf mode, memory, CPUs,
 /// timeouts, reps, retries), into a new run directory holding repro.json.
 /// Without --test or --filter it reruns the results that did not pass
@@ -214,6 +215,10 @@ pub struct ReproArgs {
     /// Use this backend instead of the recorded one.
     #[arg(long, value_enum)]
     pub backend: Option<BackendChoice>,
+    /// When the recorded guest binary is not at hand, build one from the
+    /// kharness sources with cargo instead of using the installed one.
+    #[arg(long)]
+    pub rebuild_guest: bool,
 }
 
 /// Pack results of a run with what reruns them into one file for someone
@@ -365,9 +370,14 @@ pub struct BootArgs {
     /// Directory under which each run gets a new directory.
     #[arg(long, default_value = "kharness-runs", env = "KHARNESS_OUT")]
     pub out: PathBuf,
-    /// Use this static kharness-guest binary instead of building one.
+    /// Use this static kharness-guest binary instead of the one installed
+    /// with kharness (PREFIX/lib/kharness) or built in its checkout.
     #[arg(long, env = "KHARNESS_GUEST")]
     pub guest: Option<PathBuf>,
+    /// Build the guest from the kharness sources with cargo first and use
+    /// that build (instead of --guest or the installed one).
+    #[arg(long)]
+    pub rebuild_guest: bool,
     /// Guest memory, as vng takes it.
     #[arg(long, default_value = "1G", env = "KHARNESS_MEMORY")]
     pub memory: String,
@@ -464,6 +474,7 @@ impl BootArgs {
             timeout: self.timeout,
             out: self.out,
             guest: self.guest,
+            rebuild_guest: self.rebuild_guest,
             memory: self.memory,
             cpus: self.cpus,
             reps: self.reps,
@@ -483,9 +494,10 @@ impl BootArgs {
 /// each test.
 ///
 /// SERIES is a directory with a quilt `series` file, a directory of `git
-/// format-patch` files, an mbox, or a lore thread archive; a `series.toml`
-/// beside the patches declares expected effects, which are checked. The
-/// tree is never modified: patches go into a scratch copy (git worktree or
+/// format-patch` files, an mbox, or a lore thread archive (either gzipped
+/// too, as `b4 mbox` writes t.mbox.gz); a `series.toml` beside the patches
+/// declares expected effects, which are checked. The tree is never
+/// modified: patches go into a scratch copy (git worktree or
 /// hard-link copy) under the cache, builds into an out-of-tree directory
 /// with ccache, one patch at a time so each rebuild is incremental; each
 /// step's bzImage is kept, keyed by the patchset hash, so a rerun reuses
@@ -503,7 +515,8 @@ got worse, a metric regressed or an expected effect did not happen, 2 bad
 input, 3 a patch does not apply or a build failed (earlier steps are still
 run and reported), 4 a guest crashed or hung.")]
 pub struct SeriesArgs {
-    /// The series: a directory, an mbox or a thread archive.
+    /// The series: a directory, an mbox or a thread archive (or either
+    /// gzipped).
     pub series: PathBuf,
     /// The kernel source tree to apply it to (git or plain; never modified).
     #[arg(long, env = "KHARNESS_TREE")]
@@ -543,9 +556,14 @@ pub struct ListArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: ListFormat,
-    /// Use this kharness-guest binary instead of building one.
+    /// Use this static kharness-guest binary instead of the one installed
+    /// with kharness (PREFIX/lib/kharness) or built in its checkout.
     #[arg(long, env = "KHARNESS_GUEST")]
     pub guest: Option<PathBuf>,
+    /// Build the guest from the kharness sources with cargo first and use
+    /// that build (instead of --guest or the installed one).
+    #[arg(long)]
+    pub rebuild_guest: bool,
     /// Globs over ids, area names, or tag:NAME.
     pub filters: Vec<String>,
 }

@@ -156,7 +156,7 @@ fn checks(plan: &Plan, kernels: &Result<Vec<PathBuf>>, reprobe: bool) -> Vec<Che
         Path::new("cargo"),
         "--version",
         false,
-        "install Rust (needed only to build the guest binary)",
+        "install Rust (needed only to build kharness and its guest)",
     ));
     let boot = crate::kernel::list_boot_kernels(Path::new(crate::kernel::BOOT_DIR));
     for (release, pkg) in DEBIAN_KERNELS {
@@ -231,21 +231,39 @@ fn checks(plan: &Plan, kernels: &Result<Vec<PathBuf>>, reprobe: bool) -> Vec<Che
             fix: None,
         }),
     }
-    match crate::guest::locate(plan.guest.as_deref(), true) {
-        Ok(g) => checks.push(Check {
-            ok: true,
-            required: true,
-            what: "guest binary".into(),
-            detail: g.path.display().to_string(),
-            fix: None,
-        }),
-        Err(e) => checks.push(Check {
-            ok: false,
-            required: true,
-            what: "guest binary".into(),
-            detail: e.to_string(),
-            fix: Some("ci/setup.sh".into()),
-        }),
-    }
+    checks.push(guest_check(plan));
     checks
+}
+
+/// The guest binary a run would use and the rule that chose it. Doctor
+/// never builds one: with --rebuild-guest it says where a run would.
+fn guest_check(plan: &Plan) -> Check {
+    let (found, fix) = if plan.rebuild_guest {
+        (
+            crate::guest::rebuild_sources().map(|ws| {
+                format!(
+                    "a run builds it with cargo in {} (--rebuild-guest)",
+                    ws.display()
+                )
+            }),
+            "drop --rebuild-guest, or install Rust",
+        )
+    } else {
+        let want = crate::guest::Want {
+            given: plan.guest.as_deref(),
+            rebuild: false,
+        };
+        (
+            crate::guest::find(want, true)
+                .map(|f| format!("{} ({})", f.guest.path.display(), f.rule)),
+            "ci/install.sh PREFIX, or ci/setup.sh in a kharness checkout",
+        )
+    };
+    Check {
+        ok: found.is_ok(),
+        required: true,
+        what: "guest binary".into(),
+        fix: found.is_err().then(|| fix.to_owned()),
+        detail: found.unwrap_or_else(|e| e.to_string()),
+    }
 }

@@ -6,7 +6,11 @@ use crate::support::stdout;
 
 /// Prints the catalogue of the tests the filters select.
 pub fn run(a: ListArgs, quiet: bool) -> Result<ExitCode> {
-    let guest = crate::guest::locate(a.guest.as_deref(), quiet)?;
+    let want = crate::guest::Want {
+        given: a.guest.as_deref(),
+        rebuild: a.rebuild_guest,
+    };
+    let guest = crate::guest::locate(want, quiet)?;
     let tests = crate::guest::catalogue(&guest, &a.filters)?;
     match a.format {
         ListFormat::Json => {

@@ -39,6 +39,8 @@ pub struct ReproRequest {
     /// Overrides of the recorded accelerator and backend.
     pub accel: Option<AccelChoice>,
     pub backend: Option<BackendChoice>,
+    /// Build the guest with cargo when the recorded one is not at hand.
+    pub rebuild_guest: bool,
 }
 
 /// One result and what became of it.
@@ -79,6 +81,7 @@ pub fn run(a: ReproArgs, out: &Output) -> Result<ExitCode> {
             qemu: a.qemu,
             accel: a.accel,
             backend: a.backend,
+            rebuild_guest: a.rebuild_guest,
         },
         out,
     )
@@ -115,7 +118,7 @@ pub fn execute(req: ReproRequest, out: &Output) -> Result<ExitCode> {
     recorded_timeout(&recipe, &dir)?;
     let mut notes = Vec::new();
 
-    let guest = guest_for(&recipe, &dir, &mut notes, out.quiet)?;
+    let guest = guest_for(&recipe, &dir, &req, &mut notes, out.quiet)?;
     let mut kernels: Vec<usize> = pairs.iter().map(|(k, _)| *k).collect();
     kernels.dedup();
     let mut images = Vec::new();
@@ -216,6 +219,7 @@ fn plan_for(
         timeout,
         out: req.out.clone(),
         guest: Some(guest),
+        rebuild_guest: false,
         memory: o.memory.clone(),
         cpus: o.cpus,
         reps: o.reps,
@@ -284,7 +288,13 @@ fn render(r: &ReproReport) -> String {
 /// The recorded guest binary when it is at hand (the bundle's copy, or the
 /// path of the run when its hash still matches); else the one this
 /// kharness finds or builds, with a note that its hash differs.
-fn guest_for(recipe: &Recipe, dir: &Path, notes: &mut Vec<String>, quiet: bool) -> Result<PathBuf> {
+fn guest_for(
+    recipe: &Recipe,
+    dir: &Path,
+    req: &ReproRequest,
+    notes: &mut Vec<String>,
+    quiet: bool,
+) -> Result<PathBuf> {
     let want = &recipe.guest.sha256;
     let candidates = recipe
         .guest_file
@@ -296,7 +306,11 @@ fn guest_for(recipe: &Recipe, dir: &Path, notes: &mut Vec<String>, quiet: bool) 
             return Ok(c);
         }
     }
-    let g = crate::guest::locate(None, quiet)?;
+    let choice = crate::guest::Want {
+        given: None,
+        rebuild: req.rebuild_guest,
+    };
+    let g = crate::guest::locate(choice, quiet)?;
     if &g.sha256 != want {
         notes.push(format!(
             "the recorded guest binary (sha256 {}) is not here; using {} (sha256 {}){}",
@@ -434,6 +448,7 @@ mod tests {
             qemu: "qemu-system-x86_64".into(),
             accel,
             backend,
+            rebuild_guest: false,
         }
     }
 

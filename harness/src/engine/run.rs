@@ -39,7 +39,11 @@ pub fn run_plan(plan: &Plan, out: &Output) -> Result<Option<(RunResults, RunDir)
         .iter()
         .map(|k| kernel::identify(k))
         .collect::<Result<Vec<_>>>()?;
-    let guest = guest::locate(plan.guest.as_deref(), out.quiet)?;
+    let want = guest::Want {
+        given: plan.guest.as_deref(),
+        rebuild: plan.rebuild_guest,
+    };
+    let guest = guest::locate(want, out.quiet)?;
     let catalogue = guest::catalogue(&guest, &plan.filters)?;
     let vng_installed = vm::vng::locate(&plan.vng).is_some();
     let backend = Backend::resolve(plan.backend, vng_installed);

@@ -28,6 +28,9 @@ pub struct Plan {
     pub out: PathBuf,
     /// Guest binary override.
     pub guest: Option<PathBuf>,
+    /// Build the guest with cargo before the run (`--rebuild-guest`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rebuild_guest: bool,
     pub memory: String,
     pub cpus: Option<u32>,
     /// Repetitions of perf-tagged tests inside one boot.
@@ -68,6 +71,7 @@ impl Plan {
             timeout: Duration::from_secs(1200),
             out: "runs".into(),
             guest: None,
+            rebuild_guest: false,
             memory: "1G".into(),
             cpus: None,
             reps: 1,

@@ -18,6 +18,8 @@ pub enum SeriesError {
     Empty { path: PathBuf, why: String },
     #[error("{}:{line}: binary data (a NUL byte), not a patch or a mailbox", path.display())]
     Binary { path: PathBuf, line: usize },
+    #[error("{}: not a readable gzip file: {why}", path.display())]
+    Gzip { path: PathBuf, why: String },
     #[error("{}:{line}: not UTF-8 text", path.display())]
     NotUtf8 { path: PathBuf, line: usize },
     #[error("{}:{line}: {why}", path.display())]
@@ -62,6 +64,7 @@ impl SeriesError {
             | SeriesError::NotASeries { path }
             | SeriesError::Empty { path, .. }
             | SeriesError::Binary { path, .. }
+            | SeriesError::Gzip { path, .. }
             | SeriesError::NotUtf8 { path, .. }
             | SeriesError::Syntax { path, .. }
             | SeriesError::MissingPatch { path, .. }

@@ -1,5 +1,6 @@
 //! `read(path)`: a series from a quilt directory, a format-patch directory,
-//! an mbox or a lore thread page.
+//! an mbox (gzipped too, as `b4 mbox` writes `t.mbox.gz`) or a lore thread
+//! page.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,7 +16,7 @@ pub const MANIFEST: &str = "series.toml";
 
 /// Reads the series at `path`: a directory (quilt `series` file, else
 /// `NNNN-*.patch` files) or a file (an mbox of one or more messages, or the
-/// text of a lore thread page).
+/// text of a lore thread page; either may be gzipped).
 pub fn read(path: &Path) -> Result<Series, SeriesError> {
     let meta = std::fs::metadata(path).map_err(|e| SeriesError::io(path, e))?;
     if meta.is_dir() {
@@ -203,7 +204,16 @@ fn skip_from_line(bytes: &[u8]) -> Vec<u8> {
 /// A file of mail: an mbox, a single patch mail, a bare diff, or a lore
 /// thread page.
 fn read_mail_file(path: &Path) -> Result<Series, SeriesError> {
-    let bytes = read_bytes(path)?;
+    let raw = std::fs::read(path).map_err(|e| SeriesError::io(path, e))?;
+    let gzipped = raw.starts_with(&GZIP_MAGIC) || path.extension().is_some_and(|e| e == "gz");
+    let bytes = no_nul(
+        path,
+        if gzipped {
+            gunzip(path, &raw, MAX_GUNZIPPED)?
+        } else {
+            raw
+        },
+    )?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(SeriesError::Empty {
             path: path.to_path_buf(),
@@ -401,6 +411,38 @@ fn select(
 
 fn read_bytes(path: &Path) -> Result<Vec<u8>, SeriesError> {
     let bytes = std::fs::read(path).map_err(|e| SeriesError::io(path, e))?;
+    no_nul(path, bytes)
+}
+
+/// gzip's magic number, which `b4 mbox` output (`t.mbox.gz`) starts with.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Most a gzipped thread may unpack to: a lore thread is kilobytes to a
+/// few megabytes, so more is a broken file (or a gzip bomb), not a series.
+const MAX_GUNZIPPED: u64 = 256 << 20;
+
+/// The content of a gzipped file (every member, as `gzip -d` reads
+/// concatenated ones), refused beyond `limit` bytes; line numbers in later
+/// errors count in it.
+fn gunzip(path: &Path, raw: &[u8], limit: u64) -> Result<Vec<u8>, SeriesError> {
+    use std::io::Read;
+    let bad = |why: String| SeriesError::Gzip {
+        path: path.to_path_buf(),
+        why,
+    };
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(raw)
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut out)
+        .map_err(|e| bad(e.to_string()))?;
+    if out.len() as u64 > limit {
+        return Err(bad(format!("it unpacks to more than {limit} bytes")));
+    }
+    Ok(out)
+}
+
+/// `bytes`, unless they hold a NUL byte (binary data, not text).
+fn no_nul(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>, SeriesError> {
     if let Some(at) = bytes.iter().position(|b| *b == 0) {
         return Err(SeriesError::Binary {
             path: path.to_path_buf(),
@@ -533,6 +575,51 @@ mod tests {
             s.notes.iter().any(|n| n == "ignored 2 replies"),
             "{:?}",
             s.notes
+        );
+    }
+
+    #[test]
+    fn a_gzipped_mbox_reads_as_the_mbox_it_holds() {
+        let plain = read(&fixture("fatal-signal.mbox")).expect("reads");
+        let gz = read(&fixture("fatal-signal.mbox.gz")).expect("reads gzipped");
+        assert_eq!(gz.format, SeriesFormat::Mbox);
+        assert_eq!(gz.patches.len(), 2);
+        assert_eq!(gz.prefix_hashes(), plain.prefix_hashes());
+        assert_eq!(gz.notes, plain.notes);
+    }
+
+    #[test]
+    fn a_corrupt_gzip_names_the_file() {
+        let path = fixture("truncated.mbox.gz");
+        let e = read(&path).expect_err("a truncated gzip file is refused");
+        assert!(matches!(e, SeriesError::Gzip { .. }), "{e:?}");
+        assert_eq!(e.path(), path);
+        assert!(
+            e.to_string()
+                .starts_with(&format!("{}: not a readable gzip file", path.display())),
+            "{e}"
+        );
+        // A name ending in .gz is read as gzip even when the content is not.
+        let d = tempfile::tempdir().expect("a temporary directory");
+        let fake = d.path().join("t.mbox.gz");
+        std::fs::copy(fixture("fatal-signal.mbox"), &fake).expect("copy");
+        assert!(matches!(read(&fake), Err(SeriesError::Gzip { .. })));
+    }
+
+    #[test]
+    fn a_gzip_bomb_is_refused_at_the_limit_not_unpacked() {
+        let path = fixture("fatal-signal.mbox.gz");
+        let raw = std::fs::read(&path).expect("the fixture reads");
+        let size = gunzip(&path, &raw, u64::MAX).expect("unpacks").len() as u64;
+        assert!(
+            gunzip(&path, &raw, size).is_ok(),
+            "exactly the limit is fine"
+        );
+        let e = gunzip(&path, &raw, size - 1).expect_err("one byte over is refused");
+        assert!(
+            e.to_string()
+                .contains(&format!("more than {} bytes", size - 1)),
+            "{e}"
         );
     }
 
