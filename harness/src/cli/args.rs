@@ -385,9 +385,11 @@ pub struct BootArgs {
     /// unreliable; vng's default under KVM).
     #[arg(long, env = "KHARNESS_CPUS")]
     pub cpus: Option<u32>,
-    /// Repeat perf-tagged tests this many times in each boot.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000), env = "KHARNESS_REPS")]
-    pub reps: u32,
+    /// Repeat perf-tagged tests this many times in each boot [default: 5
+    /// when the run compares (a series, several kernels, --boots above
+    /// 1), so `compare` has samples to judge each metric by; else 1].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000), env = "KHARNESS_REPS")]
+    pub reps: Option<u32>,
     /// Run the suite this many times on each kernel, each time in a fresh
     /// boot, interleaving kernels (A B A B) so drift of a busy host hits
     /// all alike; every boot's samples pool into the kernel's column.
@@ -430,7 +432,10 @@ impl SeriesArgs {
     /// in as they are built.
     pub fn plan(self) -> Result<SeriesPlan> {
         let threshold = percentage(self.threshold)?;
+        // A series always compares (each step with the one before).
+        let reps = self.boot.reps;
         let mut run = self.boot.plan(Vec::new());
+        run.reps = reps.unwrap_or(crate::plan::reps_by_default(true));
         // Kernels kharness builds have everything built in: boot them
         // the hermetic, fast way unless asked otherwise.
         if run.backend == BackendChoice::Auto {
@@ -464,6 +469,7 @@ pub fn percentage(threshold: f64) -> Result<f64> {
 impl BootArgs {
     /// The plan for these flags over `kernels`.
     pub fn plan(self, kernels: Vec<PathBuf>) -> Plan {
+        let compares = kernels.len() > 1 || self.boots > 1;
         Plan {
             kernels,
             labels: Vec::new(),
@@ -477,7 +483,7 @@ impl BootArgs {
             rebuild_guest: self.rebuild_guest,
             memory: self.memory,
             cpus: self.cpus,
-            reps: self.reps,
+            reps: self.reps.unwrap_or(crate::plan::reps_by_default(compares)),
             boots: self.boots,
             max_boots: self.max_boots,
             retries: self.retries,
@@ -693,5 +699,36 @@ mod tests {
         assert!(parse_test_timeout("0").is_err());
         assert!(parse_test_timeout("0s").is_err());
         assert!(parse_test_timeout("soon").is_err());
+    }
+
+    #[test]
+    fn perf_tests_repeat_by_default_where_the_run_compares() {
+        use clap::Parser;
+        let run = |args: &[&str]| match Cli::try_parse_from([&["kharness", "run"], args].concat()) {
+            Ok(Cli {
+                cmd: Cmd::Run(r), ..
+            }) => {
+                r.boot
+                    .plan(vec!["/k/a".into(); r.kernels.len().max(1)])
+                    .reps
+            }
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(run(&[]), 1, "a lone run only reports its figures");
+        assert_eq!(run(&["--kernel", "a", "--kernel", "b"]), 5);
+        assert_eq!(run(&["--boots", "3"]), 5);
+        assert_eq!(run(&["--kernel", "a", "--kernel", "b", "--reps", "2"]), 2);
+        assert_eq!(run(&["--reps", "3"]), 3);
+        let series = |args: &[&str]| match Cli::try_parse_from(
+            [&["kharness", "series", "s", "--tree", "t"], args].concat(),
+        ) {
+            Ok(Cli {
+                cmd: Cmd::Series(s),
+                ..
+            }) => s.plan().unwrap().run.reps,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(series(&[]), 5, "a series compares every step");
+        assert_eq!(series(&["--reps", "1"]), 1);
     }
 }

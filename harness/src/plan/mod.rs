@@ -8,6 +8,6 @@ mod series;
 mod shard;
 
 pub use hash::plan_hash;
-pub use model::{DEFAULT_MAX_BOOTS, Plan};
+pub use model::{DEFAULT_MAX_BOOTS, Plan, reps_by_default};
 pub use series::{BuildOptions, SeriesPlan};
 pub use shard::{Part, ShardInfo, ShardSpec, info as shard_info, split};

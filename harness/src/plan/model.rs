@@ -90,6 +90,16 @@ fn one() -> u32 {
     1
 }
 
+/// Repetitions of perf-tagged tests when `--reps` is not given: 5 when the
+/// run compares (a series, several kernels, several boots): enough a side
+/// for the statistics of `compare` (a bootstrap interval and a
+/// Mann-Whitney test at p < 0.05; with 5 against 5 its smallest two-sided
+/// p is 0.008) to call a clear change; 1 for a lone run, which only
+/// reports its figures.
+pub fn reps_by_default(compares: bool) -> u32 {
+    if compares { 5 } else { 1 }
+}
+
 /// Five boots a pass: four crashes or hangs cost four tests, not the run.
 pub const DEFAULT_MAX_BOOTS: u32 = 5;
 
