@@ -457,6 +457,7 @@ impl BootArgs {
         Plan {
             kernels,
             labels: Vec::new(),
+            steps: Vec::new(),
             filters: self.filters,
             accel: self.accel,
             backend: self.backend,

@@ -271,6 +271,7 @@ pub fn merge(shards: &[Shard], run_id: &str) -> RunResults {
                 .collect();
             Some(KernelRun {
                 label: head.label.clone(),
+                step: head.step.clone(),
                 identity: head.identity.clone(),
                 outcome: worst.outcome,
                 detail: (!details.is_empty()).then(|| details.join("\n")),

@@ -236,6 +236,7 @@ fn initramfs_for(guest: &GuestBinary, run_dir: &RunDir) -> Result<PathBuf> {
 fn column(plan: &Plan, index: usize, id: &KernelIdentity) -> KernelRun {
     KernelRun {
         label: plan.labels.get(index).cloned(),
+        step: plan.steps.get(index).cloned(),
         identity: id.clone(),
         outcome: KernelOutcome::Pending,
         detail: None,

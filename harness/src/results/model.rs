@@ -82,6 +82,10 @@ pub struct KernelRun {
     /// The column name (a series step such as `+2`), when not the release.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
+    /// The series step this column is (absent outside series, and in
+    /// results written before steps were recorded: the label stands).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<crate::plan::StepInfo>,
     pub identity: KernelIdentity,
     pub outcome: KernelOutcome,
     /// Why the outcome is not `completed`, in one line.
@@ -171,6 +175,24 @@ impl KernelRun {
     /// What reports call this kernel: its label, else its release.
     pub fn name(&self) -> &str {
         self.label.as_deref().unwrap_or(&self.identity.release)
+    }
+
+    /// The series step this column is: recorded, or read back from a
+    /// step label (`base`, `+2`) of results written before steps were.
+    pub fn series_step(&self) -> Option<crate::plan::StepInfo> {
+        if let Some(s) = &self.step {
+            return Some(s.clone());
+        }
+        let label = self.label.as_deref()?;
+        let patches = match label {
+            "base" => 0,
+            l => l.strip_prefix('+')?.parse().ok()?,
+        };
+        Some(crate::plan::StepInfo {
+            patches,
+            subject: None,
+            patchset_hash: String::new(),
+        })
     }
 
     pub fn count(&self, s: Status) -> usize {
