@@ -19,10 +19,13 @@ use common::have;
 use kharness::report;
 use kharness::results::RunResults;
 
-const FIXTURES: [&str; 3] = [
+const FIXTURES: [&str; 4] = [
     "crash-two-kernels",
     "perf-reps-two-kernels",
     "clean-one-kernel",
+    // Written by series-four-steps.py: a series with a perf and a
+    // functional regression, five reps.
+    "series-four-steps",
 ];
 
 fn fixtures_dir() -> PathBuf {
@@ -125,6 +128,117 @@ fn report_md_is_what_write_all_writes() {
     let dir = rendered("crash-two-kernels");
     let on_disk = std::fs::read_to_string(dir.path().join("report.md")).expect("report.md");
     assert_eq!(on_disk, report::markdown(&fixture("crash-two-kernels")));
+}
+
+/// The acceptance of issue #17: a reviewer reading only the top of the
+/// mail learns which patches broke what, the evidence, and how to rerun it.
+#[test]
+fn a_series_report_md_leads_with_both_regressions_and_the_reproducer() {
+    let md = report::markdown(&fixture("series-four-steps"));
+    let top: Vec<&str> = md.lines().take(20).collect();
+    let top = top.join("\n");
+    for want in [
+        "kharness: regressions in +2, +3 of a 3-patch series",
+        "+2 splice: settle the page cache before splicing to a pipe",
+        // The perf change with its interval and p-value.
+        "perf.splice_file_to_pipe throughput: 4983 -> 4220 MiB/s, -15.3% (95%",
+        "CI -16.2% to -14.2%, p=0.01, n=5), regression",
+        "+3 signals: let splice restart after a SIGSTOP",
+        // The functional change with its reason.
+        "signals.splice_sa_restart: pass -> fail (regression): expected 4096",
+        "bytes after SIGSTOP/SIGCONT, got EINTR",
+        "kharness repro kharness-runs/20270301T100000Z",
+        "--filter signals.splice_sa_restart",
+        "kharness bundle kharness-runs/20270301T100000Z",
+    ] {
+        assert!(
+            top.contains(want),
+            "{want:?} not in the first 20 lines:\n{top}"
+        );
+    }
+}
+
+/// A change the statistics do not call significant is never a number.
+#[test]
+fn no_report_shows_a_percentage_the_statistics_do_not_back() {
+    for name in FIXTURES {
+        let md = report::markdown(&fixture(name));
+        for line in md.lines().filter(|l| l.contains('%')) {
+            let backed = line.contains(" worse")
+                || line.contains(" better")
+                // The verdict's evidence, wrapped after "(95%".
+                || line.contains("CI ")
+                || line.ends_with("(95%")
+                || line.contains("p < 0.05")
+                || line.contains("by 2% or more");
+            assert!(
+                backed,
+                "{name}: a bare percentage in report.md: {line:?}\n{md}"
+            );
+        }
+        let html = report::html(&fixture(name));
+        assert!(
+            !html.contains("%</td>"),
+            "{name}: a percentage cell in report.html"
+        );
+    }
+    let md = report::markdown(&fixture("series-four-steps"));
+    assert!(
+        md.contains(
+            "    latency (ns)        720   718   725   727   no change   no change     no change"
+        ),
+        "{md}"
+    );
+}
+
+/// Every file names a series step by its patch, not by the release all
+/// steps share.
+#[test]
+fn every_report_file_names_series_steps_by_their_patches() {
+    let dir = rendered("series-four-steps");
+    let read = |f: &str| std::fs::read_to_string(dir.path().join(f)).expect(f);
+    let junit = read("junit.xml");
+    assert!(junit.contains("<testsuite name=\"base\""), "{junit}");
+    assert!(
+        junit.contains(
+            "<testsuite name=\"+2 splice: settle the page cache before splicing to a pipe\""
+        ),
+        "{junit}"
+    );
+    let ktap = read("results.ktap");
+    assert!(ktap.contains("  # Subtest: base\n"), "{ktap}");
+    assert!(
+        ktap.contains("  # Subtest: +3 signals: let splice restart after a SIGSTOP\n"),
+        "{ktap}"
+    );
+    assert!(
+        ktap.contains("not ok 4 +3 signals: let splice restart after a SIGSTOP # FAIL"),
+        "{ktap}"
+    );
+    let kcidb: serde_json::Value = serde_json::from_str(&read("kcidb.json")).expect("JSON");
+    let ids: Vec<&str> = kcidb["checkouts"]
+        .as_array()
+        .expect("checkouts")
+        .iter()
+        .map(|c| c["id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "kharness:20270301T100000Z-base",
+            "kharness:20270301T100000Z-patch1",
+            "kharness:20270301T100000Z-patch2",
+            "kharness:20270301T100000Z-patch3",
+        ]
+    );
+    assert_eq!(kcidb["checkouts"][0]["patchset_hash"], "");
+    assert_eq!(kcidb["checkouts"][2]["patchset_hash"], "b2".repeat(32));
+    assert_eq!(kcidb["builds"][2]["id"], ids[2]);
+    let html = read("report.html");
+    assert!(html.contains("+2 splice: settle the page cache before splicing to a pipe"));
+    let md = read("report.md");
+    assert!(!md.contains("[2]"), "{md}");
+    assert!(!md.contains("6.12.117 (2)"), "{md}");
 }
 
 // --------------------------------------------------------------- kcidb.json
@@ -317,6 +431,11 @@ fn results_ktap_parses_with_the_kernels_ktap_parser() {
             "clean-one-kernel",
             "passed=112 failed=0 crashed=0 skipped=2 errors=0 subtests=1",
         ),
+        (
+            "series-four-steps",
+            // 12 or 13 leaves a step; +3 fails one.
+            "passed=50 failed=1 crashed=0 skipped=9 errors=0 subtests=4",
+        ),
     ];
     for (name, want) in expected {
         let dir = rendered(name);
@@ -395,13 +514,17 @@ fn report_html_charts_render_in_headless_chromium() {
     let url = format!("file://{}", page.display());
     let profile = tempfile::tempdir().expect("profile dir");
 
-    // What the page should hold: one bar per kernel for every metric that
-    // is not zero everywhere.
+    // What the page should hold: one bar per kernel for every headline
+    // metric (throughput, latency) that is not zero everywhere.
     let mut charted = 0;
     let mut metrics: Vec<(String, String)> = Vec::new();
     for k in &res.kernels {
         for r in &k.records {
-            for m in &r.metrics {
+            for m in r
+                .metrics
+                .iter()
+                .filter(|m| kharness::results::compare::is_primary(&m.name, &m.unit))
+            {
                 let key = (r.id.clone(), m.name.clone());
                 if !metrics.contains(&key) {
                     metrics.push(key);

@@ -112,7 +112,15 @@ fn swatch(k: usize) -> Markup {
 
 /// A kernel's colour and label, as every table names it.
 fn kernel_name(v: &View<'_>, k: usize) -> Markup {
-    html! { (swatch(k)) (v.labels[k]) }
+    html! {
+        (swatch(k))
+        // A series step's column is `+2`; its patch subject on hover.
+        @if v.titles[k] != v.labels[k] {
+            span title=(v.titles[k]) { (v.labels[k]) }
+        } @else {
+            (v.labels[k])
+        }
+    }
 }
 
 fn header(v: &View<'_>) -> Markup {
@@ -168,7 +176,7 @@ fn summary_row(v: &View<'_>, k: usize, kr: &KernelRun) -> Markup {
     };
     html! {
         tr {
-            td { (swatch(k)) strong { (v.labels[k]) } div.small { (kr.identity.banner) } }
+            td { (swatch(k)) strong { (v.titles[k]) } div.small { (kr.identity.banner) } }
             td { code { (view::short_sha(&kr.identity.sha256)) } }
             td class=(outcome_class) {
                 (kr.outcome.as_str())
@@ -336,7 +344,12 @@ fn status_cell(r: Option<&TestRecord>) -> Markup {
 }
 
 fn charts(v: &View<'_>) -> Markup {
-    let rows = v.metrics();
+    // Headline figures only: counters and CPU times stay in results.json.
+    let rows: Vec<MetricRow<'_>> = v
+        .metrics()
+        .into_iter()
+        .filter(|m| crate::results::compare::is_primary(m.name, m.unit))
+        .collect();
     if rows.is_empty() {
         return html! {};
     }
@@ -353,8 +366,8 @@ fn charts(v: &View<'_>) -> Markup {
                 @if let Some(m) = view::perf_mode(v.res) { " Timing mode: " (m) "." }
             }
             p {
-                @for (k, l) in v.labels.iter().enumerate() {
-                    (swatch(k)) "[" (k + 1) "] " (l) " \u{a0} "
+                @for (k, l) in v.titles.iter().enumerate() {
+                    (swatch(k)) (l) " \u{a0} "
                 }
             }
             @for group in rows.chunk_by(|a, b| a.id == b.id) {
@@ -685,7 +698,7 @@ mod tests {
                     "long": list(&format!("long{k}-"), 8),
                 },
                 "metrics": [
-                    {"name": evil("metric"), "value": 3.0 + k as f64, "unit": evil("unit")},
+                    {"name": evil("metric"), "value": 3.0 + k as f64, "unit": format!("{}/s", evil("unit"))},
                     {"name": evil("zero-metric"), "value": 0.0, "unit": "count"},
                 ],
             })
@@ -775,8 +788,9 @@ mod tests {
             ("metric", 4),
             // Caption, two tooltips, both per-test tables.
             ("unit", 5),
-            // The zero list, both per-test tables.
-            ("zero-metric", 3),
+            // Both per-test tables (a count is not charted, so not in
+            // the zero list either).
+            ("zero-metric", 2),
         ];
         for (field, n) in places {
             assert_eq!(
@@ -855,7 +869,8 @@ mod tests {
         for banned in ["<script", "<link", "src=", "url(", "@import"] {
             assert!(!page.contains(banned), "{banned} in page");
         }
-        assert!(page.contains("Zero on every kernel: faults."));
+        // A count is no headline figure: not charted, not listed.
+        assert!(!page.contains("faults."), "{page}");
         assert_eq!(page.matches("<svg class=\"chart\"").count(), 1);
         assert!(page.contains("<td class=\"st-fail\" title=\"\">fail</td>"));
     }

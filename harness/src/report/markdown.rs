@@ -1,8 +1,13 @@
 //! `report.md`: plain text to paste into a reply on a mailing list. No
 //! tables with pipes, no HTML, lines kept near 72 columns where the content
-//! allows; kernels are `[1]`, `[2]`... so columns stay narrow.
+//! allows; kernels are `[1]`, `[2]`..., the steps of a series `base`,
+//! `+1`, `+2`..., so columns stay narrow.
 //!
-//! It says which kernels ran, what failed and why, what differs between
+//! A series report opens with its verdict, as the kernel test robots'
+//! mails do: a subject line, each patch that changed something with the
+//! evidence (the status and its reason; a metric's change with its
+//! interval and p-value), and the command that reproduces it. Then, for
+//! every run: which kernels ran, what failed and why, what differs between
 //! the kernels (status, observations, headline metrics), and how to
 //! reproduce the run.
 
@@ -11,30 +16,34 @@ use std::fmt::Write;
 use kharness_record::Status;
 
 use super::view::{self, View};
-use crate::results::{KernelOutcome, RunResults};
+use crate::results::compare::{self, DEFAULT_THRESHOLD, MetricDiff, Verdict, is_primary};
+use crate::results::{KernelOutcome, RunResults, steps};
 use crate::support::quote::sh_quote;
 
 const WIDTH: usize = 72;
 /// Longest cell in the observation table before it is cut.
 const CELL_MAX: usize = 24;
-/// Units of metrics that are counters rather than headline figures; those
-/// stay in `report.html` and `results.json`.
-const COUNTER_UNITS: &[&str] = &["count", "pages", "KiB", "bytes"];
+/// Status changes a patch gets in the verdict before the rest is counted.
+const LEAD_MAX: usize = 5;
 
 /// Renders `report.md`.
 pub fn markdown(res: &RunResults) -> String {
     let v = View::new(res);
-    let tags: Vec<String> = (1..=res.kernels.len()).map(|i| format!("[{i}]")).collect();
+    let tags = v.tags();
     let mut s = String::new();
-    let title = format!(
-        "kharness results: {} kernel{}, {} test{}, run {}",
-        res.kernels.len(),
-        plural(res.kernels.len()),
-        v.ids.len(),
-        plural(v.ids.len()),
-        res.run_id
-    );
-    heading(&mut s, &title, '=');
+    if v.is_series() {
+        verdict(&mut s, &v);
+    } else {
+        let title = format!(
+            "kharness results: {} kernel{}, {} test{}, run {}",
+            res.kernels.len(),
+            plural(res.kernels.len()),
+            v.ids.len(),
+            plural(v.ids.len()),
+            res.run_id
+        );
+        heading(&mut s, &title, '=');
+    }
     kernels(&mut s, &v, &tags);
     failures(&mut s, &v, &tags);
     if res.kernels.len() > 1 {
@@ -43,6 +52,210 @@ pub fn markdown(res: &RunResults) -> String {
     performance(&mut s, &v, &tags);
     reproduce(&mut s, &v, &tags);
     s
+}
+
+/// What one patch changed, for the verdict.
+struct PatchVerdict {
+    /// Index of the step in the run's kernels.
+    k: usize,
+    /// It made something worse: a test stopped passing, the guest
+    /// crashed, a headline metric regressed.
+    worse: bool,
+    lines: String,
+    /// Tests a reviewer reruns to see the change.
+    tests: Vec<String>,
+}
+
+/// The head of a series report: subject, each patch that changed a
+/// result with the evidence, the reproducer.
+fn verdict(s: &mut String, v: &View<'_>) {
+    let res = v.res;
+    let att = steps::attribute(res, DEFAULT_THRESHOLD);
+    let patches = v.steps.last().cloned().flatten().map_or(0, |st| st.patches);
+    let found: Vec<PatchVerdict> = att
+        .per_patch
+        .iter()
+        .enumerate()
+        .filter_map(|(i, pair)| patch_verdict(v, i + 1, pair))
+        .collect();
+    let names = |worse: bool| -> Vec<&str> {
+        found
+            .iter()
+            .filter(|p| p.worse == worse)
+            .map(|p| v.labels[p.k].as_str())
+            .collect()
+    };
+    let (worse, other) = (names(true), names(false));
+    let series = format!("a {patches}-patch series");
+    let subject = if !worse.is_empty() {
+        format!(
+            "kharness: regression{} in {} of {series}",
+            plural(worse.len()),
+            worse.join(", ")
+        )
+    } else if !other.is_empty() {
+        format!("kharness: {} of {series} change results", other.join(", "))
+    } else {
+        format!("kharness: no patch of {series} changes a result")
+    };
+    heading(s, &format!("{subject} (run {})", res.run_id), '=');
+    let base_bad = v
+        .ids
+        .iter()
+        .filter(|id| v.status(0, id).is_some_and(|st| st.is_bad()))
+        .count();
+    if base_bad > 0 {
+        let _ = writeln!(
+            s,
+            "{}: {base_bad} test{} did not pass before any patch (What failed, below).",
+            v.labels[0],
+            plural(base_bad)
+        );
+    }
+    for p in &found {
+        s.push_str(&view::wrap(&v.titles[p.k], WIDTH, "", "    "));
+        s.push_str(&p.lines);
+    }
+    let quiet: Vec<&str> = (1..v.labels.len())
+        .filter(|k| !found.iter().any(|p| p.k == *k))
+        .map(|k| v.labels[k].as_str())
+        .collect();
+    if !quiet.is_empty() && !found.is_empty() {
+        let _ = writeln!(s, "No change in: {}.", quiet.join(", "));
+    }
+    let mut tests: Vec<&str> = found
+        .iter()
+        .flat_map(|p| p.tests.iter().map(String::as_str))
+        .collect();
+    tests.dedup();
+    let dir = format!("kharness-runs/{}", res.run_id);
+    let mut words = vec!["kharness".to_owned(), "repro".to_owned(), dir.clone()];
+    // Many tests: the recipe's own choice (what did not pass) is shorter.
+    if tests.len() <= 4 {
+        for t in tests {
+            words.extend(["--filter".to_owned(), t.to_owned()]);
+        }
+    }
+    s.push_str(
+        "
+Reproduce (a bundle carries the run elsewhere):
+",
+    );
+    s.push_str(&command_lines(&words));
+    let _ = writeln!(s, "  kharness bundle {dir} -o {}.tar.gz", res.run_id);
+}
+
+/// What step `k` changed against step `k - 1`; `None` when nothing.
+fn patch_verdict(v: &View<'_>, k: usize, pair: &compare::KernelPair) -> Option<PatchVerdict> {
+    let kr = &v.kernels()[k];
+    let mut lines = String::new();
+    let mut worse = false;
+    let mut tests = Vec::new();
+    let was_ok = v.kernels()[k - 1].outcome == KernelOutcome::Completed;
+    if kr.outcome != KernelOutcome::Completed && kr.outcome != KernelOutcome::Pending && was_ok {
+        worse = true;
+        let why = kr.detail.as_deref().and_then(|d| d.lines().next());
+        let line = match why {
+            Some(d) => format!("{} (regression): {d}", kr.outcome.as_str()),
+            None => format!("{} (regression)", kr.outcome.as_str()),
+        };
+        lines.push_str(&view::wrap(&line, WIDTH, "  ", "    "));
+    }
+    let mut not_run = 0;
+    let mut shown = 0;
+    for c in &pair.status_changes {
+        let rec = v.worst(k, &c.test);
+        if rec.is_some_and(|r| view::not_run(kr, r)) {
+            not_run += 1;
+            continue;
+        }
+        let (a, b) = (
+            c.a.is_some_and(|s| s.is_bad()),
+            c.b.is_some_and(|s| s.is_bad()),
+        );
+        let mark = match (a, b) {
+            (false, true) => "regression",
+            (true, false) => "fixed",
+            _ => "changed",
+        };
+        worse |= !a && b;
+        tests.push(c.test.clone());
+        shown += 1;
+        if shown > LEAD_MAX {
+            continue;
+        }
+        let st = |x: Option<Status>| x.map_or("-", |s| s.as_str());
+        let why = rec
+            .filter(|r| r.status.is_bad() || r.status == Status::Skip)
+            .and_then(view::why)
+            .map(|w| format!(": {w}"))
+            .unwrap_or_default();
+        let line = format!("{}: {} -> {} ({mark}){why}", c.test, st(c.a), st(c.b));
+        lines.push_str(&view::wrap(&line, WIDTH, "  ", "    "));
+    }
+    if shown > LEAD_MAX {
+        let _ = writeln!(
+            lines,
+            "  and {} more status change{} (table below)",
+            shown - LEAD_MAX,
+            plural(shown - LEAD_MAX)
+        );
+    }
+    if not_run > 0 {
+        let _ = writeln!(
+            lines,
+            "  {not_run} test{} not run: the guest stopped first",
+            plural(not_run)
+        );
+    }
+    for m in pair.metrics.iter().filter(|m| m.moved()) {
+        if !is_primary(&m.metric, &m.unit) {
+            continue;
+        }
+        let mark = if m.verdict == Verdict::Regression {
+            worse = true;
+            "regression"
+        } else {
+            "improvement"
+        };
+        tests.push(m.test.clone());
+        lines.push_str(&view::wrap(&metric_line(m, mark), WIDTH, "  ", "    "));
+    }
+    let obs = pair.observation_changes.len();
+    if obs > 0 {
+        let mut names: Vec<&str> = pair
+            .observation_changes
+            .iter()
+            .map(|c| c.test.as_str())
+            .collect();
+        names.dedup();
+        let line = format!(
+            "{obs} observation{} changed, of {} (tables below)",
+            plural(obs),
+            names.join(", ")
+        );
+        lines.push_str(&view::wrap(&line, WIDTH, "  ", "    "));
+    }
+    (!lines.is_empty()).then_some(PatchVerdict {
+        k,
+        worse,
+        lines,
+        tests,
+    })
+}
+
+/// `perf.x throughput: 5081 -> 4283 MiB/s, -15.7% (95% CI ..., p<0.01,
+/// n=5), regression`.
+fn metric_line(m: &MetricDiff, mark: &str) -> String {
+    format!(
+        "{} {}: {} -> {} {}, {}, {mark}",
+        m.test,
+        m.metric,
+        view::num(m.median_a),
+        view::num(m.median_b),
+        m.unit,
+        m.evidence()
+    )
 }
 
 fn plural(n: usize) -> &'static str {
@@ -61,13 +274,13 @@ fn kernels(s: &mut String, v: &View<'_>, tags: &[String]) {
     let res = v.res;
     heading(s, "Kernels", '-');
     for (k, kr) in v.kernels().iter().enumerate() {
-        let _ = writeln!(
-            s,
-            "{} {}, sha256 {}",
-            tags[k],
-            kr.identity.release,
-            view::short_sha(&kr.identity.sha256)
-        );
+        let sha = view::short_sha(&kr.identity.sha256);
+        if v.steps[k].is_some() {
+            s.push_str(&view::wrap(&v.titles[k], WIDTH, "", "    "));
+            let _ = writeln!(s, "    {}, sha256 {sha}", kr.identity.release);
+        } else {
+            let _ = writeln!(s, "{} {}, sha256 {sha}", tags[k], kr.identity.release);
+        }
         let how = match kr.outcome {
             KernelOutcome::Completed => format!("completed in {:.1} s", kr.wall_s),
             other => format!("{} after {:.1} s", other.as_str(), kr.wall_s),
@@ -127,23 +340,31 @@ fn tally(v: &View<'_>, k: usize) -> String {
 fn failures(s: &mut String, v: &View<'_>, tags: &[String]) {
     heading(s, "What failed", '-');
     let mut any = false;
-    for (k, kr) in v.kernels().iter().enumerate() {
-        for id in &v.ids {
-            let Some(r) = v.worst(k, id) else { continue };
-            if !r.status.is_bad() || view::not_run(kr, r) {
-                continue;
-            }
+    // A test that failed the same way on several kernels is one line.
+    for id in &v.ids {
+        let lines: Vec<(usize, String)> = (0..tags.len())
+            .filter_map(|k| {
+                let r = v.worst(k, id)?;
+                if !r.status.is_bad() || view::not_run(&v.kernels()[k], r) {
+                    return None;
+                }
+                let reps = v.records(k, id).len();
+                let which = if reps > 1 {
+                    format!(" (rep {} of {reps})", v.sample_no(k, id, r))
+                } else {
+                    String::new()
+                };
+                let why = view::why(r).map(|w| format!(": {w}")).unwrap_or_default();
+                Some((k, format!("{id}: {}{which}{why}", r.status)))
+            })
+            .collect();
+        for (ks, text) in grouped(lines) {
             any = true;
-            let reps = v.records(k, id).len();
-            let which = if reps > 1 {
-                format!(" (rep {} of {reps})", v.sample_no(k, id, r))
-            } else {
-                String::new()
-            };
-            let why = view::why(r).map(|w| format!(": {w}")).unwrap_or_default();
-            let line = format!("{} {id}: {}{which}{why}", tags[k], r.status);
+            let line = format!("{} {text}", on(&ks, tags));
             s.push_str(&view::wrap(&line, WIDTH, "", "    "));
         }
+    }
+    for (k, kr) in v.kernels().iter().enumerate() {
         let missed = v.not_run_ids(k);
         if !missed.is_empty() {
             any = true;
@@ -192,6 +413,27 @@ fn failures(s: &mut String, v: &View<'_>, tags: &[String]) {
     }
 }
 
+/// Gathers (kernel, text) pairs into the kernels that share each text, in
+/// the order the texts first appear.
+fn grouped(items: Vec<(usize, String)>) -> Vec<(Vec<usize>, String)> {
+    let mut out: Vec<(Vec<usize>, String)> = Vec::new();
+    for (k, text) in items {
+        match out.iter_mut().find(|(_, t)| *t == text) {
+            Some((ks, _)) => ks.push(k),
+            None => out.push((vec![k], text)),
+        }
+    }
+    out
+}
+
+/// The kernels a line applies to: `[1]`, `base, +1, +2`.
+fn on(ks: &[usize], tags: &[String]) -> String {
+    ks.iter()
+        .map(|&k| tags[k].as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Flaky tests with their failed attempts, one line per kernel.
 fn flaky_lines(v: &View<'_>, tags: &[String]) -> String {
     let mut out = String::new();
@@ -207,10 +449,11 @@ fn flaky_lines(v: &View<'_>, tags: &[String]) -> String {
     out
 }
 
-/// Skips with their reasons; a test skipped for the same reason on every
-/// kernel is one line.
+/// Skips with their reasons, each reason once: with the tests it
+/// applies to, and the kernels unless it is all of them.
 fn skip_lines(v: &View<'_>, tags: &[String]) -> String {
-    let mut out = String::new();
+    // (kernels, reason) -> tests, in the order they first appear.
+    let mut groups: Vec<(Vec<usize>, String, Vec<&str>)> = Vec::new();
     for id in &v.ids {
         let skipped: Vec<(usize, String)> = (0..tags.len())
             .filter_map(|k| {
@@ -223,19 +466,25 @@ fn skip_lines(v: &View<'_>, tags: &[String]) -> String {
                 })
             })
             .collect();
-        if skipped.is_empty() {
-            continue;
-        }
-        let same = skipped.len() == tags.len() && skipped.windows(2).all(|w| w[0].1 == w[1].1);
-        if same {
-            let line = format!("{id}: {}", skipped[0].1);
-            out.push_str(&view::wrap(&line, WIDTH, "  ", "      "));
-        } else {
-            for (k, why) in skipped {
-                let line = format!("{} {id}: {why}", tags[k]);
-                out.push_str(&view::wrap(&line, WIDTH, "  ", "      "));
+        for (ks, why) in grouped(skipped) {
+            match groups
+                .iter_mut()
+                .find(|(gk, gw, _)| *gk == ks && *gw == why)
+            {
+                Some((_, _, ids)) => ids.push(id),
+                None => groups.push((ks, why, vec![id])),
             }
         }
+    }
+    let mut out = String::new();
+    for (ks, why, ids) in groups {
+        let on = if ks.len() == tags.len() {
+            String::new()
+        } else {
+            format!("{} ", on(&ks, tags))
+        };
+        let line = format!("{on}{}: {why}", ids.join(", "));
+        out.push_str(&view::wrap(&line, WIDTH, "  ", "      "));
     }
     out
 }
@@ -319,19 +568,31 @@ fn cell(text: &str, value: &kharness_record::Value) -> String {
     }
 }
 
+/// Headline metrics only (see [`is_primary`]): a median per kernel and,
+/// against the reference kernel, the statistics' verdict; a change they
+/// do not call significant reads `no change`, never a percentage.
 fn performance(s: &mut String, v: &View<'_>, tags: &[String]) {
     let n = tags.len();
     // With several kernels, a metric only one of them has compares nothing.
     let rows: Vec<_> = v
         .metrics()
         .into_iter()
-        .filter(|m| !COUNTER_UNITS.contains(&m.unit) && !m.all_zero())
+        .filter(|m| is_primary(m.name, m.unit) && !m.all_zero())
         .filter(|m| n == 1 || m.samples.iter().filter(|x| !x.is_empty()).count() > 1)
         .collect();
     if rows.is_empty() {
         return;
     }
     heading(s, "Performance", '-');
+    // A series step is judged against the step before, other kernels
+    // against the first.
+    let reference = |k: usize| if v.is_series() { k - 1 } else { 0 };
+    let diffs: Vec<Vec<MetricDiff>> = (1..n)
+        .map(|k| {
+            let ks = v.kernels();
+            compare::compare_kernels(&ks[reference(k)], &ks[k], DEFAULT_THRESHOLD, true).metrics
+        })
+        .collect();
     let reps = v.max_reps();
     let mut note = if reps > 1 {
         format!("Median of up to {reps} runs per kernel")
@@ -339,18 +600,26 @@ fn performance(s: &mut String, v: &View<'_>, tags: &[String]) {
         "One run per kernel".to_owned()
     };
     if n > 1 {
-        note.push_str(&format!(", change against {}", tags[0]));
-        if reps > 1 {
-            note.push_str("; * marks ranges (min to max) that do not overlap");
-        }
+        let against = if v.is_series() {
+            "the step before".to_owned()
+        } else {
+            tags[0].clone()
+        };
+        note.push_str(&format!(
+            ", change against {against}: a percentage only where a \
+             Mann-Whitney test (p < 0.05) and a 95% bootstrap interval say it \
+             moved by {:.0}% or more, else \"no change\" (\"n<{}\": too few runs \
+             to tell, use --reps {})",
+            100.0 * DEFAULT_THRESHOLD,
+            compare::MIN_SAMPLES,
+            compare::MIN_SAMPLES
+        ));
     }
-    note.push_str(". Counters are in report.html.");
+    note.push_str(". Throughput and latency only; every metric is in results.json.");
     s.push_str(&view::wrap(&note, WIDTH, "", ""));
     let mut header = vec!["TEST / METRIC (UNIT)".to_owned()];
     header.extend(tags.iter().cloned());
-    if n > 1 {
-        header.extend(tags.iter().skip(1).map(|t| format!("{t} vs {}", tags[0])));
-    }
+    header.extend((1..n).map(|k| format!("{} vs {}", tags[k], tags[reference(k)])));
     let mut table_rows = Vec::new();
     let mut last_id = "";
     for m in &rows {
@@ -358,29 +627,30 @@ fn performance(s: &mut String, v: &View<'_>, tags: &[String]) {
             table_rows.push(vec![m.id.to_owned()]);
             last_id = m.id;
         }
-        let st: Vec<Option<view::Stats>> = m.samples.iter().map(|x| view::stats(x)).collect();
         let mut row = vec![format!("  {} ({})", m.name, m.unit)];
         row.extend(
-            st.iter()
-                .map(|x| x.map_or("-".to_owned(), |x| view::num(x.median))),
+            m.samples
+                .iter()
+                .map(|x| view::stats(x).map_or("-".to_owned(), |x| view::num(x.median))),
         );
-        if n > 1 {
-            for other in st.iter().skip(1) {
-                let text = match (st[0], other) {
-                    (Some(a), Some(b)) => {
-                        let apart = a.n > 1 && b.n > 1 && (b.min > a.max || b.max < a.min);
-                        view::change(a.median, b.median)
-                            .map(|c| if apart { format!("{c} *") } else { c })
-                            .unwrap_or_else(|| "-".to_owned())
-                    }
-                    _ => "-".to_owned(),
-                };
-                row.push(text);
-            }
+        for d in &diffs {
+            let found = d.iter().find(|x| x.test == m.id && x.metric == m.name);
+            row.push(found.map_or("-".to_owned(), verdict_cell));
         }
         table_rows.push(row);
     }
     s.push_str(&view::table("  ", &header, &table_rows));
+}
+
+/// A metric's change as the statistics judge it.
+fn verdict_cell(m: &MetricDiff) -> String {
+    match m.verdict {
+        Verdict::Regression => format!("{:+.1}% worse", 100.0 * m.rel_change),
+        Verdict::Improvement => format!("{:+.1}% better", 100.0 * m.rel_change),
+        Verdict::NoChange => "no change".to_owned(),
+        Verdict::TooFewSamples => format!("n<{}", compare::MIN_SAMPLES),
+        Verdict::NotDirectional => "-".to_owned(),
+    }
 }
 
 fn reproduce(s: &mut String, v: &View<'_>, tags: &[String]) {
