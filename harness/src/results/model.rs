@@ -282,6 +282,24 @@ mod tests {
     }
 
     #[test]
+    fn a_column_names_its_series_step_even_from_an_old_label() {
+        let mut json = column_json();
+        json["label"] = "+2".into();
+        let kr: KernelRun = serde_json::from_value(json.clone()).unwrap();
+        let st = kr.series_step().unwrap();
+        assert_eq!((st.patches, st.title()), (2, "+2".to_owned()));
+        json["step"] =
+            serde_json::json!({"patches": 2, "subject": "splice:\nsettle", "patchset_hash": "ab"});
+        let kr: KernelRun = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(kr.series_step().unwrap().title(), "+2 splice: settle");
+        json["label"] = "6.12-rc1".into();
+        json.as_object_mut().unwrap().remove("step");
+        let kr: KernelRun = serde_json::from_value(json).unwrap();
+        assert_eq!(kr.series_step(), None);
+        assert_eq!(crate::plan::step_label(0), "base");
+    }
+
+    #[test]
     fn the_first_crash_stands_for_the_column() {
         let mut kr: KernelRun = serde_json::from_value(column_json()).unwrap();
         kr.push_boot(boot(BootReason::First, KernelOutcome::Crashed, "c1"));
