@@ -514,17 +514,15 @@ fn report_html_charts_render_in_headless_chromium() {
     let url = format!("file://{}", page.display());
     let profile = tempfile::tempdir().expect("profile dir");
 
-    // What the page should hold: one bar per kernel for every headline
-    // metric (throughput, latency) that is not zero everywhere.
-    let mut charted = 0;
+    // What the page should hold: a strip plot for every headline metric
+    // (throughput, latency) that is not zero everywhere, a dot for each
+    // of its samples and a median line for each kernel.
+    let primary =
+        |m: &kharness_record::Metric| kharness::results::compare::is_primary(&m.name, &m.unit);
     let mut metrics: Vec<(String, String)> = Vec::new();
     for k in &res.kernels {
         for r in &k.records {
-            for m in r
-                .metrics
-                .iter()
-                .filter(|m| kharness::results::compare::is_primary(&m.name, &m.unit))
-            {
+            for m in r.metrics.iter().filter(|m| primary(m)) {
                 let key = (r.id.clone(), m.name.clone());
                 if !metrics.contains(&key) {
                     metrics.push(key);
@@ -532,21 +530,27 @@ fn report_html_charts_render_in_headless_chromium() {
             }
         }
     }
-    for (id, name) in &metrics {
-        let nonzero = res.kernels.iter().any(|k| {
-            k.records
+    let samples = |k: &kharness::results::KernelRun, id: &str, name: &str| -> Vec<f64> {
+        k.records
+            .iter()
+            .filter(|r| r.id == id)
+            .flat_map(|r| &r.metrics)
+            .filter(|m| m.name == name)
+            .map(|m| m.value)
+            .collect()
+    };
+    let charted: Vec<&(String, String)> = metrics
+        .iter()
+        .filter(|(id, name)| {
+            res.kernels
                 .iter()
-                .filter(|r| &r.id == id)
-                .flat_map(|r| &r.metrics)
-                .any(|m| &m.name == name && m.value != 0.0)
-        });
-        if nonzero {
-            charted += 1;
-        }
-    }
-    assert!(charted > 10, "the fixture has metrics to chart");
+                .any(|k| samples(k, id, name).iter().any(|v| *v != 0.0))
+        })
+        .collect();
+    assert!(charted.len() > 10, "the fixture has metrics to chart");
 
-    // The DOM Chromium built from the page: SVG parsed as SVG, every bar there.
+    // The DOM Chromium built from the page: SVG parsed as SVG, every
+    // sample there.
     let out = run(
         chromium_cmd(&bin, profile.path())
             .arg("--dump-dom")
@@ -556,35 +560,94 @@ fn report_html_charts_render_in_headless_chromium() {
     let dom = expect_success("chromium --dump-dom", &out);
     assert_eq!(
         dom.matches("<svg class=\"chart\"").count(),
-        charted,
+        charted.len(),
         "charts"
     );
-    for k in 0..res.kernels.len() {
+    for (k, kr) in res.kernels.iter().enumerate() {
+        let dots: usize = charted
+            .iter()
+            .map(|(id, name)| samples(kr, id, name).len())
+            .sum();
         assert_eq!(
-            dom.matches(&format!("<rect class=\"bar k{k}\"")).count(),
-            charted,
-            "bars of kernel {k}"
+            dom.matches(&format!("<circle class=\"pt k{k}\"")).count(),
+            dots,
+            "dots of kernel {k}"
+        );
+        assert_eq!(
+            dom.matches(&format!("<line class=\"med k{k}\"")).count(),
+            charted.len(),
+            "medians of kernel {k}"
         );
     }
-    assert!(dom.contains("class=\"err\""), "whiskers of --reps 3");
 
-    // What Chromium painted: each kernel's bar colour covers far more
-    // pixels than its 12x12 legend swatches could.
+    // What Chromium painted: each kernel's colour covers more pixels than
+    // its 12x12 swatches could, by what its median lines (3 units thick)
+    // and dots (3.5 in radius) take at the least.
     let shot = dir.path().join("shot.png");
+    screenshot(&bin, profile.path(), &url, &shot);
+    for (k, colour) in report::PALETTE.iter().take(res.kernels.len()).enumerate() {
+        let (n, w, h) = count_colour(&shot, hex_rgb(colour));
+        let swatches = dom.matches(&format!("background:{colour}")).count();
+        let dots = dom.matches(&format!("<circle class=\"pt k{k}\"")).count();
+        let least = swatches * 144 + charted.len() * 40 + dots * 15;
+        eprintln!(
+            "kernel {k}: {n} pixels of {colour} in a {w}x{h} screenshot, {swatches} swatches, at least {least} wanted"
+        );
+        assert!(
+            n > least,
+            "kernel {k}'s samples ({colour}) are not painted: {n} pixels"
+        );
+    }
+}
+
+fn screenshot(bin: &Path, profile: &Path, url: &str, shot: &Path) {
     let out = run(
-        chromium_cmd(&bin, profile.path())
+        chromium_cmd(bin, profile)
             .arg("--window-size=1280,3000")
             .arg(format!("--screenshot={}", shot.display()))
-            .arg(&url),
+            .arg(url),
         Duration::from_secs(120),
     );
     expect_success("chromium --screenshot", &out);
-    for (k, colour) in report::PALETTE.iter().take(res.kernels.len()).enumerate() {
-        let (n, w, h) = count_colour(&shot, hex_rgb(colour));
-        eprintln!("kernel {k}: {n} pixels of {colour} in a {w}x{h} screenshot");
-        assert!(
-            n > 5_000,
-            "kernel {k}'s bars ({colour}) are not painted: {n} pixels"
-        );
+}
+
+/// What a reviewer sees of a series in report.html: the steps by their
+/// patches, and the regressed step's column shaded in its chart.
+#[test]
+fn report_html_of_a_series_shows_step_names_and_the_regression_in_chromium() {
+    let bin = chromium();
+    if !have(bin.is_some(), "chromium (Debian package `chromium`)") {
+        return;
     }
+    let bin = bin.expect("checked above");
+    let dir = rendered("series-four-steps");
+    let url = format!("file://{}", dir.path().join("report.html").display());
+    let profile = tempfile::tempdir().expect("profile dir");
+    let out = run(
+        chromium_cmd(&bin, profile.path())
+            .arg("--dump-dom")
+            .arg(&url),
+        Duration::from_secs(120),
+    );
+    let dom = expect_success("chromium --dump-dom", &out);
+    for step in [
+        "+1 pipe: account pipe buffers in whole pages",
+        "+2 splice: settle the page cache before splicing to a pipe",
+        "+3 signals: let splice restart after a SIGSTOP",
+    ] {
+        assert!(dom.contains(step), "{step:?} not in the page");
+    }
+    // Two headline metrics; only +2's throughput moved.
+    assert_eq!(dom.matches("<svg class=\"chart\"").count(), 2);
+    assert_eq!(dom.matches("<rect class=\"regressed\"").count(), 1);
+    assert!(
+        dom.contains(">worse -15.3%</text>"),
+        "the regression is not labelled"
+    );
+    let shot = dir.path().join("shot.png");
+    screenshot(&bin, profile.path(), &url, &shot);
+    // The shaded column (about 56x130 units) is painted.
+    let (n, w, h) = count_colour(&shot, [0xf4, 0xa3, 0xa3]);
+    eprintln!("{n} pixels of the regression shade in a {w}x{h} screenshot");
+    assert!(n > 3_000, "the regression is not shaded: {n} pixels");
 }

@@ -13,6 +13,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use kharness_record::{Status, TestRecord, Value};
 
 use super::view::{self, MetricRow, Stats, View};
+use crate::results::compare::{MetricDiff, Verdict};
 use crate::results::{KernelOutcome, KernelRun, RunResults};
 
 /// Bar colours, one per kernel (Paul Tol's colour-blind safe "bright"
@@ -49,7 +50,11 @@ figcaption { font-size: 12px; text-align: center; max-width: 280px; overflow-wra
 svg text { font: 10px system-ui, sans-serif; fill: #333; }
 svg .grid { stroke: #e5e5e5; }
 svg .axis { stroke: #888; }
-svg .err { stroke: #222; stroke-width: 1.5; }
+svg .med { stroke-width: 3; }
+svg .pt { stroke: #fff; stroke-width: 0.5; }
+svg .regressed { fill: #f4a3a3; }
+svg .improved { fill: #cfeccf; }
+svg text.verdict { font-weight: 600; }
 details > summary { cursor: pointer; font-weight: 600; margin: 8px 0; }
 ins { background: #d9f2d9; text-decoration: none; }
 del { background: #f9d6d6; }
@@ -357,12 +362,15 @@ fn charts(v: &View<'_>) -> Markup {
         section #perf {
             h2 { "Metrics" }
             p {
+                "Throughput and latency; every metric is in results.json. "
                 @if v.max_reps() > 1 {
-                    "Bars: median of a kernel's runs of the test; whiskers: lowest to highest run."
+                    "A dot per run of the test, a line at the median of a kernel's runs."
                 } @else {
                     "One run per kernel (run with " code { "--reps N" } " for medians and spread)."
                 }
-                " Hover a bar for its figures."
+                " A shaded column is a change kharness's statistics call significant against "
+                @if v.is_series() { "the step before" } @else { "the first kernel" }
+                " (red: worse, green: better). Hover a dot for its figures."
                 @if let Some(m) = view::perf_mode(v.res) { " Timing mode: " (m) "." }
             }
             p {
@@ -370,15 +378,16 @@ fn charts(v: &View<'_>) -> Markup {
                     (swatch(k)) (l) " \u{a0} "
                 }
             }
+            @let diffs = v.metric_diffs();
             @for group in rows.chunk_by(|a, b| a.id == b.id) {
-                (metric_group(v, group))
+                (metric_group(v, group, &diffs))
             }
         }
     }
 }
 
 /// The charts of one test's metrics.
-fn metric_group(v: &View<'_>, group: &[MetricRow<'_>]) -> Markup {
+fn metric_group(v: &View<'_>, group: &[MetricRow<'_>], diffs: &[Vec<MetricDiff>]) -> Markup {
     let id = group[0].id;
     let zero: Vec<&str> = group
         .iter()
@@ -389,9 +398,13 @@ fn metric_group(v: &View<'_>, group: &[MetricRow<'_>]) -> Markup {
         h3.id { code { (id) } }
         div.charts {
             @for m in group.iter().filter(|m| !m.all_zero()) {
-                @let st: Vec<Option<Stats>> = m.samples.iter().map(|x| view::stats(x)).collect();
+                @let verdicts: Vec<_> = (0..v.labels.len())
+                    .map(|k| judged(k.checked_sub(1).and_then(|i| {
+                        diffs[i].iter().find(|d| d.test == id && d.metric == m.name)
+                    })))
+                    .collect();
                 figure {
-                    (bar_chart(&v.labels, &st, m.unit, &format!("{id}: {}", m.name)))
+                    (strip_chart(&v.labels, &m.samples, &verdicts, m.unit, &format!("{id}: {}", m.name)))
                     figcaption { (m.name) " (" (m.unit) ")" }
                 }
             }
@@ -416,16 +429,6 @@ fn nice_step(x: f64) -> f64 {
     10.0 * p
 }
 
-/// Axis ticks from 0 (or below, for negative values) past `max`: at most
-/// about five, at round steps.
-fn ticks(min: f64, max: f64) -> Vec<f64> {
-    let span = max.max(0.0) - min.min(0.0);
-    let step = nice_step(if span > 0.0 { span / 4.0 } else { 0.25 });
-    let lo = (min.min(0.0) / step).floor() as i64;
-    let hi = ((max.max(0.0) / step).ceil() as i64).max(lo + 1);
-    (lo..=hi).map(|i| i as f64 * step).collect()
-}
-
 /// The value axis of a chart: from the lowest tick to the highest.
 struct Scale {
     lo: f64,
@@ -440,87 +443,133 @@ impl Scale {
     }
 }
 
-/// One SVG bar chart: a bar per kernel at the median, a whisker from the
-/// lowest to the highest sample when there are several.
-fn bar_chart(labels: &[String], stats: &[Option<Stats>], unit: &str, title: &str) -> Markup {
+/// Ticks over the samples' own range (not from 0: a strip plot shows
+/// spread and overlap), at round steps; a flat series gets a span around
+/// its value.
+fn span_ticks(min: f64, max: f64) -> Vec<f64> {
+    let (min, max) = if max > min {
+        (min, max)
+    } else {
+        let pad = (min.abs() * 0.05).max(0.5);
+        (min - pad, max + pad)
+    };
+    let step = nice_step((max - min) / 4.0);
+    let lo = (min / step).floor() as i64;
+    let hi = ((max / step).ceil() as i64).max(lo + 1);
+    (lo..=hi).map(|i| i as f64 * step).collect()
+}
+
+/// How a kernel's samples of one metric are judged against its reference
+/// kernel's, for a chart: the class of its column and the words over it.
+fn judged(d: Option<&MetricDiff>) -> Option<(&'static str, String)> {
+    let d = d?;
+    let pct = 100.0 * d.rel_change;
+    match d.verdict {
+        Verdict::Regression => Some(("regressed", format!("worse {pct:+.1}%"))),
+        Verdict::Improvement => Some(("improved", format!("better {pct:+.1}%"))),
+        _ => None,
+    }
+}
+
+/// One SVG strip plot: every sample of a metric as a dot per kernel, a
+/// line at each kernel's median; a kernel whose metric the statistics
+/// call worse than its reference kernel's has its column shaded.
+fn strip_chart(
+    labels: &[String],
+    samples: &[Vec<f64>],
+    verdicts: &[Option<(&'static str, String)>],
+    unit: &str,
+    title: &str,
+) -> Markup {
     let plot_w = CHART_W - PAD_L - PAD_R;
-    let max = stats.iter().flatten().map(|x| x.max).fold(0.0, f64::max);
-    let min = stats.iter().flatten().map(|x| x.min).fold(0.0, f64::min);
-    let tick = ticks(min, max);
+    let finite = || samples.iter().flatten().copied().filter(|x| x.is_finite());
+    let min = finite().fold(f64::INFINITY, f64::min);
+    let max = finite().fold(f64::NEG_INFINITY, f64::max);
+    let tick = if min.is_finite() {
+        span_ticks(min, max)
+    } else {
+        vec![0.0, 1.0]
+    };
     let scale = Scale {
         lo: tick[0],
         hi: tick[tick.len() - 1],
     };
-    let base = scale.y(0.0).round();
     let slot = plot_w / labels.len().max(1) as f64;
-    let bar_w = (slot * 0.6).min(48.0).floor();
+    let med_w = (slot * 0.6).min(48.0).floor();
     html! {
         svg.chart xmlns="http://www.w3.org/2000/svg" width=(CHART_W) height=(CHART_H)
             viewBox={ "0 0 " (CHART_W) " " (CHART_H) } role="img" {
             title { (title) }
+            @for (k, judged) in verdicts.iter().enumerate() {
+                @if let Some((class, words)) = judged {
+                    @let x0 = PAD_L + slot * k as f64;
+                    rect class=(class) x=(d1(x0)) y=(PAD_T) width=(d1(slot))
+                        height=(CHART_H - PAD_T - PAD_B) {}
+                    text.verdict x=(d1(x0 + slot / 2.0)) y=(PAD_T - 5.0) text-anchor="middle" { (words) }
+                }
+            }
             @for val in &tick {
                 @let yy = scale.y(*val).round();
                 line.grid x1=(PAD_L) x2=(CHART_W - PAD_R) y1=(yy) y2=(yy) {}
                 text x=(PAD_L - 4.0) y=(yy + 3.0) text-anchor="end" { (view::si(*val)) }
             }
-            @for (k, st) in stats.iter().enumerate() {
+            @for (k, xs) in samples.iter().enumerate() {
                 @let cx = PAD_L + slot * (k as f64 + 0.5);
-                text x=(d1(cx)) y=(CHART_H - 6.0) text-anchor="middle" { "[" (k + 1) "]" }
-                @match st {
-                    Some(st) => (bar(&scale, base, cx, bar_w, k, &labels[k], st, unit)),
-                    None => text x=(d1(cx)) y=(base - 4.0) text-anchor="middle" { "no data" },
+                text x=(d1(cx)) y=(CHART_H - 6.0) text-anchor="middle" { (labels[k]) }
+                @match view::stats(xs) {
+                    Some(st) => (strip(&scale, cx, med_w, k, &labels[k], xs, &st, unit)),
+                    None => text x=(d1(cx)) y=(CHART_H / 2.0) text-anchor="middle" { "no data" },
                 }
             }
-            line.axis x1=(PAD_L) x2=(CHART_W - PAD_R) y1=(base) y2=(base) {}
+            line.axis x1=(PAD_L) x2=(PAD_L) y1=(PAD_T) y2=(CHART_H - PAD_B) {}
         }
     }
 }
 
-/// Kernel `k`'s bar centred on `cx`, its whisker and its median label.
-#[expect(clippy::too_many_arguments, reason = "one bar's geometry and text")]
-fn bar(
+/// Kernel `k`'s samples centred on `cx`: a dot each, spread sideways in
+/// sample order so equal values stay countable, and the median line.
+#[expect(clippy::too_many_arguments, reason = "one column's geometry and text")]
+fn strip(
     scale: &Scale,
-    base: f64,
     cx: f64,
-    bar_w: f64,
+    med_w: f64,
     k: usize,
     label: &str,
+    xs: &[f64],
     st: &Stats,
     unit: &str,
 ) -> Markup {
-    let top = scale.y(st.median).round();
-    let (ry, rh) = if top <= base {
-        (top, base - top)
-    } else {
-        (base, top - base)
+    let n = xs.len();
+    let spread = med_w * 0.8;
+    let dx = |i: usize| {
+        if n > 1 {
+            -spread / 2.0 + spread * i as f64 / (n - 1) as f64
+        } else {
+            0.0
+        }
     };
-    let x0 = (cx - bar_w / 2.0).round();
-    let tip = if st.n > 1 {
+    let med_y = scale.y(st.median);
+    let tip = if n > 1 {
         format!(
-            "{label}: median {} {unit} of {} runs, {} to {}",
+            "{label}: median {} {unit} of {n} runs, {} to {}",
             view::num(st.median),
-            st.n,
             view::num(st.min),
             view::num(st.max)
         )
     } else {
         format!("{label}: {} {unit}", view::num(st.median))
     };
-    let whisker =
-        (st.n > 1 && st.max > st.min).then(|| (scale.y(st.max).round(), scale.y(st.min).round()));
-    let label_y = whisker.map_or(ry, |(y1, _)| ry.min(y1));
-    let cap = (bar_w / 4.0).max(3.0);
     html! {
-        rect.bar.(format!("k{k}")) x=(x0) y=(ry) width=(bar_w) height=(rh.max(1.0))
-            fill=(colour(k)) {
+        line.med.(format!("k{k}")) x1=(d1(cx - med_w / 2.0)) x2=(d1(cx + med_w / 2.0))
+            y1=(d1(med_y)) y2=(d1(med_y)) stroke=(colour(k)) {
             title { (tip) }
         }
-        @if let Some((y1, y2)) = whisker {
-            line.err x1=(d1(cx)) x2=(d1(cx)) y1=(y1) y2=(y2) {}
-            line.err x1=(d1(cx - cap)) x2=(d1(cx + cap)) y1=(y1) y2=(y1) {}
-            line.err x1=(d1(cx - cap)) x2=(d1(cx + cap)) y1=(y2) y2=(y2) {}
+        @for (i, x) in xs.iter().enumerate().filter(|(_, x)| x.is_finite()) {
+            circle.pt.(format!("k{k}")) cx=(d1(cx + dx(i))) cy=(d1(scale.y(*x))) r="3.5"
+                fill=(colour(k)) {
+                title { (label) ": run " (i + 1) ", " (view::num(*x)) " " (unit) }
+            }
         }
-        text x=(d1(cx)) y=((label_y - 3.0).max(9.0)) text-anchor="middle" { (view::si(st.median)) }
     }
 }
 
@@ -611,15 +660,6 @@ mod tests {
     use crate::report::view::tests::{rec, run};
     use serde_json::json;
 
-    fn st(median: f64, min: f64, max: f64, n: usize) -> Option<Stats> {
-        Some(Stats {
-            n,
-            median,
-            min,
-            max,
-        })
-    }
-
     /// Text a kernel (or a hostile test) could send, tagged with the field
     /// it travels in so the test can tell the places apart.
     fn evil(field: &str) -> String {
@@ -667,6 +707,7 @@ mod tests {
         "line",
         "text",
         "rect",
+        "circle",
     ];
 
     fn tags(page: &str) -> Vec<&str> {
@@ -751,12 +792,12 @@ mod tests {
             ("version", 1),
             ("filter", 1),
             // Summary; problems: two rows and two headings; the headers
-            // of both differences tables; the chart legend and its bar's
-            // tooltip; the per-test table.
-            ("release0", 10),
+            // of both differences tables; the chart legend, its column
+            // label, its median's and its dot's tooltips; the per-test table.
+            ("release0", 12),
             // As release0 with one problem row and no headings, plus the
             // banner (made from the release).
-            ("release1", 8),
+            ("release1", 10),
             ("banner", 1),
             // The summary's first line and the crash log.
             ("detail", 2),
@@ -786,8 +827,8 @@ mod tests {
             ("long1-0", 2),
             // Chart title, caption, both per-test tables.
             ("metric", 4),
-            // Caption, two tooltips, both per-test tables.
-            ("unit", 5),
+            // Caption, two median and two dot tooltips, both per-test tables.
+            ("unit", 7),
             // Both per-test tables (a count is not charted, so not in
             // the zero list either).
             ("zero-metric", 2),
@@ -802,58 +843,47 @@ mod tests {
     }
 
     #[test]
-    fn axis_ticks_are_round() {
-        assert_eq!(ticks(0.0, 0.0), [0.0, 0.5]);
-        assert_eq!(ticks(0.0, 7.0), [0.0, 2.0, 4.0, 6.0, 8.0]);
-        assert_eq!(ticks(0.0, 19.2e6), [0.0, 5e6, 10e6, 15e6, 20e6]);
-        assert_eq!(ticks(0.0, 100.0), [0.0, 50.0, 100.0]);
-        assert_eq!(ticks(-3.0, 5.0), [-4.0, -2.0, 0.0, 2.0, 4.0, 6.0]);
+    fn axis_ticks_span_the_samples() {
+        assert_eq!(span_ticks(0.0, 7.0), [0.0, 2.0, 4.0, 6.0, 8.0]);
+        assert_eq!(span_ticks(4200.0, 5050.0), [4000.0, 4500.0, 5000.0, 5500.0]);
+        let flat = span_ticks(100.0, 100.0);
+        assert!(flat[0] < 100.0 && *flat.last().unwrap() > 100.0, "{flat:?}");
     }
 
     #[test]
-    fn bars_reach_their_medians_and_whiskers_span_the_runs() {
-        let labels = ["a".to_owned(), "b".to_owned()];
-        let svg = bar_chart(
+    fn every_sample_is_a_dot_and_a_regression_is_shaded() {
+        let labels = ["base".to_owned(), "+1".to_owned()];
+        let svg = strip_chart(
             &labels,
-            &[st(50.0, 40.0, 60.0, 3), st(100.0, 100.0, 100.0, 1)],
+            &[vec![50.0, 40.0, 60.0], vec![30.0]],
+            &[None, Some(("regressed", "worse -40.0%".to_owned()))],
             "MiB/s",
             "t: m",
         )
         .into_string();
-        // Plot is 130 units tall from y=18; the axis tops at 100.
+        assert_eq!(svg.matches("<circle class=\"pt k0\"").count(), 3, "{svg}");
+        assert_eq!(svg.matches("<circle class=\"pt k1\"").count(), 1, "{svg}");
+        assert_eq!(svg.matches("<line class=\"med").count(), 2, "{svg}");
         assert!(
-            svg.contains(
-                r##"<rect class="bar k0" x="80" y="83" width="48" height="65" fill="#4477aa">"##
-            ),
+            svg.contains("base: median 50 MiB/s of 3 runs, 40 to 60"),
             "{svg}"
         );
-        assert!(
-            svg.contains(
-                r##"<rect class="bar k1" x="192" y="18" width="48" height="130" fill="#ee6677">"##
-            ),
-            "{svg}"
-        );
-        assert_eq!(
-            svg.matches("class=\"err\"").count(),
-            3,
-            "one whisker with two caps: {svg}"
-        );
-        assert!(
-            svg.contains("a: median 50 MiB/s of 3 runs, 40 to 60"),
-            "{svg}"
-        );
+        assert!(svg.contains("+1: run 1, 30 MiB/s"), "{svg}");
+        assert_eq!(svg.matches("<rect class=\"regressed\"").count(), 1, "{svg}");
+        assert!(svg.contains(">worse -40.0%</text>"), "{svg}");
     }
 
     #[test]
     fn missing_data_is_said_not_drawn() {
-        let svg = bar_chart(
+        let svg = strip_chart(
             &["a".to_owned(), "b".to_owned()],
-            &[st(1.0, 1.0, 1.0, 1), None],
+            &[vec![1.0], vec![]],
+            &[None, None],
             "ns",
             "t",
         )
         .into_string();
-        assert_eq!(svg.matches("<rect").count(), 1);
+        assert_eq!(svg.matches("<circle").count(), 1);
         assert!(svg.contains("no data"));
     }
 

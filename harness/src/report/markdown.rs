@@ -584,15 +584,7 @@ fn performance(s: &mut String, v: &View<'_>, tags: &[String]) {
         return;
     }
     heading(s, "Performance", '-');
-    // A series step is judged against the step before, other kernels
-    // against the first.
-    let reference = |k: usize| if v.is_series() { k - 1 } else { 0 };
-    let diffs: Vec<Vec<MetricDiff>> = (1..n)
-        .map(|k| {
-            let ks = v.kernels();
-            compare::compare_kernels(&ks[reference(k)], &ks[k], DEFAULT_THRESHOLD, true).metrics
-        })
-        .collect();
+    let diffs = v.metric_diffs();
     let reps = v.max_reps();
     let mut note = if reps > 1 {
         format!("Median of up to {reps} runs per kernel")
@@ -619,7 +611,7 @@ fn performance(s: &mut String, v: &View<'_>, tags: &[String]) {
     s.push_str(&view::wrap(&note, WIDTH, "", ""));
     let mut header = vec!["TEST / METRIC (UNIT)".to_owned()];
     header.extend(tags.iter().cloned());
-    header.extend((1..n).map(|k| format!("{} vs {}", tags[k], tags[reference(k)])));
+    header.extend((1..n).map(|k| format!("{} vs {}", tags[k], tags[v.reference(k)])));
     let mut table_rows = Vec::new();
     let mut last_id = "";
     for m in &rows {

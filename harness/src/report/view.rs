@@ -6,6 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use kharness_record::{Status, TestRecord, Value};
 
+use crate::results::compare::{DEFAULT_THRESHOLD, MetricDiff, compare_kernels};
 use crate::results::{KernelOutcome, KernelRun, RunResults};
 
 /// A run seen test by test.
@@ -143,6 +144,27 @@ impl<'a> View<'a> {
         } else {
             (1..=self.labels.len()).map(|i| format!("[{i}]")).collect()
         }
+    }
+
+    /// The kernel whose metrics kernel `k`'s are judged against: a series
+    /// step against the step before, other kernels against the first.
+    pub fn reference(&self, k: usize) -> usize {
+        if self.is_series() {
+            k.saturating_sub(1)
+        } else {
+            0
+        }
+    }
+
+    /// For each kernel after the first (index `k - 1`), its metrics
+    /// compared with its [`View::reference`]'s by kharness's statistics.
+    pub fn metric_diffs(&self) -> Vec<Vec<MetricDiff>> {
+        let ks = self.kernels();
+        (1..ks.len())
+            .map(|k| {
+                compare_kernels(&ks[self.reference(k)], &ks[k], DEFAULT_THRESHOLD, true).metrics
+            })
+            .collect()
     }
 
     pub fn kernels(&self) -> &'a [KernelRun] {
