@@ -200,25 +200,45 @@ fn summary_row(v: &View<'_>, k: usize, kr: &KernelRun) -> Markup {
 
 fn problems(v: &View<'_>) -> Markup {
     let mut rows: Vec<Markup> = Vec::new();
-    for (k, kr) in v.kernels().iter().enumerate() {
-        for id in &v.ids {
+    // A test that did not pass the same way on several kernels is one row
+    // naming them all.
+    for id in &v.ids {
+        let mut same: Vec<(Status, String, Vec<usize>)> = Vec::new();
+        for (k, kr) in v.kernels().iter().enumerate() {
             let Some(r) = v.worst(k, id) else { continue };
             if r.status == Status::Pass || view::not_run(kr, r) {
                 continue;
             }
             let reps = v.records(k, id).len();
+            let mut why = view::why(r).unwrap_or_default();
+            if reps > 1 {
+                why.push_str(&format!(" (rep {} of {reps})", v.sample_no(k, id, r)));
+            }
+            match same
+                .iter_mut()
+                .find(|(st, w, _)| *st == r.status && *w == why)
+            {
+                Some((_, _, ks)) => ks.push(k),
+                None => same.push((r.status, why, vec![k])),
+            }
+        }
+        for (st, why, ks) in same {
             rows.push(html! {
                 tr {
-                    td.k { (kernel_name(v, k)) }
-                    td.id { (id) }
-                    td class=(st_class(r.status)) { (r.status) }
-                    td {
-                        (view::why(r).unwrap_or_default())
-                        @if reps > 1 { " (rep " (v.sample_no(k, id, r)) " of " (reps) ")" }
+                    td.k {
+                        @for (i, k) in ks.iter().enumerate() {
+                            @if i > 0 { br; }
+                            (kernel_name(v, *k))
+                        }
                     }
+                    td.id { (id) }
+                    td class=(st_class(st)) { (st) }
+                    td { (why) }
                 }
             });
         }
+    }
+    for k in 0..v.kernels().len() {
         let missed = v.not_run_ids(k);
         if !missed.is_empty() {
             rows.push(html! {
@@ -708,6 +728,7 @@ mod tests {
         "text",
         "rect",
         "circle",
+        "br",
     ];
 
     fn tags(page: &str) -> Vec<&str> {
@@ -805,16 +826,16 @@ mod tests {
             ("console-log", 1),
             ("excerpt", 1),
             ("excerpt-line2", 1),
-            // Problems (twice), three observation rows, chart heading and
-            // title, the per-test tables.
-            ("id", 9),
+            // Problems (one row: the same failure on both kernels), three
+            // observation rows, chart heading and title, the per-test tables.
+            ("id", 8),
             // The not-run list, the status differences, the per-test table.
             ("left", 3),
-            // Problems, the status cells' titles, the reason column; each
-            // on both kernels.
-            ("reason", 6),
-            // Through the retry note: problems and the titles.
-            ("attempt", 4),
+            // Problems once, then the status cells' titles and the reason
+            // column on both kernels.
+            ("reason", 5),
+            // Through the retry note: problems once and both titles.
+            ("attempt", 3),
             ("obs-name", 3),
             ("obs-text0", 2),
             ("obs-text1", 2),
