@@ -1,6 +1,7 @@
 //! `report.html`: one self-contained page (inline CSS and SVG, no script,
-//! nothing fetched) with the summary, what did not pass, what differs
-//! between kernels side by side, bar charts of every metric, and the full
+//! nothing fetched) with, for a series, what each patch changed; then the
+//! summary, what did not pass, what differs between kernels side by side,
+//! a strip plot of every sample of each headline metric, and the full
 //! per-test table of each kernel.
 //!
 //! All markup comes from `maud::html!`, which escapes every spliced value:
@@ -12,6 +13,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use kharness_record::{Status, TestRecord, Value};
 
+use super::verdict::SeriesVerdict;
 use super::view::{self, MetricRow, Stats, View};
 use crate::results::compare::{MetricDiff, Verdict};
 use crate::results::{KernelOutcome, KernelRun, RunResults};
@@ -58,6 +60,7 @@ svg text.verdict { font-weight: 600; }
 details > summary { cursor: pointer; font-weight: 600; margin: 8px 0; }
 ins { background: #d9f2d9; text-decoration: none; }
 del { background: #f9d6d6; }
+li.worse { color: #a00; font-weight: 600; }
 "#;
 
 /// Chart geometry, in SVG user units (pixels at 100% zoom).
@@ -82,6 +85,9 @@ pub fn html(res: &RunResults) -> String {
             }
             body {
                 (header(&v))
+                @if v.is_series() {
+                    (verdict(&v))
+                }
                 (summary(&v))
                 (problems(&v))
                 @if res.kernels.len() > 1 {
@@ -134,7 +140,11 @@ fn header(v: &View<'_>) -> Markup {
     html! {
         header {
             h1 {
-                "kharness results: " (n) " kernel" @if n != 1 { "s" } ", " (v.ids.len()) " tests"
+                @if v.is_series() {
+                    (SeriesVerdict::new(v).subject)
+                } @else {
+                    "kharness results: " (n) " kernel" @if n != 1 { "s" } ", " (v.ids.len()) " tests"
+                }
             }
             p.meta {
                 "Run " code { (res.run_id) } " started " (res.started)
@@ -151,6 +161,44 @@ fn header(v: &View<'_>) -> Markup {
                 "."
                 @if res.interrupted { " " strong { "Interrupted: results are partial." } }
             }
+        }
+    }
+}
+
+/// A series' verdict: the patches that changed a result, each change
+/// with its evidence, and the commands that reproduce them.
+fn verdict(v: &View<'_>) -> Markup {
+    let sv = SeriesVerdict::new(v);
+    let quote = |words: &[String]| {
+        words
+            .iter()
+            .map(|w| crate::support::quote::sh_quote(w).into_owned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    html! {
+        section #verdict {
+            h2 { "What each patch changed" }
+            @if sv.found.is_empty() {
+                p { "No patch changed a status, an observation or a headline metric." }
+            }
+            @for p in &sv.found {
+                h3 { (swatch(p.k)) (v.titles[p.k]) }
+                ul {
+                    @for (worse, line) in &p.lines {
+                        li.worse[*worse] { (line) }
+                    }
+                }
+            }
+            @if !sv.quiet.is_empty() && !sv.found.is_empty() {
+                p {
+                    "No change in: "
+                    (sv.quiet.iter().map(|&k| v.labels[k].as_str()).collect::<Vec<_>>().join(", "))
+                    "."
+                }
+            }
+            p { "Reproduce (a bundle carries the run elsewhere):" }
+            pre { (quote(&sv.repro)) "\n" (quote(&sv.bundle)) }
         }
     }
 }
@@ -729,6 +777,8 @@ mod tests {
         "rect",
         "circle",
         "br",
+        "ul",
+        "li",
     ];
 
     fn tags(page: &str) -> Vec<&str> {
@@ -861,6 +911,40 @@ mod tests {
                 "{field} is not shown escaped in its {n} places:\n{page}"
             );
         }
+    }
+
+    #[test]
+    fn a_patch_subject_cannot_inject_markup_either() {
+        let mut res = run(&[
+            ("6.12", "completed", &[rec("a.b", "pass")]),
+            ("6.12", "completed", &[rec("a.b", "fail")]),
+        ]);
+        for (k, kr) in res.kernels.iter_mut().enumerate() {
+            kr.step = Some(crate::plan::StepInfo {
+                patches: k,
+                subject: (k > 0).then(|| evil("subject")),
+                patchset_hash: String::new(),
+            });
+        }
+        let page = html(&res);
+        for t in tags(&page) {
+            assert!(OUR_TAGS.contains(&t), "<{t} got into the page:\n{page}");
+        }
+        // The verdict's heading, the summary, the legend of no chart (no
+        // metrics), the span titles of the column headings.
+        assert!(page.matches(&shown("subject")).count() >= 2, "{page}");
+        assert!(
+            page.contains("kharness: regression in +1 of a 1-patch series"),
+            "{page}"
+        );
+        assert!(
+            page.contains("<li class=\"worse\">a.b: pass -&gt; fail (regression)</li>"),
+            "{page}"
+        );
+        assert!(
+            page.contains("kharness repro kharness-runs/20270101T000000Z --filter a.b"),
+            "{page}"
+        );
     }
 
     #[test]

@@ -15,16 +15,15 @@ use std::fmt::Write;
 
 use kharness_record::Status;
 
+use super::verdict::SeriesVerdict;
 use super::view::{self, View};
 use crate::results::compare::{self, DEFAULT_THRESHOLD, MetricDiff, Verdict, is_primary};
-use crate::results::{KernelOutcome, RunResults, steps};
+use crate::results::{KernelOutcome, RunResults};
 use crate::support::quote::sh_quote;
 
 const WIDTH: usize = 72;
 /// Longest cell in the observation table before it is cut.
 const CELL_MAX: usize = 24;
-/// Status changes a patch gets in the verdict before the rest is counted.
-const LEAD_MAX: usize = 5;
 
 /// Renders `report.md`.
 pub fn markdown(res: &RunResults) -> String {
@@ -54,208 +53,33 @@ pub fn markdown(res: &RunResults) -> String {
     s
 }
 
-/// What one patch changed, for the verdict.
-struct PatchVerdict {
-    /// Index of the step in the run's kernels.
-    k: usize,
-    /// It made something worse: a test stopped passing, the guest
-    /// crashed, a headline metric regressed.
-    worse: bool,
-    lines: String,
-    /// Tests a reviewer reruns to see the change.
-    tests: Vec<String>,
-}
-
 /// The head of a series report: subject, each patch that changed a
 /// result with the evidence, the reproducer.
 fn verdict(s: &mut String, v: &View<'_>) {
-    let res = v.res;
-    let att = steps::attribute(res, DEFAULT_THRESHOLD);
-    let patches = v.steps.last().cloned().flatten().map_or(0, |st| st.patches);
-    let found: Vec<PatchVerdict> = att
-        .per_patch
-        .iter()
-        .enumerate()
-        .filter_map(|(i, pair)| patch_verdict(v, i + 1, pair))
-        .collect();
-    let names = |worse: bool| -> Vec<&str> {
-        found
-            .iter()
-            .filter(|p| p.worse == worse)
-            .map(|p| v.labels[p.k].as_str())
-            .collect()
-    };
-    let (worse, other) = (names(true), names(false));
-    let series = format!("a {patches}-patch series");
-    let subject = if !worse.is_empty() {
-        format!(
-            "kharness: regression{} in {} of {series}",
-            plural(worse.len()),
-            worse.join(", ")
-        )
-    } else if !other.is_empty() {
-        format!("kharness: {} of {series} change results", other.join(", "))
-    } else {
-        format!("kharness: no patch of {series} changes a result")
-    };
-    heading(s, &format!("{subject} (run {})", res.run_id), '=');
-    let base_bad = v
-        .ids
-        .iter()
-        .filter(|id| v.status(0, id).is_some_and(|st| st.is_bad()))
-        .count();
-    if base_bad > 0 {
+    let sv = SeriesVerdict::new(v);
+    heading(s, &format!("{} (run {})", sv.subject, v.res.run_id), '=');
+    if sv.base_bad > 0 {
         let _ = writeln!(
             s,
-            "{}: {base_bad} test{} did not pass before any patch (What failed, below).",
+            "{}: {} test{} did not pass before any patch (What failed, below).",
             v.labels[0],
-            plural(base_bad)
+            sv.base_bad,
+            plural(sv.base_bad)
         );
     }
-    for p in &found {
+    for p in &sv.found {
         s.push_str(&view::wrap(&v.titles[p.k], WIDTH, "", "    "));
-        s.push_str(&p.lines);
+        for (_, line) in &p.lines {
+            s.push_str(&view::wrap(line, WIDTH, "  ", "    "));
+        }
     }
-    let quiet: Vec<&str> = (1..v.labels.len())
-        .filter(|k| !found.iter().any(|p| p.k == *k))
-        .map(|k| v.labels[k].as_str())
-        .collect();
-    if !quiet.is_empty() && !found.is_empty() {
+    if !sv.quiet.is_empty() && !sv.found.is_empty() {
+        let quiet: Vec<&str> = sv.quiet.iter().map(|&k| v.labels[k].as_str()).collect();
         let _ = writeln!(s, "No change in: {}.", quiet.join(", "));
     }
-    let mut tests: Vec<&str> = found
-        .iter()
-        .flat_map(|p| p.tests.iter().map(String::as_str))
-        .collect();
-    tests.dedup();
-    let dir = format!("kharness-runs/{}", res.run_id);
-    let mut words = vec!["kharness".to_owned(), "repro".to_owned(), dir.clone()];
-    // Many tests: the recipe's own choice (what did not pass) is shorter.
-    if tests.len() <= 4 {
-        for t in tests {
-            words.extend(["--filter".to_owned(), t.to_owned()]);
-        }
-    }
-    s.push_str(
-        "
-Reproduce (a bundle carries the run elsewhere):
-",
-    );
-    s.push_str(&command_lines(&words));
-    let _ = writeln!(s, "  kharness bundle {dir} -o {}.tar.gz", res.run_id);
-}
-
-/// What step `k` changed against step `k - 1`; `None` when nothing.
-fn patch_verdict(v: &View<'_>, k: usize, pair: &compare::KernelPair) -> Option<PatchVerdict> {
-    let kr = &v.kernels()[k];
-    let mut lines = String::new();
-    let mut worse = false;
-    let mut tests = Vec::new();
-    let was_ok = v.kernels()[k - 1].outcome == KernelOutcome::Completed;
-    if kr.outcome != KernelOutcome::Completed && kr.outcome != KernelOutcome::Pending && was_ok {
-        worse = true;
-        let why = kr.detail.as_deref().and_then(|d| d.lines().next());
-        let line = match why {
-            Some(d) => format!("{} (regression): {d}", kr.outcome.as_str()),
-            None => format!("{} (regression)", kr.outcome.as_str()),
-        };
-        lines.push_str(&view::wrap(&line, WIDTH, "  ", "    "));
-    }
-    let mut not_run = 0;
-    let mut shown = 0;
-    for c in &pair.status_changes {
-        let rec = v.worst(k, &c.test);
-        if rec.is_some_and(|r| view::not_run(kr, r)) {
-            not_run += 1;
-            continue;
-        }
-        let (a, b) = (
-            c.a.is_some_and(|s| s.is_bad()),
-            c.b.is_some_and(|s| s.is_bad()),
-        );
-        let mark = match (a, b) {
-            (false, true) => "regression",
-            (true, false) => "fixed",
-            _ => "changed",
-        };
-        worse |= !a && b;
-        tests.push(c.test.clone());
-        shown += 1;
-        if shown > LEAD_MAX {
-            continue;
-        }
-        let st = |x: Option<Status>| x.map_or("-", |s| s.as_str());
-        let why = rec
-            .filter(|r| r.status.is_bad() || r.status == Status::Skip)
-            .and_then(view::why)
-            .map(|w| format!(": {w}"))
-            .unwrap_or_default();
-        let line = format!("{}: {} -> {} ({mark}){why}", c.test, st(c.a), st(c.b));
-        lines.push_str(&view::wrap(&line, WIDTH, "  ", "    "));
-    }
-    if shown > LEAD_MAX {
-        let _ = writeln!(
-            lines,
-            "  and {} more status change{} (table below)",
-            shown - LEAD_MAX,
-            plural(shown - LEAD_MAX)
-        );
-    }
-    if not_run > 0 {
-        let _ = writeln!(
-            lines,
-            "  {not_run} test{} not run: the guest stopped first",
-            plural(not_run)
-        );
-    }
-    for m in pair.metrics.iter().filter(|m| m.moved()) {
-        if !is_primary(&m.metric, &m.unit) {
-            continue;
-        }
-        let mark = if m.verdict == Verdict::Regression {
-            worse = true;
-            "regression"
-        } else {
-            "improvement"
-        };
-        tests.push(m.test.clone());
-        lines.push_str(&view::wrap(&metric_line(m, mark), WIDTH, "  ", "    "));
-    }
-    let obs = pair.observation_changes.len();
-    if obs > 0 {
-        let mut names: Vec<&str> = pair
-            .observation_changes
-            .iter()
-            .map(|c| c.test.as_str())
-            .collect();
-        names.dedup();
-        let line = format!(
-            "{obs} observation{} changed, of {} (tables below)",
-            plural(obs),
-            names.join(", ")
-        );
-        lines.push_str(&view::wrap(&line, WIDTH, "  ", "    "));
-    }
-    (!lines.is_empty()).then_some(PatchVerdict {
-        k,
-        worse,
-        lines,
-        tests,
-    })
-}
-
-/// `perf.x throughput: 5081 -> 4283 MiB/s, -15.7% (95% CI ..., p<0.01,
-/// n=5), regression`.
-fn metric_line(m: &MetricDiff, mark: &str) -> String {
-    format!(
-        "{} {}: {} -> {} {}, {}, {mark}",
-        m.test,
-        m.metric,
-        view::num(m.median_a),
-        view::num(m.median_b),
-        m.unit,
-        m.evidence()
-    )
+    s.push_str("\nReproduce (a bundle carries the run elsewhere):\n");
+    s.push_str(&command_lines(&sv.repro));
+    s.push_str(&command_lines(&sv.bundle));
 }
 
 fn plural(n: usize) -> &'static str {

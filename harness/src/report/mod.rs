@@ -7,6 +7,7 @@ mod kcidb;
 mod ktap;
 mod markdown;
 mod terminal;
+mod verdict;
 mod view;
 
 use std::path::{Path, PathBuf};
