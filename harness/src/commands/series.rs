@@ -322,8 +322,11 @@ fn render(r: &SeriesReport, att: &Attribution, series: &Series) -> String {
             let mark = if c.met { "met  " } else { "UNMET" };
             let _ = writeln!(
                 s,
-                "  {mark} +{} {}: expected {}; got {}",
-                c.patch, c.test, c.expected, c.actual
+                "  {mark} {} {}: expected {}; got {}",
+                crate::plan::step_label(c.patch),
+                c.test,
+                c.expected,
+                c.actual
             );
         }
     }
