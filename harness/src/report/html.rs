@@ -85,7 +85,7 @@ pub fn html(res: &RunResults) -> String {
             }
             body {
                 (header(&v))
-                @if v.is_series() {
+                @if v.has_verdict() {
                     (verdict(&v))
                 }
                 (summary(&v))
@@ -140,7 +140,7 @@ fn header(v: &View<'_>) -> Markup {
     html! {
         header {
             h1 {
-                @if v.is_series() {
+                @if v.has_verdict() {
                     (SeriesVerdict::new(v).subject)
                 } @else {
                     "kharness results: " (n) " kernel" @if n != 1 { "s" } ", " (v.ids.len()) " tests"

@@ -30,7 +30,7 @@ pub fn markdown(res: &RunResults) -> String {
     let v = View::new(res);
     let tags = v.tags();
     let mut s = String::new();
-    if v.is_series() {
+    if v.has_verdict() {
         verdict(&mut s, &v);
     } else {
         let title = format!(
@@ -582,6 +582,32 @@ mod tests {
             md.contains("  kharness run --kernel 6.12.107+deb12-amd64 --accel tcg\n"),
             "{md}"
         );
+    }
+
+    #[test]
+    fn steps_are_named_even_from_old_labels_and_a_rerun_step_has_no_verdict() {
+        let mut res = run(&[
+            ("6.12", "completed", &[rec("a.b", "pass")]),
+            ("6.12", "completed", &[rec("a.b", "fail")]),
+        ]);
+        res.kernels[0].label = Some("base".into());
+        res.kernels[1].label = Some("+1".into());
+        let md = markdown(&res);
+        assert!(
+            md.starts_with("kharness: regression in +1 of a 1-patch series"),
+            "{md}"
+        );
+        assert!(
+            md.contains("\n+1\n  a.b: pass -> fail (regression)\n"),
+            "{md}"
+        );
+        assert!(md.contains("  TEST  base  +1\n"), "{md}");
+        // `kharness repro` of step +1 alone: named, but nothing to judge it by.
+        res.kernels.remove(0);
+        let md = markdown(&res);
+        assert!(md.starts_with("kharness results: 1 kernel"), "{md}");
+        assert!(md.contains("\n+1\n    6.12, sha256 "), "{md}");
+        assert!(md.contains("\n+1 a.b: fail\n"), "{md}");
     }
 
     #[test]

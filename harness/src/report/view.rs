@@ -136,6 +136,17 @@ impl<'a> View<'a> {
         self.steps.first().is_some_and(Option::is_some)
     }
 
+    /// True when the kernels are a series from its base on (not a rerun
+    /// of some of its steps): then each step after the first is one
+    /// patch's, or the whole series', verdict.
+    pub fn has_verdict(&self) -> bool {
+        self.labels.len() > 1
+            && self
+                .steps
+                .first()
+                .is_some_and(|s| s.as_ref().is_some_and(|s| s.patches == 0))
+    }
+
     /// Short names for kernels in text: the step labels of a series,
     /// else `[1]`, `[2]`...
     pub fn tags(&self) -> Vec<String> {
