@@ -96,7 +96,7 @@ fn heading(s: &mut String, title: &str, underline: char) {
 
 fn kernels(s: &mut String, v: &View<'_>, tags: &[String]) {
     let res = v.res;
-    heading(s, "Kernels", '-');
+    heading(s, if v.is_series() { "Steps" } else { "Kernels" }, '-');
     for (k, kr) in v.kernels().iter().enumerate() {
         let sha = view::short_sha(&kr.identity.sha256);
         if v.steps[k].is_some() {
@@ -314,7 +314,12 @@ fn skip_lines(v: &View<'_>, tags: &[String]) -> String {
 }
 
 fn differences(s: &mut String, v: &View<'_>, tags: &[String]) {
-    heading(s, "What differs between the kernels", '-');
+    let what = if v.is_series() {
+        "What differs between the steps"
+    } else {
+        "What differs between the kernels"
+    };
+    heading(s, what, '-');
     let mut header = vec!["TEST".to_owned()];
     header.extend(tags.iter().cloned());
     let rows: Vec<Vec<String>> = v
