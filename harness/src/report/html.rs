@@ -442,8 +442,12 @@ fn charts(v: &View<'_>) -> Markup {
                 @if let Some(m) = view::perf_mode(v.res) { " Timing mode: " (m) "." }
             }
             p {
+                // A series' steps are short already; releases are not, and
+                // the axes say [1], [2]...
                 @for (k, l) in v.titles.iter().enumerate() {
-                    (swatch(k)) (l) " \u{a0} "
+                    (swatch(k))
+                    @if !v.is_series() { "[" (k + 1) "] " }
+                    (l) " \u{a0} "
                 }
             }
             @let diffs = v.metric_diffs();
@@ -472,7 +476,7 @@ fn metric_group(v: &View<'_>, group: &[MetricRow<'_>], diffs: &[Vec<MetricDiff>]
                     })))
                     .collect();
                 figure {
-                    (strip_chart(&v.labels, &m.samples, &verdicts, m.unit, &format!("{id}: {}", m.name)))
+                    (strip_chart(&v.tags(), &v.labels, &m.samples, &verdicts, m.unit, &format!("{id}: {}", m.name)))
                     figcaption { (m.name) " (" (m.unit) ")" }
                 }
             }
@@ -543,6 +547,7 @@ fn judged(d: Option<&MetricDiff>) -> Option<(&'static str, String)> {
 /// line at each kernel's median; a kernel whose metric the statistics
 /// call worse than its reference kernel's has its column shaded.
 fn strip_chart(
+    axis: &[String],
     labels: &[String],
     samples: &[Vec<f64>],
     verdicts: &[Option<(&'static str, String)>],
@@ -583,7 +588,7 @@ fn strip_chart(
             }
             @for (k, xs) in samples.iter().enumerate() {
                 @let cx = PAD_L + slot * (k as f64 + 0.5);
-                text x=(d1(cx)) y=(CHART_H - 6.0) text-anchor="middle" { (labels[k]) }
+                text x=(d1(cx)) y=(CHART_H - 6.0) text-anchor="middle" { (axis[k]) }
                 @match view::stats(xs) {
                     Some(st) => (strip(&scale, cx, med_w, k, &labels[k], xs, &st, unit)),
                     None => text x=(d1(cx)) y=(CHART_H / 2.0) text-anchor="middle" { "no data" },
@@ -863,12 +868,12 @@ mod tests {
             ("version", 1),
             ("filter", 1),
             // Summary; problems: two rows and two headings; the headers
-            // of both differences tables; the chart legend, its column
-            // label, its median's and its dot's tooltips; the per-test table.
-            ("release0", 12),
+            // of both differences tables; the chart legend, its median's
+            // and its dot's tooltips (the axis says [1]); the per-test table.
+            ("release0", 11),
             // As release0 with one problem row and no headings, plus the
             // banner (made from the release).
-            ("release1", 10),
+            ("release1", 9),
             ("banner", 1),
             // The summary's first line and the crash log.
             ("detail", 2),
@@ -960,6 +965,7 @@ mod tests {
         let labels = ["base".to_owned(), "+1".to_owned()];
         let svg = strip_chart(
             &labels,
+            &labels,
             &[vec![50.0, 40.0, 60.0], vec![30.0]],
             &[None, Some(("regressed", "worse -40.0%".to_owned()))],
             "MiB/s",
@@ -981,6 +987,7 @@ mod tests {
     #[test]
     fn missing_data_is_said_not_drawn() {
         let svg = strip_chart(
+            &["[1]".to_owned(), "[2]".to_owned()],
             &["a".to_owned(), "b".to_owned()],
             &[vec![1.0], vec![]],
             &[None, None],
