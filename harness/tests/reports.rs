@@ -45,7 +45,8 @@ fn rendered(name: &str) -> tempfile::TempDir {
         .prefix("kharness-reports")
         .tempdir()
         .expect("temporary directory");
-    let written = report::write_all(dir.path(), &fixture(name)).expect("reports are written");
+    let written =
+        report::write_all(dir.path(), &fixture(name), false).expect("reports are written");
     assert_eq!(written.len(), report::REPORT_FILES.len());
     dir
 }
@@ -161,8 +162,13 @@ fn a_series_report_md_leads_with_both_regressions_and_the_reproducer() {
 /// A change the statistics do not call significant is never a number.
 #[test]
 fn no_report_shows_a_percentage_the_statistics_do_not_back() {
-    for name in FIXTURES {
-        let md = report::markdown(&fixture(name));
+    for (name, md) in FIXTURES.iter().flat_map(|name| {
+        let res = fixture(name);
+        [
+            (*name, report::markdown(&res)),
+            (*name, report::markdown_verbose(&res)),
+        ]
+    }) {
         for line in md.lines().filter(|l| l.contains('%')) {
             let backed = line.contains(" worse")
                 || line.contains(" better")

@@ -124,7 +124,7 @@ pub fn execute(
         write_json(&run_dir.join("plan.json"), &plan)?;
     }
     write_json(&run_dir.join("results.json"), &results)?;
-    crate::report::write_all(&run_dir.path, &results)?;
+    crate::report::write_all(&run_dir.path, &results, out.verbose)?;
     let table = crate::report::terminal(&results, out.verbose);
     write_atomic(&run_dir.join("summary.txt"), table.as_bytes())
         .map_err(|e| Error::io("failed to write", run_dir.join("summary.txt"), e))?;

@@ -208,7 +208,7 @@ pub fn run_plan(plan: &Plan, out: &Output) -> Result<Option<(RunResults, RunDir)
     results.finished = Some(humantime::format_rfc3339_seconds(SystemTime::now()).to_string());
     let run_dir = ctx.run_dir;
     write_json(&run_dir.join("results.json"), &results)?;
-    crate::report::write_all(&run_dir.path, &results)?;
+    crate::report::write_all(&run_dir.path, &results, out.verbose)?;
     crate::results::recipe::write(&run_dir.path, plan, &results)?;
     Ok(Some((results, run_dir)))
 }

@@ -25,8 +25,19 @@ const WIDTH: usize = 72;
 /// Longest cell in the observation table before it is cut.
 const CELL_MAX: usize = 24;
 
-/// Renders `report.md`.
+/// Renders `report.md`: of the metrics, throughput and latency.
 pub fn markdown(res: &RunResults) -> String {
+    render(res, false)
+}
+
+/// Renders `report.md` with every metric that is not zero everywhere in
+/// its Performance table (`--verbose`); counts and the like then read
+/// `-` in the change columns, as the statistics give no direction.
+pub fn markdown_verbose(res: &RunResults) -> String {
+    render(res, true)
+}
+
+fn render(res: &RunResults, all_metrics: bool) -> String {
     let v = View::new(res);
     let tags = v.tags();
     let mut s = String::new();
@@ -48,7 +59,7 @@ pub fn markdown(res: &RunResults) -> String {
     if res.kernels.len() > 1 {
         differences(&mut s, &v, &tags);
     }
-    performance(&mut s, &v, &tags);
+    performance(&mut s, &v, &tags, all_metrics);
     reproduce(&mut s, &v, &tags);
     s
 }
@@ -400,13 +411,13 @@ fn cell(text: &str, value: &kharness_record::Value) -> String {
 /// Headline metrics only (see [`is_primary`]): a median per kernel and,
 /// against the reference kernel, the statistics' verdict; a change they
 /// do not call significant reads `no change`, never a percentage.
-fn performance(s: &mut String, v: &View<'_>, tags: &[String]) {
+fn performance(s: &mut String, v: &View<'_>, tags: &[String], all_metrics: bool) {
     let n = tags.len();
     // With several kernels, a metric only one of them has compares nothing.
     let rows: Vec<_> = v
         .metrics()
         .into_iter()
-        .filter(|m| is_primary(m.name, m.unit) && !m.all_zero())
+        .filter(|m| (all_metrics || is_primary(m.name, m.unit)) && !m.all_zero())
         .filter(|m| n == 1 || m.samples.iter().filter(|x| !x.is_empty()).count() > 1)
         .collect();
     if rows.is_empty() {
@@ -436,7 +447,12 @@ fn performance(s: &mut String, v: &View<'_>, tags: &[String]) {
             compare::MIN_SAMPLES
         ));
     }
-    note.push_str(". Throughput and latency only; every metric is in results.json.");
+    note.push_str(if all_metrics {
+        ". Every metric that is not zero everywhere (--verbose)."
+    } else {
+        ". Throughput and latency only; every metric is in results.json \
+         (and here with --verbose)."
+    });
     s.push_str(&view::wrap(&note, WIDTH, "", ""));
     let mut header = vec!["TEST / METRIC (UNIT)".to_owned()];
     header.extend(tags.iter().cloned());
@@ -613,6 +629,19 @@ mod tests {
         assert!(md.starts_with("kharness results: 1 kernel"), "{md}");
         assert!(md.contains("\n+1\n    6.12, sha256 "), "{md}");
         assert!(md.contains("\n+1 a.b: fail\n"), "{md}");
+    }
+
+    #[test]
+    fn only_headline_metrics_unless_verbose() {
+        let m = json!({"id": "perf.a", "status": "pass", "duration_us": 1,
+            "metrics": [{"name": "throughput", "value": 3.0, "unit": "MiB/s"},
+                        {"name": "task_clock", "value": 9.0, "unit": "ns"}]});
+        let res = run(&[("6.1", "completed", &[m])]);
+        let md = markdown(&res);
+        assert!(md.contains("    throughput (MiB/s)  3\n"), "{md}");
+        assert!(!md.contains("task_clock"), "{md}");
+        let full = markdown_verbose(&res);
+        assert!(full.contains("    task_clock (ns)     9\n"), "{full}");
     }
 
     #[test]
