@@ -164,6 +164,8 @@ fn record() -> impl Strategy<Value = TestRecord> {
 #[derive(Debug, Clone)]
 struct GenKernel {
     label: Option<String>,
+    /// A series step's patch subject; the column is a step when set.
+    subject: Option<String>,
     banner: String,
     path: String,
     outcome: KernelOutcome,
@@ -174,7 +176,10 @@ struct GenKernel {
 
 fn kernel() -> impl Strategy<Value = GenKernel> {
     (
-        proptest::option::of(hostile()),
+        (
+            proptest::option::of(hostile()),
+            proptest::option::of(hostile()),
+        ),
         hostile(),
         hostile(),
         prop::sample::select(vec![
@@ -189,8 +194,9 @@ fn kernel() -> impl Strategy<Value = GenKernel> {
         prop::collection::vec(record(), 0..8),
     )
         .prop_map(
-            |(label, banner, path, outcome, detail, excerpts, records)| GenKernel {
+            |((label, subject), banner, path, outcome, detail, excerpts, records)| GenKernel {
                 label,
+                subject,
                 banner,
                 path,
                 outcome,
@@ -206,9 +212,15 @@ fn run_of(kernels: &[GenKernel]) -> RunResults {
     let template = res.kernels[0].clone();
     res.kernels = kernels
         .iter()
-        .map(|g| {
+        .enumerate()
+        .map(|(i, g)| {
             let mut k = template.clone();
             k.label = g.label.clone();
+            k.step = g.subject.as_ref().map(|s| kharness::plan::StepInfo {
+                patches: i,
+                subject: Some(s.clone()),
+                patchset_hash: String::new(),
+            });
             k.identity.banner = g.banner.clone();
             k.identity.path = g.path.clone().into();
             k.outcome = g.outcome;
@@ -333,6 +345,13 @@ proptest! {
     #[test]
     fn results_ktap_is_valid_for_any_results(kernels in prop::collection::vec(kernel(), 1..4)) {
         let res = run_of(&kernels);
+        // The other renderers take the same text without panicking.
+        let _ = (
+            kharness::report::markdown(&res),
+            kharness::report::html(&res),
+            kharness::report::kcidb(&res),
+        );
+        kharness::report::junit(&res).map_err(|e| TestCaseError::fail(e.to_string()))?;
         let doc = kharness::report::ktap(&res);
         let top = check_ktap(&doc).map_err(|e| TestCaseError::fail(format!("{e}\n{doc}")))?;
         prop_assert_eq!(top.len(), kernels.len());

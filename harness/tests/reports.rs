@@ -19,10 +19,13 @@ use common::have;
 use kharness::report;
 use kharness::results::RunResults;
 
-const FIXTURES: [&str; 3] = [
+const FIXTURES: [&str; 4] = [
     "crash-two-kernels",
     "perf-reps-two-kernels",
     "clean-one-kernel",
+    // Written by series-four-steps.py: a series with a perf and a
+    // functional regression, five reps.
+    "series-four-steps",
 ];
 
 fn fixtures_dir() -> PathBuf {
@@ -42,7 +45,8 @@ fn rendered(name: &str) -> tempfile::TempDir {
         .prefix("kharness-reports")
         .tempdir()
         .expect("temporary directory");
-    let written = report::write_all(dir.path(), &fixture(name)).expect("reports are written");
+    let written =
+        report::write_all(dir.path(), &fixture(name), false).expect("reports are written");
     assert_eq!(written.len(), report::REPORT_FILES.len());
     dir
 }
@@ -125,6 +129,122 @@ fn report_md_is_what_write_all_writes() {
     let dir = rendered("crash-two-kernels");
     let on_disk = std::fs::read_to_string(dir.path().join("report.md")).expect("report.md");
     assert_eq!(on_disk, report::markdown(&fixture("crash-two-kernels")));
+}
+
+/// The acceptance of issue #17: a reviewer reading only the top of the
+/// mail learns which patches broke what, the evidence, and how to rerun it.
+#[test]
+fn a_series_report_md_leads_with_both_regressions_and_the_reproducer() {
+    let md = report::markdown(&fixture("series-four-steps"));
+    let top: Vec<&str> = md.lines().take(20).collect();
+    let top = top.join("\n");
+    for want in [
+        "kharness: regressions in +2, +3 of a 3-patch series",
+        "+2 splice: settle the page cache before splicing to a pipe",
+        // The perf change with its interval and p-value.
+        "perf.splice_file_to_pipe throughput: 4983 -> 4220 MiB/s, -15.3% (95%",
+        "CI -16.2% to -14.2%, p=0.01, n=5), regression",
+        "+3 signals: let splice restart after a SIGSTOP",
+        // The functional change with its reason.
+        "signals.splice_sa_restart: pass -> fail (regression): expected 4096",
+        "bytes after SIGSTOP/SIGCONT, got EINTR",
+        "kharness repro kharness-runs/20270301T100000Z",
+        "--filter signals.splice_sa_restart",
+        "kharness bundle kharness-runs/20270301T100000Z",
+    ] {
+        assert!(
+            top.contains(want),
+            "{want:?} not in the first 20 lines:\n{top}"
+        );
+    }
+}
+
+/// A change the statistics do not call significant is never a number.
+#[test]
+fn no_report_shows_a_percentage_the_statistics_do_not_back() {
+    for (name, md) in FIXTURES.iter().flat_map(|name| {
+        let res = fixture(name);
+        [
+            (*name, report::markdown(&res)),
+            (*name, report::markdown_verbose(&res)),
+        ]
+    }) {
+        for line in md.lines().filter(|l| l.contains('%')) {
+            let backed = line.contains(" worse")
+                || line.contains(" better")
+                // The verdict's evidence, wrapped after "(95%".
+                || line.contains("CI ")
+                || line.ends_with("(95%")
+                || line.contains("p < 0.05")
+                || line.contains("by 2% or more");
+            assert!(
+                backed,
+                "{name}: a bare percentage in report.md: {line:?}\n{md}"
+            );
+        }
+        let html = report::html(&fixture(name));
+        assert!(
+            !html.contains("%</td>"),
+            "{name}: a percentage cell in report.html"
+        );
+    }
+    let md = report::markdown(&fixture("series-four-steps"));
+    assert!(
+        md.contains(
+            "    latency (ns)        720   718   725   727   no change   no change     no change"
+        ),
+        "{md}"
+    );
+}
+
+/// Every file names a series step by its patch, not by the release all
+/// steps share.
+#[test]
+fn every_report_file_names_series_steps_by_their_patches() {
+    let dir = rendered("series-four-steps");
+    let read = |f: &str| std::fs::read_to_string(dir.path().join(f)).expect(f);
+    let junit = read("junit.xml");
+    assert!(junit.contains("<testsuite name=\"base\""), "{junit}");
+    assert!(
+        junit.contains(
+            "<testsuite name=\"+2 splice: settle the page cache before splicing to a pipe\""
+        ),
+        "{junit}"
+    );
+    let ktap = read("results.ktap");
+    assert!(ktap.contains("  # Subtest: base\n"), "{ktap}");
+    assert!(
+        ktap.contains("  # Subtest: +3 signals: let splice restart after a SIGSTOP\n"),
+        "{ktap}"
+    );
+    assert!(
+        ktap.contains("not ok 4 +3 signals: let splice restart after a SIGSTOP # FAIL"),
+        "{ktap}"
+    );
+    let kcidb: serde_json::Value = serde_json::from_str(&read("kcidb.json")).expect("JSON");
+    let ids: Vec<&str> = kcidb["checkouts"]
+        .as_array()
+        .expect("checkouts")
+        .iter()
+        .map(|c| c["id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "kharness:20270301T100000Z-base",
+            "kharness:20270301T100000Z-patch1",
+            "kharness:20270301T100000Z-patch2",
+            "kharness:20270301T100000Z-patch3",
+        ]
+    );
+    assert_eq!(kcidb["checkouts"][0]["patchset_hash"], "");
+    assert_eq!(kcidb["checkouts"][2]["patchset_hash"], "b2".repeat(32));
+    assert_eq!(kcidb["builds"][2]["id"], ids[2]);
+    let html = read("report.html");
+    assert!(html.contains("+2 splice: settle the page cache before splicing to a pipe"));
+    let md = read("report.md");
+    assert!(!md.contains("[2]"), "{md}");
+    assert!(!md.contains("6.12.117 (2)"), "{md}");
 }
 
 // --------------------------------------------------------------- kcidb.json
@@ -317,6 +437,11 @@ fn results_ktap_parses_with_the_kernels_ktap_parser() {
             "clean-one-kernel",
             "passed=112 failed=0 crashed=0 skipped=2 errors=0 subtests=1",
         ),
+        (
+            "series-four-steps",
+            // 12 or 13 leaves a step; +3 fails one.
+            "passed=50 failed=1 crashed=0 skipped=9 errors=0 subtests=4",
+        ),
     ];
     for (name, want) in expected {
         let dir = rendered(name);
@@ -395,13 +520,15 @@ fn report_html_charts_render_in_headless_chromium() {
     let url = format!("file://{}", page.display());
     let profile = tempfile::tempdir().expect("profile dir");
 
-    // What the page should hold: one bar per kernel for every metric that
-    // is not zero everywhere.
-    let mut charted = 0;
+    // What the page should hold: a strip plot for every headline metric
+    // (throughput, latency) that is not zero everywhere, a dot for each
+    // of its samples and a median line for each kernel.
+    let primary =
+        |m: &kharness_record::Metric| kharness::results::compare::is_primary(&m.name, &m.unit);
     let mut metrics: Vec<(String, String)> = Vec::new();
     for k in &res.kernels {
         for r in &k.records {
-            for m in &r.metrics {
+            for m in r.metrics.iter().filter(|m| primary(m)) {
                 let key = (r.id.clone(), m.name.clone());
                 if !metrics.contains(&key) {
                     metrics.push(key);
@@ -409,21 +536,27 @@ fn report_html_charts_render_in_headless_chromium() {
             }
         }
     }
-    for (id, name) in &metrics {
-        let nonzero = res.kernels.iter().any(|k| {
-            k.records
+    let samples = |k: &kharness::results::KernelRun, id: &str, name: &str| -> Vec<f64> {
+        k.records
+            .iter()
+            .filter(|r| r.id == id)
+            .flat_map(|r| &r.metrics)
+            .filter(|m| m.name == name)
+            .map(|m| m.value)
+            .collect()
+    };
+    let charted: Vec<&(String, String)> = metrics
+        .iter()
+        .filter(|(id, name)| {
+            res.kernels
                 .iter()
-                .filter(|r| &r.id == id)
-                .flat_map(|r| &r.metrics)
-                .any(|m| &m.name == name && m.value != 0.0)
-        });
-        if nonzero {
-            charted += 1;
-        }
-    }
-    assert!(charted > 10, "the fixture has metrics to chart");
+                .any(|k| samples(k, id, name).iter().any(|v| *v != 0.0))
+        })
+        .collect();
+    assert!(charted.len() > 10, "the fixture has metrics to chart");
 
-    // The DOM Chromium built from the page: SVG parsed as SVG, every bar there.
+    // The DOM Chromium built from the page: SVG parsed as SVG, every
+    // sample there.
     let out = run(
         chromium_cmd(&bin, profile.path())
             .arg("--dump-dom")
@@ -433,35 +566,94 @@ fn report_html_charts_render_in_headless_chromium() {
     let dom = expect_success("chromium --dump-dom", &out);
     assert_eq!(
         dom.matches("<svg class=\"chart\"").count(),
-        charted,
+        charted.len(),
         "charts"
     );
-    for k in 0..res.kernels.len() {
+    for (k, kr) in res.kernels.iter().enumerate() {
+        let dots: usize = charted
+            .iter()
+            .map(|(id, name)| samples(kr, id, name).len())
+            .sum();
         assert_eq!(
-            dom.matches(&format!("<rect class=\"bar k{k}\"")).count(),
-            charted,
-            "bars of kernel {k}"
+            dom.matches(&format!("<circle class=\"pt k{k}\"")).count(),
+            dots,
+            "dots of kernel {k}"
+        );
+        assert_eq!(
+            dom.matches(&format!("<line class=\"med k{k}\"")).count(),
+            charted.len(),
+            "medians of kernel {k}"
         );
     }
-    assert!(dom.contains("class=\"err\""), "whiskers of --reps 3");
 
-    // What Chromium painted: each kernel's bar colour covers far more
-    // pixels than its 12x12 legend swatches could.
+    // What Chromium painted: each kernel's colour covers more pixels than
+    // its 12x12 swatches could, by what its median lines (3 units thick)
+    // and dots (3.5 in radius) take at the least.
     let shot = dir.path().join("shot.png");
+    screenshot(&bin, profile.path(), &url, &shot);
+    for (k, colour) in report::PALETTE.iter().take(res.kernels.len()).enumerate() {
+        let (n, w, h) = count_colour(&shot, hex_rgb(colour));
+        let swatches = dom.matches(&format!("background:{colour}")).count();
+        let dots = dom.matches(&format!("<circle class=\"pt k{k}\"")).count();
+        let least = swatches * 144 + charted.len() * 40 + dots * 15;
+        eprintln!(
+            "kernel {k}: {n} pixels of {colour} in a {w}x{h} screenshot, {swatches} swatches, at least {least} wanted"
+        );
+        assert!(
+            n > least,
+            "kernel {k}'s samples ({colour}) are not painted: {n} pixels"
+        );
+    }
+}
+
+fn screenshot(bin: &Path, profile: &Path, url: &str, shot: &Path) {
     let out = run(
-        chromium_cmd(&bin, profile.path())
+        chromium_cmd(bin, profile)
             .arg("--window-size=1280,3000")
             .arg(format!("--screenshot={}", shot.display()))
-            .arg(&url),
+            .arg(url),
         Duration::from_secs(120),
     );
     expect_success("chromium --screenshot", &out);
-    for (k, colour) in report::PALETTE.iter().take(res.kernels.len()).enumerate() {
-        let (n, w, h) = count_colour(&shot, hex_rgb(colour));
-        eprintln!("kernel {k}: {n} pixels of {colour} in a {w}x{h} screenshot");
-        assert!(
-            n > 5_000,
-            "kernel {k}'s bars ({colour}) are not painted: {n} pixels"
-        );
+}
+
+/// What a reviewer sees of a series in report.html: the steps by their
+/// patches, and the regressed step's column shaded in its chart.
+#[test]
+fn report_html_of_a_series_shows_step_names_and_the_regression_in_chromium() {
+    let bin = chromium();
+    if !have(bin.is_some(), "chromium (Debian package `chromium`)") {
+        return;
     }
+    let bin = bin.expect("checked above");
+    let dir = rendered("series-four-steps");
+    let url = format!("file://{}", dir.path().join("report.html").display());
+    let profile = tempfile::tempdir().expect("profile dir");
+    let out = run(
+        chromium_cmd(&bin, profile.path())
+            .arg("--dump-dom")
+            .arg(&url),
+        Duration::from_secs(120),
+    );
+    let dom = expect_success("chromium --dump-dom", &out);
+    for step in [
+        "+1 pipe: account pipe buffers in whole pages",
+        "+2 splice: settle the page cache before splicing to a pipe",
+        "+3 signals: let splice restart after a SIGSTOP",
+    ] {
+        assert!(dom.contains(step), "{step:?} not in the page");
+    }
+    // Two headline metrics; only +2's throughput moved.
+    assert_eq!(dom.matches("<svg class=\"chart\"").count(), 2);
+    assert_eq!(dom.matches("<rect class=\"regressed\"").count(), 1);
+    assert!(
+        dom.contains(">worse -15.3%</text>"),
+        "the regression is not labelled"
+    );
+    let shot = dir.path().join("shot.png");
+    screenshot(&bin, profile.path(), &url, &shot);
+    // The shaded column (about 56x130 units) is painted.
+    let (n, w, h) = count_colour(&shot, [0xf4, 0xa3, 0xa3]);
+    eprintln!("{n} pixels of the regression shade in a {w}x{h} screenshot");
+    assert!(n > 3_000, "the regression is not shaded: {n} pixels");
 }

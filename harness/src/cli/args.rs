@@ -473,6 +473,7 @@ impl BootArgs {
         Plan {
             kernels,
             labels: Vec::new(),
+            steps: Vec::new(),
             filters: self.filters,
             accel: self.accel,
             backend: self.backend,

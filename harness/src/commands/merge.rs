@@ -124,7 +124,7 @@ pub fn execute(
         write_json(&run_dir.join("plan.json"), &plan)?;
     }
     write_json(&run_dir.join("results.json"), &results)?;
-    crate::report::write_all(&run_dir.path, &results)?;
+    crate::report::write_all(&run_dir.path, &results, out.verbose)?;
     let table = crate::report::terminal(&results, out.verbose);
     write_atomic(&run_dir.join("summary.txt"), table.as_bytes())
         .map_err(|e| Error::io("failed to write", run_dir.join("summary.txt"), e))?;
@@ -271,6 +271,7 @@ pub fn merge(shards: &[Shard], run_id: &str) -> RunResults {
                 .collect();
             Some(KernelRun {
                 label: head.label.clone(),
+                step: head.step.clone(),
                 identity: head.identity.clone(),
                 outcome: worst.outcome,
                 detail: (!details.is_empty()).then(|| details.join("\n")),

@@ -20,7 +20,7 @@ pub fn run(a: ReportArgs, verbose: bool) -> Result<ExitCode> {
     };
     if let Some(dir) = into {
         // A newer kharness renders an older run with its own renderers.
-        crate::report::write_all(dir, &res)?;
+        crate::report::write_all(dir, &res, verbose)?;
     }
     crate::support::stdout::print(&crate::report::for_stdout(&crate::report::terminal(
         &res, verbose,

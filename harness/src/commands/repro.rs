@@ -133,7 +133,15 @@ pub fn execute(req: ReproRequest, out: &Output) -> Result<ExitCode> {
         .iter()
         .map(|&k| original.kernels[k].name().to_owned())
         .collect();
-    let plan = plan_for(&recipe, &dir, &req, images, labels, test_ids(&pairs), guest)?;
+    let mut plan = plan_for(&recipe, &dir, &req, images, labels, test_ids(&pairs), guest)?;
+    // A rerun of series steps is named by the same patches.
+    let steps: Vec<_> = kernels
+        .iter()
+        .filter_map(|&k| original.kernels[k].step.clone())
+        .collect();
+    if steps.len() == kernels.len() {
+        plan.steps = steps;
+    }
     for n in &notes {
         eprintln!("kharness: note: {n}");
     }
@@ -203,6 +211,7 @@ fn plan_for(
     Ok(Plan {
         kernels: images,
         labels,
+        steps: Vec::new(),
         filters: tests,
         accel: req.accel.unwrap_or(match o.accel {
             Accel::Kvm => AccelChoice::Kvm,

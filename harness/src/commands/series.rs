@@ -102,6 +102,14 @@ pub fn execute(sp: SeriesPlan, out: &Output) -> Result<ExitCode> {
     let mut plan = sp.run.clone();
     plan.kernels = built.iter().map(|s| s.bzimage.clone()).collect();
     plan.labels = built.iter().map(|s| s.label.clone()).collect();
+    plan.steps = built
+        .iter()
+        .map(|s| crate::plan::StepInfo {
+            patches: s.patches,
+            subject: s.subject.clone(),
+            patchset_hash: s.patchset_hash.clone(),
+        })
+        .collect();
     let Some((results, run_dir)) = crate::engine::run_plan(&plan, out)? else {
         return Ok(ExitCode::Ok);
     };
@@ -197,9 +205,9 @@ fn dry_run(sp: &SeriesPlan, series: &Series) -> String {
     );
     for k in steps {
         let (label, what) = match k {
-            0 => ("base".to_owned(), "the tree as it is".to_owned()),
+            0 => (crate::plan::step_label(0), "the tree as it is".to_owned()),
             k => (
-                format!("+{k}"),
+                crate::plan::step_label(k),
                 format!("patch {}", series.patches[k - 1].label()),
             ),
         };
@@ -339,8 +347,11 @@ fn render(r: &SeriesReport, att: &Attribution, series: &Series) -> String {
             let mark = if c.met { "met  " } else { "UNMET" };
             let _ = writeln!(
                 s,
-                "  {mark} +{} {}: expected {}; got {}",
-                c.patch, c.test, c.expected, c.actual
+                "  {mark} {} {}: expected {}; got {}",
+                crate::plan::step_label(c.patch),
+                c.test,
+                c.expected,
+                c.actual
             );
         }
     }

@@ -212,7 +212,7 @@ pub fn run_plan(plan: &Plan, out: &Output) -> Result<Option<(RunResults, RunDir)
     results.finished = Some(humantime::format_rfc3339_seconds(SystemTime::now()).to_string());
     let run_dir = ctx.run_dir;
     write_json(&run_dir.join("results.json"), &results)?;
-    crate::report::write_all(&run_dir.path, &results)?;
+    crate::report::write_all(&run_dir.path, &results, out.verbose)?;
     crate::results::recipe::write(&run_dir.path, plan, &results)?;
     Ok(Some((results, run_dir)))
 }
@@ -240,6 +240,7 @@ fn initramfs_for(guest: &GuestBinary, run_dir: &RunDir) -> Result<PathBuf> {
 fn column(plan: &Plan, index: usize, id: &KernelIdentity) -> KernelRun {
     KernelRun {
         label: plan.labels.get(index).cloned(),
+        step: plan.steps.get(index).cloned(),
         identity: id.clone(),
         outcome: KernelOutcome::Pending,
         detail: None,

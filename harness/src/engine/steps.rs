@@ -55,11 +55,7 @@ pub fn build_step(
 ) -> Result<Step> {
     let patches = &series.patches[..k];
     let prefix = series.prefix_hash(k);
-    let label = if k == 0 {
-        "base".to_owned()
-    } else {
-        format!("+{k}")
-    };
+    let label = crate::plan::step_label(k);
     // The artifact is keyed by what went into it: the base tree, the
     // patches, the config fragments.
     let base_id = serde_json::to_string(tree.base()).unwrap_or_default();

@@ -16,6 +16,10 @@ pub struct Plan {
     /// the release string where absent.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub labels: Vec<String>,
+    /// Which series step each kernel is, when the kernels are the steps
+    /// of a series (reports name the columns by them); empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<super::StepInfo>,
     /// Test filters (globs, area names, `tag:NAME`); empty means all.
     pub filters: Vec<String>,
     pub accel: AccelChoice,
@@ -64,6 +68,7 @@ impl Plan {
         Plan {
             kernels: vec!["/boot/vmlinuz".into()],
             labels: Vec::new(),
+            steps: Vec::new(),
             filters: Vec::new(),
             accel: AccelChoice::Auto,
             backend: BackendChoice::Qemu,

@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use serde::{Deserialize, Serialize};
+
 use super::Plan;
 
 /// How a series step's kernel is built.
@@ -28,4 +30,45 @@ pub struct SeriesPlan {
     pub threshold: f64,
     /// How the steps are booted (kernels field filled in here).
     pub run: Plan,
+}
+
+/// Which step of a series a kernel column is: what reports name it by.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepInfo {
+    /// 0 for the base, k for base + patches 1..=k.
+    pub patches: usize,
+    /// The subject of patch `patches` (none for the base).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// sha256 over the applied patches' sha256 ("" for the base).
+    #[serde(default)]
+    pub patchset_hash: String,
+}
+
+impl StepInfo {
+    /// The step's short name, the column heading: `base`, `+1`, `+2`...
+    pub fn label(&self) -> String {
+        step_label(self.patches)
+    }
+
+    /// The step's full name, as a reviewer reads it: `base`, or `+2`
+    /// followed by the patch subject.
+    pub fn title(&self) -> String {
+        match &self.subject {
+            Some(s) if self.patches > 0 => {
+                format!("{} {}", self.label(), crate::support::text::one_line(s))
+            }
+            _ => self.label(),
+        }
+    }
+}
+
+/// The short name of the step with `k` patches applied: `base` for 0,
+/// else `+k`. Every place that names a step calls this.
+pub fn step_label(k: usize) -> String {
+    if k == 0 {
+        "base".to_owned()
+    } else {
+        format!("+{k}")
+    }
 }

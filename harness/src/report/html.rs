@@ -1,6 +1,7 @@
 //! `report.html`: one self-contained page (inline CSS and SVG, no script,
-//! nothing fetched) with the summary, what did not pass, what differs
-//! between kernels side by side, bar charts of every metric, and the full
+//! nothing fetched) with, for a series, what each patch changed; then the
+//! summary, what did not pass, what differs between kernels side by side,
+//! a strip plot of every sample of each headline metric, and the full
 //! per-test table of each kernel.
 //!
 //! All markup comes from `maud::html!`, which escapes every spliced value:
@@ -12,7 +13,9 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use kharness_record::{Status, TestRecord, Value};
 
+use super::verdict::SeriesVerdict;
 use super::view::{self, MetricRow, Stats, View};
+use crate::results::compare::{MetricDiff, Verdict};
 use crate::results::{KernelOutcome, KernelRun, RunResults};
 
 /// Bar colours, one per kernel (Paul Tol's colour-blind safe "bright"
@@ -49,10 +52,15 @@ figcaption { font-size: 12px; text-align: center; max-width: 280px; overflow-wra
 svg text { font: 10px system-ui, sans-serif; fill: #333; }
 svg .grid { stroke: #e5e5e5; }
 svg .axis { stroke: #888; }
-svg .err { stroke: #222; stroke-width: 1.5; }
+svg .med { stroke-width: 3; }
+svg .pt { stroke: #fff; stroke-width: 0.5; }
+svg .regressed { fill: #f4a3a3; }
+svg .improved { fill: #cfeccf; }
+svg text.verdict { font-weight: 600; }
 details > summary { cursor: pointer; font-weight: 600; margin: 8px 0; }
 ins { background: #d9f2d9; text-decoration: none; }
 del { background: #f9d6d6; }
+li.worse { color: #a00; font-weight: 600; }
 "#;
 
 /// Chart geometry, in SVG user units (pixels at 100% zoom).
@@ -77,6 +85,9 @@ pub fn html(res: &RunResults) -> String {
             }
             body {
                 (header(&v))
+                @if v.has_verdict() {
+                    (verdict(&v))
+                }
                 (summary(&v))
                 (problems(&v))
                 @if res.kernels.len() > 1 {
@@ -112,7 +123,15 @@ fn swatch(k: usize) -> Markup {
 
 /// A kernel's colour and label, as every table names it.
 fn kernel_name(v: &View<'_>, k: usize) -> Markup {
-    html! { (swatch(k)) (v.labels[k]) }
+    html! {
+        (swatch(k))
+        // A series step's column is `+2`; its patch subject on hover.
+        @if v.titles[k] != v.labels[k] {
+            span title=(v.titles[k]) { (v.labels[k]) }
+        } @else {
+            (v.labels[k])
+        }
+    }
 }
 
 fn header(v: &View<'_>) -> Markup {
@@ -121,7 +140,11 @@ fn header(v: &View<'_>) -> Markup {
     html! {
         header {
             h1 {
-                "kharness results: " (n) " kernel" @if n != 1 { "s" } ", " (v.ids.len()) " tests"
+                @if v.has_verdict() {
+                    (SeriesVerdict::new(v).subject)
+                } @else {
+                    "kharness results: " (n) " kernel" @if n != 1 { "s" } ", " (v.ids.len()) " tests"
+                }
             }
             p.meta {
                 "Run " code { (res.run_id) } " started " (res.started)
@@ -138,6 +161,44 @@ fn header(v: &View<'_>) -> Markup {
                 "."
                 @if res.interrupted { " " strong { "Interrupted: results are partial." } }
             }
+        }
+    }
+}
+
+/// A series' verdict: the patches that changed a result, each change
+/// with its evidence, and the commands that reproduce them.
+fn verdict(v: &View<'_>) -> Markup {
+    let sv = SeriesVerdict::new(v);
+    let quote = |words: &[String]| {
+        words
+            .iter()
+            .map(|w| crate::support::quote::sh_quote(w).into_owned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    html! {
+        section #verdict {
+            h2 { "What each patch changed" }
+            @if sv.found.is_empty() {
+                p { "No patch changed a status, an observation or a headline metric." }
+            }
+            @for p in &sv.found {
+                h3 { (swatch(p.k)) (v.titles[p.k]) }
+                ul {
+                    @for (worse, line) in &p.lines {
+                        li.worse[*worse] { (line) }
+                    }
+                }
+            }
+            @if !sv.quiet.is_empty() && !sv.found.is_empty() {
+                p {
+                    "No change in: "
+                    (sv.quiet.iter().map(|&k| v.labels[k].as_str()).collect::<Vec<_>>().join(", "))
+                    "."
+                }
+            }
+            p { "Reproduce (a bundle carries the run elsewhere):" }
+            pre { (quote(&sv.repro)) "\n" (quote(&sv.bundle)) }
         }
     }
 }
@@ -168,7 +229,7 @@ fn summary_row(v: &View<'_>, k: usize, kr: &KernelRun) -> Markup {
     };
     html! {
         tr {
-            td { (swatch(k)) strong { (v.labels[k]) } div.small { (kr.identity.banner) } }
+            td { (swatch(k)) strong { (v.titles[k]) } div.small { (kr.identity.banner) } }
             td { code { (view::short_sha(&kr.identity.sha256)) } }
             td class=(outcome_class) {
                 (kr.outcome.as_str())
@@ -187,25 +248,45 @@ fn summary_row(v: &View<'_>, k: usize, kr: &KernelRun) -> Markup {
 
 fn problems(v: &View<'_>) -> Markup {
     let mut rows: Vec<Markup> = Vec::new();
-    for (k, kr) in v.kernels().iter().enumerate() {
-        for id in &v.ids {
+    // A test that did not pass the same way on several kernels is one row
+    // naming them all.
+    for id in &v.ids {
+        let mut same: Vec<(Status, String, Vec<usize>)> = Vec::new();
+        for (k, kr) in v.kernels().iter().enumerate() {
             let Some(r) = v.worst(k, id) else { continue };
             if r.status == Status::Pass || view::not_run(kr, r) {
                 continue;
             }
             let reps = v.records(k, id).len();
+            let mut why = view::why(r).unwrap_or_default();
+            if reps > 1 {
+                why.push_str(&format!(" (rep {} of {reps})", v.sample_no(k, id, r)));
+            }
+            match same
+                .iter_mut()
+                .find(|(st, w, _)| *st == r.status && *w == why)
+            {
+                Some((_, _, ks)) => ks.push(k),
+                None => same.push((r.status, why, vec![k])),
+            }
+        }
+        for (st, why, ks) in same {
             rows.push(html! {
                 tr {
-                    td.k { (kernel_name(v, k)) }
-                    td.id { (id) }
-                    td class=(st_class(r.status)) { (r.status) }
-                    td {
-                        (view::why(r).unwrap_or_default())
-                        @if reps > 1 { " (rep " (v.sample_no(k, id, r)) " of " (reps) ")" }
+                    td.k {
+                        @for (i, k) in ks.iter().enumerate() {
+                            @if i > 0 { br; }
+                            (kernel_name(v, *k))
+                        }
                     }
+                    td.id { (id) }
+                    td class=(st_class(st)) { (st) }
+                    td { (why) }
                 }
             });
         }
+    }
+    for k in 0..v.kernels().len() {
         let missed = v.not_run_ids(k);
         if !missed.is_empty() {
             rows.push(html! {
@@ -336,7 +417,12 @@ fn status_cell(r: Option<&TestRecord>) -> Markup {
 }
 
 fn charts(v: &View<'_>) -> Markup {
-    let rows = v.metrics();
+    // Headline figures only: counters and CPU times stay in results.json.
+    let rows: Vec<MetricRow<'_>> = v
+        .metrics()
+        .into_iter()
+        .filter(|m| crate::results::compare::is_primary(m.name, m.unit))
+        .collect();
     if rows.is_empty() {
         return html! {};
     }
@@ -344,28 +430,36 @@ fn charts(v: &View<'_>) -> Markup {
         section #perf {
             h2 { "Metrics" }
             p {
+                "Throughput and latency; every metric is in results.json. "
                 @if v.max_reps() > 1 {
-                    "Bars: median of a kernel's runs of the test; whiskers: lowest to highest run."
+                    "A dot per run of the test, a line at the median of a kernel's runs."
                 } @else {
                     "One run per kernel (run with " code { "--reps N" } " for medians and spread)."
                 }
-                " Hover a bar for its figures."
+                " A shaded column is a change kharness's statistics call significant against "
+                @if v.is_series() { "the step before" } @else { "the first kernel" }
+                " (red: worse, green: better). Hover a dot for its figures."
                 @if let Some(m) = view::perf_mode(v.res) { " Timing mode: " (m) "." }
             }
             p {
-                @for (k, l) in v.labels.iter().enumerate() {
-                    (swatch(k)) "[" (k + 1) "] " (l) " \u{a0} "
+                // A series' steps are short already; releases are not, and
+                // the axes say [1], [2]...
+                @for (k, l) in v.titles.iter().enumerate() {
+                    (swatch(k))
+                    @if !v.is_series() { "[" (k + 1) "] " }
+                    (l) " \u{a0} "
                 }
             }
+            @let diffs = v.metric_diffs();
             @for group in rows.chunk_by(|a, b| a.id == b.id) {
-                (metric_group(v, group))
+                (metric_group(v, group, &diffs))
             }
         }
     }
 }
 
 /// The charts of one test's metrics.
-fn metric_group(v: &View<'_>, group: &[MetricRow<'_>]) -> Markup {
+fn metric_group(v: &View<'_>, group: &[MetricRow<'_>], diffs: &[Vec<MetricDiff>]) -> Markup {
     let id = group[0].id;
     let zero: Vec<&str> = group
         .iter()
@@ -376,9 +470,13 @@ fn metric_group(v: &View<'_>, group: &[MetricRow<'_>]) -> Markup {
         h3.id { code { (id) } }
         div.charts {
             @for m in group.iter().filter(|m| !m.all_zero()) {
-                @let st: Vec<Option<Stats>> = m.samples.iter().map(|x| view::stats(x)).collect();
+                @let verdicts: Vec<_> = (0..v.labels.len())
+                    .map(|k| judged(k.checked_sub(1).and_then(|i| {
+                        diffs[i].iter().find(|d| d.test == id && d.metric == m.name)
+                    })))
+                    .collect();
                 figure {
-                    (bar_chart(&v.labels, &st, m.unit, &format!("{id}: {}", m.name)))
+                    (strip_chart(&v.tags(), &v.labels, &m.samples, &verdicts, m.unit, &format!("{id}: {}", m.name)))
                     figcaption { (m.name) " (" (m.unit) ")" }
                 }
             }
@@ -403,16 +501,6 @@ fn nice_step(x: f64) -> f64 {
     10.0 * p
 }
 
-/// Axis ticks from 0 (or below, for negative values) past `max`: at most
-/// about five, at round steps.
-fn ticks(min: f64, max: f64) -> Vec<f64> {
-    let span = max.max(0.0) - min.min(0.0);
-    let step = nice_step(if span > 0.0 { span / 4.0 } else { 0.25 });
-    let lo = (min.min(0.0) / step).floor() as i64;
-    let hi = ((max.max(0.0) / step).ceil() as i64).max(lo + 1);
-    (lo..=hi).map(|i| i as f64 * step).collect()
-}
-
 /// The value axis of a chart: from the lowest tick to the highest.
 struct Scale {
     lo: f64,
@@ -427,87 +515,134 @@ impl Scale {
     }
 }
 
-/// One SVG bar chart: a bar per kernel at the median, a whisker from the
-/// lowest to the highest sample when there are several.
-fn bar_chart(labels: &[String], stats: &[Option<Stats>], unit: &str, title: &str) -> Markup {
+/// Ticks over the samples' own range (not from 0: a strip plot shows
+/// spread and overlap), at round steps; a flat series gets a span around
+/// its value.
+fn span_ticks(min: f64, max: f64) -> Vec<f64> {
+    let (min, max) = if max > min {
+        (min, max)
+    } else {
+        let pad = (min.abs() * 0.05).max(0.5);
+        (min - pad, max + pad)
+    };
+    let step = nice_step((max - min) / 4.0);
+    let lo = (min / step).floor() as i64;
+    let hi = ((max / step).ceil() as i64).max(lo + 1);
+    (lo..=hi).map(|i| i as f64 * step).collect()
+}
+
+/// How a kernel's samples of one metric are judged against its reference
+/// kernel's, for a chart: the class of its column and the words over it.
+fn judged(d: Option<&MetricDiff>) -> Option<(&'static str, String)> {
+    let d = d?;
+    let pct = 100.0 * d.rel_change;
+    match d.verdict {
+        Verdict::Regression => Some(("regressed", format!("worse {pct:+.1}%"))),
+        Verdict::Improvement => Some(("improved", format!("better {pct:+.1}%"))),
+        _ => None,
+    }
+}
+
+/// One SVG strip plot: every sample of a metric as a dot per kernel, a
+/// line at each kernel's median; a kernel whose metric the statistics
+/// call worse than its reference kernel's has its column shaded.
+fn strip_chart(
+    axis: &[String],
+    labels: &[String],
+    samples: &[Vec<f64>],
+    verdicts: &[Option<(&'static str, String)>],
+    unit: &str,
+    title: &str,
+) -> Markup {
     let plot_w = CHART_W - PAD_L - PAD_R;
-    let max = stats.iter().flatten().map(|x| x.max).fold(0.0, f64::max);
-    let min = stats.iter().flatten().map(|x| x.min).fold(0.0, f64::min);
-    let tick = ticks(min, max);
+    let finite = || samples.iter().flatten().copied().filter(|x| x.is_finite());
+    let min = finite().fold(f64::INFINITY, f64::min);
+    let max = finite().fold(f64::NEG_INFINITY, f64::max);
+    let tick = if min.is_finite() {
+        span_ticks(min, max)
+    } else {
+        vec![0.0, 1.0]
+    };
     let scale = Scale {
         lo: tick[0],
         hi: tick[tick.len() - 1],
     };
-    let base = scale.y(0.0).round();
     let slot = plot_w / labels.len().max(1) as f64;
-    let bar_w = (slot * 0.6).min(48.0).floor();
+    let med_w = (slot * 0.6).min(48.0).floor();
     html! {
         svg.chart xmlns="http://www.w3.org/2000/svg" width=(CHART_W) height=(CHART_H)
             viewBox={ "0 0 " (CHART_W) " " (CHART_H) } role="img" {
             title { (title) }
+            @for (k, judged) in verdicts.iter().enumerate() {
+                @if let Some((class, words)) = judged {
+                    @let x0 = PAD_L + slot * k as f64;
+                    rect class=(class) x=(d1(x0)) y=(PAD_T) width=(d1(slot))
+                        height=(CHART_H - PAD_T - PAD_B) {}
+                    text.verdict x=(d1(x0 + slot / 2.0)) y=(PAD_T - 5.0) text-anchor="middle" { (words) }
+                }
+            }
             @for val in &tick {
                 @let yy = scale.y(*val).round();
                 line.grid x1=(PAD_L) x2=(CHART_W - PAD_R) y1=(yy) y2=(yy) {}
                 text x=(PAD_L - 4.0) y=(yy + 3.0) text-anchor="end" { (view::si(*val)) }
             }
-            @for (k, st) in stats.iter().enumerate() {
+            @for (k, xs) in samples.iter().enumerate() {
                 @let cx = PAD_L + slot * (k as f64 + 0.5);
-                text x=(d1(cx)) y=(CHART_H - 6.0) text-anchor="middle" { "[" (k + 1) "]" }
-                @match st {
-                    Some(st) => (bar(&scale, base, cx, bar_w, k, &labels[k], st, unit)),
-                    None => text x=(d1(cx)) y=(base - 4.0) text-anchor="middle" { "no data" },
+                text x=(d1(cx)) y=(CHART_H - 6.0) text-anchor="middle" { (axis[k]) }
+                @match view::stats(xs) {
+                    Some(st) => (strip(&scale, cx, med_w, k, &labels[k], xs, &st, unit)),
+                    None => text x=(d1(cx)) y=(CHART_H / 2.0) text-anchor="middle" { "no data" },
                 }
             }
-            line.axis x1=(PAD_L) x2=(CHART_W - PAD_R) y1=(base) y2=(base) {}
+            line.axis x1=(PAD_L) x2=(PAD_L) y1=(PAD_T) y2=(CHART_H - PAD_B) {}
         }
     }
 }
 
-/// Kernel `k`'s bar centred on `cx`, its whisker and its median label.
-#[expect(clippy::too_many_arguments, reason = "one bar's geometry and text")]
-fn bar(
+/// Kernel `k`'s samples centred on `cx`: a dot each, spread sideways in
+/// sample order so equal values stay countable, and the median line.
+#[expect(clippy::too_many_arguments, reason = "one column's geometry and text")]
+fn strip(
     scale: &Scale,
-    base: f64,
     cx: f64,
-    bar_w: f64,
+    med_w: f64,
     k: usize,
     label: &str,
+    xs: &[f64],
     st: &Stats,
     unit: &str,
 ) -> Markup {
-    let top = scale.y(st.median).round();
-    let (ry, rh) = if top <= base {
-        (top, base - top)
-    } else {
-        (base, top - base)
+    let n = xs.len();
+    let spread = med_w * 0.8;
+    let dx = |i: usize| {
+        if n > 1 {
+            -spread / 2.0 + spread * i as f64 / (n - 1) as f64
+        } else {
+            0.0
+        }
     };
-    let x0 = (cx - bar_w / 2.0).round();
-    let tip = if st.n > 1 {
+    let med_y = scale.y(st.median);
+    let tip = if n > 1 {
         format!(
-            "{label}: median {} {unit} of {} runs, {} to {}",
+            "{label}: median {} {unit} of {n} runs, {} to {}",
             view::num(st.median),
-            st.n,
             view::num(st.min),
             view::num(st.max)
         )
     } else {
         format!("{label}: {} {unit}", view::num(st.median))
     };
-    let whisker =
-        (st.n > 1 && st.max > st.min).then(|| (scale.y(st.max).round(), scale.y(st.min).round()));
-    let label_y = whisker.map_or(ry, |(y1, _)| ry.min(y1));
-    let cap = (bar_w / 4.0).max(3.0);
     html! {
-        rect.bar.(format!("k{k}")) x=(x0) y=(ry) width=(bar_w) height=(rh.max(1.0))
-            fill=(colour(k)) {
+        line.med.(format!("k{k}")) x1=(d1(cx - med_w / 2.0)) x2=(d1(cx + med_w / 2.0))
+            y1=(d1(med_y)) y2=(d1(med_y)) stroke=(colour(k)) {
             title { (tip) }
         }
-        @if let Some((y1, y2)) = whisker {
-            line.err x1=(d1(cx)) x2=(d1(cx)) y1=(y1) y2=(y2) {}
-            line.err x1=(d1(cx - cap)) x2=(d1(cx + cap)) y1=(y1) y2=(y1) {}
-            line.err x1=(d1(cx - cap)) x2=(d1(cx + cap)) y1=(y2) y2=(y2) {}
+        @for (i, x) in xs.iter().enumerate().filter(|(_, x)| x.is_finite()) {
+            circle.pt.(format!("k{k}")) cx=(d1(cx + dx(i))) cy=(d1(scale.y(*x))) r="3.5"
+                fill=(colour(k)) {
+                title { (label) ": run " (i + 1) ", " (view::num(*x)) " " (unit) }
+            }
         }
-        text x=(d1(cx)) y=((label_y - 3.0).max(9.0)) text-anchor="middle" { (view::si(st.median)) }
     }
 }
 
@@ -598,15 +733,6 @@ mod tests {
     use crate::report::view::tests::{rec, run};
     use serde_json::json;
 
-    fn st(median: f64, min: f64, max: f64, n: usize) -> Option<Stats> {
-        Some(Stats {
-            n,
-            median,
-            min,
-            max,
-        })
-    }
-
     /// Text a kernel (or a hostile test) could send, tagged with the field
     /// it travels in so the test can tell the places apart.
     fn evil(field: &str) -> String {
@@ -654,6 +780,10 @@ mod tests {
         "line",
         "text",
         "rect",
+        "circle",
+        "br",
+        "ul",
+        "li",
     ];
 
     fn tags(page: &str) -> Vec<&str> {
@@ -685,7 +815,7 @@ mod tests {
                     "long": list(&format!("long{k}-"), 8),
                 },
                 "metrics": [
-                    {"name": evil("metric"), "value": 3.0 + k as f64, "unit": evil("unit")},
+                    {"name": evil("metric"), "value": 3.0 + k as f64, "unit": format!("{}/s", evil("unit"))},
                     {"name": evil("zero-metric"), "value": 0.0, "unit": "count"},
                 ],
             })
@@ -739,12 +869,12 @@ mod tests {
             ("version", 1),
             ("filter", 1),
             // Summary; problems: two rows and two headings; the headers
-            // of both differences tables; the chart legend and its bar's
-            // tooltip; the per-test table.
-            ("release0", 10),
+            // of both differences tables; the chart legend, its median's
+            // and its dot's tooltips (the axis says [1]); the per-test table.
+            ("release0", 11),
             // As release0 with one problem row and no headings, plus the
             // banner (made from the release).
-            ("release1", 8),
+            ("release1", 9),
             ("banner", 1),
             // The summary's first line and the crash log.
             ("detail", 2),
@@ -752,16 +882,16 @@ mod tests {
             ("console-log", 1),
             ("excerpt", 1),
             ("excerpt-line2", 1),
-            // Problems (twice), three observation rows, chart heading and
-            // title, the per-test tables.
-            ("id", 9),
+            // Problems (one row: the same failure on both kernels), three
+            // observation rows, chart heading and title, the per-test tables.
+            ("id", 8),
             // The not-run list, the status differences, the per-test table.
             ("left", 3),
-            // Problems, the status cells' titles, the reason column; each
-            // on both kernels.
-            ("reason", 6),
-            // Through the retry note: problems and the titles.
-            ("attempt", 4),
+            // Problems once, then the status cells' titles and the reason
+            // column on both kernels.
+            ("reason", 5),
+            // Through the retry note: problems once and both titles.
+            ("attempt", 3),
             ("obs-name", 3),
             ("obs-text0", 2),
             ("obs-text1", 2),
@@ -774,10 +904,11 @@ mod tests {
             ("long1-0", 2),
             // Chart title, caption, both per-test tables.
             ("metric", 4),
-            // Caption, two tooltips, both per-test tables.
-            ("unit", 5),
-            // The zero list, both per-test tables.
-            ("zero-metric", 3),
+            // Caption, two median and two dot tooltips, both per-test tables.
+            ("unit", 7),
+            // Both per-test tables (a count is not charted, so not in
+            // the zero list either).
+            ("zero-metric", 2),
         ];
         for (field, n) in places {
             assert_eq!(
@@ -789,58 +920,83 @@ mod tests {
     }
 
     #[test]
-    fn axis_ticks_are_round() {
-        assert_eq!(ticks(0.0, 0.0), [0.0, 0.5]);
-        assert_eq!(ticks(0.0, 7.0), [0.0, 2.0, 4.0, 6.0, 8.0]);
-        assert_eq!(ticks(0.0, 19.2e6), [0.0, 5e6, 10e6, 15e6, 20e6]);
-        assert_eq!(ticks(0.0, 100.0), [0.0, 50.0, 100.0]);
-        assert_eq!(ticks(-3.0, 5.0), [-4.0, -2.0, 0.0, 2.0, 4.0, 6.0]);
+    fn a_patch_subject_cannot_inject_markup_either() {
+        let mut res = run(&[
+            ("6.12", "completed", &[rec("a.b", "pass")]),
+            ("6.12", "completed", &[rec("a.b", "fail")]),
+        ]);
+        for (k, kr) in res.kernels.iter_mut().enumerate() {
+            kr.step = Some(crate::plan::StepInfo {
+                patches: k,
+                subject: (k > 0).then(|| evil("subject")),
+                patchset_hash: String::new(),
+            });
+        }
+        let page = html(&res);
+        for t in tags(&page) {
+            assert!(OUR_TAGS.contains(&t), "<{t} got into the page:\n{page}");
+        }
+        // The verdict's heading, the summary, the legend of no chart (no
+        // metrics), the span titles of the column headings.
+        assert!(page.matches(&shown("subject")).count() >= 2, "{page}");
+        assert!(
+            page.contains("kharness: regression in +1 of a 1-patch series"),
+            "{page}"
+        );
+        assert!(
+            page.contains("<li class=\"worse\">a.b: pass -&gt; fail (regression)</li>"),
+            "{page}"
+        );
+        assert!(
+            page.contains("kharness repro kharness-runs/20270101T000000Z --filter a.b"),
+            "{page}"
+        );
     }
 
     #[test]
-    fn bars_reach_their_medians_and_whiskers_span_the_runs() {
-        let labels = ["a".to_owned(), "b".to_owned()];
-        let svg = bar_chart(
+    fn axis_ticks_span_the_samples() {
+        assert_eq!(span_ticks(0.0, 7.0), [0.0, 2.0, 4.0, 6.0, 8.0]);
+        assert_eq!(span_ticks(4200.0, 5050.0), [4000.0, 4500.0, 5000.0, 5500.0]);
+        let flat = span_ticks(100.0, 100.0);
+        assert!(flat[0] < 100.0 && *flat.last().unwrap() > 100.0, "{flat:?}");
+    }
+
+    #[test]
+    fn every_sample_is_a_dot_and_a_regression_is_shaded() {
+        let labels = ["base".to_owned(), "+1".to_owned()];
+        let svg = strip_chart(
             &labels,
-            &[st(50.0, 40.0, 60.0, 3), st(100.0, 100.0, 100.0, 1)],
+            &labels,
+            &[vec![50.0, 40.0, 60.0], vec![30.0]],
+            &[None, Some(("regressed", "worse -40.0%".to_owned()))],
             "MiB/s",
             "t: m",
         )
         .into_string();
-        // Plot is 130 units tall from y=18; the axis tops at 100.
+        assert_eq!(svg.matches("<circle class=\"pt k0\"").count(), 3, "{svg}");
+        assert_eq!(svg.matches("<circle class=\"pt k1\"").count(), 1, "{svg}");
+        assert_eq!(svg.matches("<line class=\"med").count(), 2, "{svg}");
         assert!(
-            svg.contains(
-                r##"<rect class="bar k0" x="80" y="83" width="48" height="65" fill="#4477aa">"##
-            ),
+            svg.contains("base: median 50 MiB/s of 3 runs, 40 to 60"),
             "{svg}"
         );
-        assert!(
-            svg.contains(
-                r##"<rect class="bar k1" x="192" y="18" width="48" height="130" fill="#ee6677">"##
-            ),
-            "{svg}"
-        );
-        assert_eq!(
-            svg.matches("class=\"err\"").count(),
-            3,
-            "one whisker with two caps: {svg}"
-        );
-        assert!(
-            svg.contains("a: median 50 MiB/s of 3 runs, 40 to 60"),
-            "{svg}"
-        );
+        assert!(svg.contains("+1: run 1, 30 MiB/s"), "{svg}");
+        assert_eq!(svg.matches("<rect class=\"regressed\"").count(), 1, "{svg}");
+        assert!(svg.contains(">worse -40.0%</text>"), "{svg}");
     }
 
     #[test]
     fn missing_data_is_said_not_drawn() {
-        let svg = bar_chart(
+        let svg = strip_chart(
+            &["[1]".to_owned(), "[2]".to_owned()],
             &["a".to_owned(), "b".to_owned()],
-            &[st(1.0, 1.0, 1.0, 1), None],
+            &[vec![1.0], vec![]],
+            &[None, None],
             "ns",
             "t",
         )
         .into_string();
-        assert_eq!(svg.matches("<rect").count(), 1);
+        assert_eq!(svg.matches("<circle").count(), 1);
         assert!(svg.contains("no data"));
     }
 
@@ -856,7 +1012,8 @@ mod tests {
         for banned in ["<script", "<link", "src=", "url(", "@import"] {
             assert!(!page.contains(banned), "{banned} in page");
         }
-        assert!(page.contains("Zero on every kernel: faults."));
+        // A count is no headline figure: not charted, not listed.
+        assert!(!page.contains("faults."), "{page}");
         assert_eq!(page.matches("<svg class=\"chart\"").count(), 1);
         assert!(page.contains("<td class=\"st-fail\" title=\"\">fail</td>"));
     }

@@ -25,8 +25,7 @@ pub fn junit(res: &RunResults) -> Result<String, quick_junit::SerializeError> {
     let v = View::new(res);
     let mut report = Report::new(format!("kharness {}", res.run_id));
     for (k, kr) in res.kernels.iter().enumerate() {
-        let label = &v.labels[k];
-        let mut suite = TestSuite::new(label.as_str());
+        let mut suite = TestSuite::new(v.titles[k].as_str());
         suite.set_time(secs(kr.wall_s));
         suite
             .extra
@@ -43,6 +42,13 @@ pub fn junit(res: &RunResults) -> Result<String, quick_junit::SerializeError> {
             Property::new("console_log", kr.console_log.as_str()),
             Property::new("command", kr.command.as_str()),
         ]);
+        if let Some(st) = &v.steps[k] {
+            suite.add_property(Property::new("series.step", st.label()));
+            suite.add_property(Property::new(
+                "series.patchset_hash",
+                st.patchset_hash.as_str(),
+            ));
+        }
         if let Some(code) = kr.vm_exit {
             suite.add_property(Property::new("vm_exit", code.to_string()));
         }
@@ -68,7 +74,7 @@ pub fn junit(res: &RunResults) -> Result<String, quick_junit::SerializeError> {
                 *tid,
                 case_status(worst, v.sample_no(k, tid, worst), recs.len()),
             );
-            case.set_classname(label.as_str());
+            case.set_classname(v.titles[k].as_str());
             // Retried attempts took time too.
             case.set_time(Duration::from_micros(
                 recs.iter()

@@ -29,15 +29,28 @@ pub fn kcidb(res: &RunResults) -> Value {
     let mut tests = Vec::new();
     let environment = environment(res);
     for (k, kr) in res.kernels.iter().enumerate() {
-        let base = format!("{ORIGIN}:{}-{}", res.run_id, k + 1);
         let id = &kr.identity;
+        // A series step is the base tree plus its patches: the checkout
+        // is named by the step and carries the patches' hash.
+        let (base, patchset_hash, comment) = match &v.steps[k] {
+            Some(st) => (
+                format!("{ORIGIN}:{}-{}", res.run_id, step_id(st.patches)),
+                st.patchset_hash.clone(),
+                format!("series step {} on {}", v.titles[k], id.release),
+            ),
+            None => (
+                format!("{ORIGIN}:{}-{}", res.run_id, k + 1),
+                String::new(),
+                format!("prebuilt kernel {}", id.release),
+            ),
+        };
         let mut checkout = json!({
             "id": base,
             "origin": ORIGIN,
-            "patchset_hash": "",
+            "patchset_hash": patchset_hash,
             "start_time": res.started,
             "valid": true,
-            "comment": format!("prebuilt kernel {}", id.release),
+            "comment": comment,
             "misc": {
                 "kernel_release": id.release,
                 "kernel_banner": id.banner,
@@ -96,6 +109,15 @@ pub fn kcidb(res: &RunResults) -> Value {
         "builds": builds,
         "tests": tests,
     })
+}
+
+/// The id part of a series step's checkout: `base`, `patch1`, `patch2`...
+fn step_id(patches: usize) -> String {
+    if patches == 0 {
+        "base".to_owned()
+    } else {
+        format!("patch{patches}")
+    }
 }
 
 fn environment(res: &RunResults) -> Value {

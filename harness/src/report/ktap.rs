@@ -39,7 +39,7 @@ pub fn ktap(res: &RunResults) -> String {
 }
 
 fn kernel_block(s: &mut String, v: &View<'_>, k: usize, kr: &KernelRun) {
-    let label = description(&v.labels[k]);
+    let label = description(&v.titles[k]);
     let p = INDENT;
     let ids: Vec<&str> = v
         .ids

@@ -1,8 +1,13 @@
 //! `report.md`: plain text to paste into a reply on a mailing list. No
 //! tables with pipes, no HTML, lines kept near 72 columns where the content
-//! allows; kernels are `[1]`, `[2]`... so columns stay narrow.
+//! allows; kernels are `[1]`, `[2]`..., the steps of a series `base`,
+//! `+1`, `+2`..., so columns stay narrow.
 //!
-//! It says which kernels ran, what failed and why, what differs between
+//! A series report opens with its verdict, as the kernel test robots'
+//! mails do: a subject line, each patch that changed something with the
+//! evidence (the status and its reason; a metric's change with its
+//! interval and p-value), and the command that reproduces it. Then, for
+//! every run: which kernels ran, what failed and why, what differs between
 //! the kernels (status, observations, headline metrics), and how to
 //! reproduce the run.
 
@@ -10,39 +15,82 @@ use std::fmt::Write;
 
 use kharness_record::Status;
 
+use super::verdict::SeriesVerdict;
 use super::view::{self, View};
+use crate::results::compare::{self, DEFAULT_THRESHOLD, MetricDiff, Verdict, is_primary};
 use crate::results::{KernelOutcome, RunResults};
 use crate::support::quote::sh_quote;
 
 const WIDTH: usize = 72;
 /// Longest cell in the observation table before it is cut.
 const CELL_MAX: usize = 24;
-/// Units of metrics that are counters rather than headline figures; those
-/// stay in `report.html` and `results.json`.
-const COUNTER_UNITS: &[&str] = &["count", "pages", "KiB", "bytes"];
 
-/// Renders `report.md`.
+/// Renders `report.md`: of the metrics, throughput and latency.
 pub fn markdown(res: &RunResults) -> String {
+    render(res, false)
+}
+
+/// Renders `report.md` with every metric that is not zero everywhere in
+/// its Performance table (`--verbose`); counts and the like then read
+/// `-` in the change columns, as the statistics give no direction.
+pub fn markdown_verbose(res: &RunResults) -> String {
+    render(res, true)
+}
+
+fn render(res: &RunResults, all_metrics: bool) -> String {
     let v = View::new(res);
-    let tags: Vec<String> = (1..=res.kernels.len()).map(|i| format!("[{i}]")).collect();
+    let tags = v.tags();
     let mut s = String::new();
-    let title = format!(
-        "kharness results: {} kernel{}, {} test{}, run {}",
-        res.kernels.len(),
-        plural(res.kernels.len()),
-        v.ids.len(),
-        plural(v.ids.len()),
-        res.run_id
-    );
-    heading(&mut s, &title, '=');
+    if v.has_verdict() {
+        verdict(&mut s, &v);
+    } else {
+        let title = format!(
+            "kharness results: {} kernel{}, {} test{}, run {}",
+            res.kernels.len(),
+            plural(res.kernels.len()),
+            v.ids.len(),
+            plural(v.ids.len()),
+            res.run_id
+        );
+        heading(&mut s, &title, '=');
+    }
     kernels(&mut s, &v, &tags);
     failures(&mut s, &v, &tags);
     if res.kernels.len() > 1 {
         differences(&mut s, &v, &tags);
     }
-    performance(&mut s, &v, &tags);
+    performance(&mut s, &v, &tags, all_metrics);
     reproduce(&mut s, &v, &tags);
     s
+}
+
+/// The head of a series report: subject, each patch that changed a
+/// result with the evidence, the reproducer.
+fn verdict(s: &mut String, v: &View<'_>) {
+    let sv = SeriesVerdict::new(v);
+    heading(s, &format!("{} (run {})", sv.subject, v.res.run_id), '=');
+    if sv.base_bad > 0 {
+        let _ = writeln!(
+            s,
+            "{}: {} test{} did not pass before any patch (What failed, below).",
+            v.labels[0],
+            sv.base_bad,
+            plural(sv.base_bad)
+        );
+    }
+    for p in &sv.found {
+        s.push_str(&view::wrap(&v.titles[p.k], WIDTH, "", "    "));
+        for (_, line) in &p.lines {
+            s.push_str(&view::wrap(line, WIDTH, "  ", "    "));
+        }
+    }
+    if !sv.quiet.is_empty() && !sv.found.is_empty() {
+        let quiet: Vec<&str> = sv.quiet.iter().map(|&k| v.labels[k].as_str()).collect();
+        let _ = writeln!(s, "No change in: {}.", quiet.join(", "));
+    }
+    s.push_str("\nReproduce (a bundle carries the run elsewhere):\n");
+    s.push_str(&command_lines(&sv.repro));
+    s.push_str(&command_lines(&sv.bundle));
 }
 
 fn plural(n: usize) -> &'static str {
@@ -59,15 +107,15 @@ fn heading(s: &mut String, title: &str, underline: char) {
 
 fn kernels(s: &mut String, v: &View<'_>, tags: &[String]) {
     let res = v.res;
-    heading(s, "Kernels", '-');
+    heading(s, if v.is_series() { "Steps" } else { "Kernels" }, '-');
     for (k, kr) in v.kernels().iter().enumerate() {
-        let _ = writeln!(
-            s,
-            "{} {}, sha256 {}",
-            tags[k],
-            kr.identity.release,
-            view::short_sha(&kr.identity.sha256)
-        );
+        let sha = view::short_sha(&kr.identity.sha256);
+        if v.steps[k].is_some() {
+            s.push_str(&view::wrap(&v.titles[k], WIDTH, "", "    "));
+            let _ = writeln!(s, "    {}, sha256 {sha}", kr.identity.release);
+        } else {
+            let _ = writeln!(s, "{} {}, sha256 {sha}", tags[k], kr.identity.release);
+        }
         let how = match kr.outcome {
             KernelOutcome::Completed => format!("completed in {:.1} s", kr.wall_s),
             other => format!("{} after {:.1} s", other.as_str(), kr.wall_s),
@@ -127,23 +175,31 @@ fn tally(v: &View<'_>, k: usize) -> String {
 fn failures(s: &mut String, v: &View<'_>, tags: &[String]) {
     heading(s, "What failed", '-');
     let mut any = false;
-    for (k, kr) in v.kernels().iter().enumerate() {
-        for id in &v.ids {
-            let Some(r) = v.worst(k, id) else { continue };
-            if !r.status.is_bad() || view::not_run(kr, r) {
-                continue;
-            }
+    // A test that failed the same way on several kernels is one line.
+    for id in &v.ids {
+        let lines: Vec<(usize, String)> = (0..tags.len())
+            .filter_map(|k| {
+                let r = v.worst(k, id)?;
+                if !r.status.is_bad() || view::not_run(&v.kernels()[k], r) {
+                    return None;
+                }
+                let reps = v.records(k, id).len();
+                let which = if reps > 1 {
+                    format!(" (rep {} of {reps})", v.sample_no(k, id, r))
+                } else {
+                    String::new()
+                };
+                let why = view::why(r).map(|w| format!(": {w}")).unwrap_or_default();
+                Some((k, format!("{id}: {}{which}{why}", r.status)))
+            })
+            .collect();
+        for (ks, text) in grouped(lines) {
             any = true;
-            let reps = v.records(k, id).len();
-            let which = if reps > 1 {
-                format!(" (rep {} of {reps})", v.sample_no(k, id, r))
-            } else {
-                String::new()
-            };
-            let why = view::why(r).map(|w| format!(": {w}")).unwrap_or_default();
-            let line = format!("{} {id}: {}{which}{why}", tags[k], r.status);
+            let line = format!("{} {text}", on(&ks, tags));
             s.push_str(&view::wrap(&line, WIDTH, "", "    "));
         }
+    }
+    for (k, kr) in v.kernels().iter().enumerate() {
         let missed = v.not_run_ids(k);
         if !missed.is_empty() {
             any = true;
@@ -192,6 +248,27 @@ fn failures(s: &mut String, v: &View<'_>, tags: &[String]) {
     }
 }
 
+/// Gathers (kernel, text) pairs into the kernels that share each text, in
+/// the order the texts first appear.
+fn grouped(items: Vec<(usize, String)>) -> Vec<(Vec<usize>, String)> {
+    let mut out: Vec<(Vec<usize>, String)> = Vec::new();
+    for (k, text) in items {
+        match out.iter_mut().find(|(_, t)| *t == text) {
+            Some((ks, _)) => ks.push(k),
+            None => out.push((vec![k], text)),
+        }
+    }
+    out
+}
+
+/// The kernels a line applies to: `[1]`, `base, +1, +2`.
+fn on(ks: &[usize], tags: &[String]) -> String {
+    ks.iter()
+        .map(|&k| tags[k].as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Flaky tests with their failed attempts, one line per kernel.
 fn flaky_lines(v: &View<'_>, tags: &[String]) -> String {
     let mut out = String::new();
@@ -207,10 +284,11 @@ fn flaky_lines(v: &View<'_>, tags: &[String]) -> String {
     out
 }
 
-/// Skips with their reasons; a test skipped for the same reason on every
-/// kernel is one line.
+/// Skips with their reasons, each reason once: with the tests it
+/// applies to, and the kernels unless it is all of them.
 fn skip_lines(v: &View<'_>, tags: &[String]) -> String {
-    let mut out = String::new();
+    // (kernels, reason) -> tests, in the order they first appear.
+    let mut groups: Vec<(Vec<usize>, String, Vec<&str>)> = Vec::new();
     for id in &v.ids {
         let skipped: Vec<(usize, String)> = (0..tags.len())
             .filter_map(|k| {
@@ -223,25 +301,36 @@ fn skip_lines(v: &View<'_>, tags: &[String]) -> String {
                 })
             })
             .collect();
-        if skipped.is_empty() {
-            continue;
-        }
-        let same = skipped.len() == tags.len() && skipped.windows(2).all(|w| w[0].1 == w[1].1);
-        if same {
-            let line = format!("{id}: {}", skipped[0].1);
-            out.push_str(&view::wrap(&line, WIDTH, "  ", "      "));
-        } else {
-            for (k, why) in skipped {
-                let line = format!("{} {id}: {why}", tags[k]);
-                out.push_str(&view::wrap(&line, WIDTH, "  ", "      "));
+        for (ks, why) in grouped(skipped) {
+            match groups
+                .iter_mut()
+                .find(|(gk, gw, _)| *gk == ks && *gw == why)
+            {
+                Some((_, _, ids)) => ids.push(id),
+                None => groups.push((ks, why, vec![id])),
             }
         }
+    }
+    let mut out = String::new();
+    for (ks, why, ids) in groups {
+        let on = if ks.len() == tags.len() {
+            String::new()
+        } else {
+            format!("{} ", on(&ks, tags))
+        };
+        let line = format!("{on}{}: {why}", ids.join(", "));
+        out.push_str(&view::wrap(&line, WIDTH, "  ", "      "));
     }
     out
 }
 
 fn differences(s: &mut String, v: &View<'_>, tags: &[String]) {
-    heading(s, "What differs between the kernels", '-');
+    let what = if v.is_series() {
+        "What differs between the steps"
+    } else {
+        "What differs between the kernels"
+    };
+    heading(s, what, '-');
     let mut header = vec!["TEST".to_owned()];
     header.extend(tags.iter().cloned());
     let rows: Vec<Vec<String>> = v
@@ -319,19 +408,23 @@ fn cell(text: &str, value: &kharness_record::Value) -> String {
     }
 }
 
-fn performance(s: &mut String, v: &View<'_>, tags: &[String]) {
+/// Headline metrics only (see [`is_primary`]): a median per kernel and,
+/// against the reference kernel, the statistics' verdict; a change they
+/// do not call significant reads `no change`, never a percentage.
+fn performance(s: &mut String, v: &View<'_>, tags: &[String], all_metrics: bool) {
     let n = tags.len();
     // With several kernels, a metric only one of them has compares nothing.
     let rows: Vec<_> = v
         .metrics()
         .into_iter()
-        .filter(|m| !COUNTER_UNITS.contains(&m.unit) && !m.all_zero())
+        .filter(|m| (all_metrics || is_primary(m.name, m.unit)) && !m.all_zero())
         .filter(|m| n == 1 || m.samples.iter().filter(|x| !x.is_empty()).count() > 1)
         .collect();
     if rows.is_empty() {
         return;
     }
     heading(s, "Performance", '-');
+    let diffs = v.metric_diffs();
     let reps = v.max_reps();
     let mut note = if reps > 1 {
         format!("Median of up to {reps} runs per kernel")
@@ -339,18 +432,31 @@ fn performance(s: &mut String, v: &View<'_>, tags: &[String]) {
         "One run per kernel".to_owned()
     };
     if n > 1 {
-        note.push_str(&format!(", change against {}", tags[0]));
-        if reps > 1 {
-            note.push_str("; * marks ranges (min to max) that do not overlap");
-        }
+        let against = if v.is_series() {
+            "the step before".to_owned()
+        } else {
+            tags[0].clone()
+        };
+        note.push_str(&format!(
+            ", change against {against}: a percentage only where a \
+             Mann-Whitney test (p < 0.05) and a 95% bootstrap interval say it \
+             moved by {:.0}% or more, else \"no change\" (\"n<{}\": too few runs \
+             to tell, use --reps {})",
+            100.0 * DEFAULT_THRESHOLD,
+            compare::MIN_SAMPLES,
+            compare::MIN_SAMPLES
+        ));
     }
-    note.push_str(". Counters are in report.html.");
+    note.push_str(if all_metrics {
+        ". Every metric that is not zero everywhere (--verbose)."
+    } else {
+        ". Throughput and latency only; every metric is in results.json \
+         (and here with --verbose)."
+    });
     s.push_str(&view::wrap(&note, WIDTH, "", ""));
     let mut header = vec!["TEST / METRIC (UNIT)".to_owned()];
     header.extend(tags.iter().cloned());
-    if n > 1 {
-        header.extend(tags.iter().skip(1).map(|t| format!("{t} vs {}", tags[0])));
-    }
+    header.extend((1..n).map(|k| format!("{} vs {}", tags[k], tags[v.reference(k)])));
     let mut table_rows = Vec::new();
     let mut last_id = "";
     for m in &rows {
@@ -358,29 +464,30 @@ fn performance(s: &mut String, v: &View<'_>, tags: &[String]) {
             table_rows.push(vec![m.id.to_owned()]);
             last_id = m.id;
         }
-        let st: Vec<Option<view::Stats>> = m.samples.iter().map(|x| view::stats(x)).collect();
         let mut row = vec![format!("  {} ({})", m.name, m.unit)];
         row.extend(
-            st.iter()
-                .map(|x| x.map_or("-".to_owned(), |x| view::num(x.median))),
+            m.samples
+                .iter()
+                .map(|x| view::stats(x).map_or("-".to_owned(), |x| view::num(x.median))),
         );
-        if n > 1 {
-            for other in st.iter().skip(1) {
-                let text = match (st[0], other) {
-                    (Some(a), Some(b)) => {
-                        let apart = a.n > 1 && b.n > 1 && (b.min > a.max || b.max < a.min);
-                        view::change(a.median, b.median)
-                            .map(|c| if apart { format!("{c} *") } else { c })
-                            .unwrap_or_else(|| "-".to_owned())
-                    }
-                    _ => "-".to_owned(),
-                };
-                row.push(text);
-            }
+        for d in &diffs {
+            let found = d.iter().find(|x| x.test == m.id && x.metric == m.name);
+            row.push(found.map_or("-".to_owned(), verdict_cell));
         }
         table_rows.push(row);
     }
     s.push_str(&view::table("  ", &header, &table_rows));
+}
+
+/// A metric's change as the statistics judge it.
+fn verdict_cell(m: &MetricDiff) -> String {
+    match m.verdict {
+        Verdict::Regression => format!("{:+.1}% worse", 100.0 * m.rel_change),
+        Verdict::Improvement => format!("{:+.1}% better", 100.0 * m.rel_change),
+        Verdict::NoChange => "no change".to_owned(),
+        Verdict::TooFewSamples => format!("n<{}", compare::MIN_SAMPLES),
+        Verdict::NotDirectional => "-".to_owned(),
+    }
 }
 
 fn reproduce(s: &mut String, v: &View<'_>, tags: &[String]) {
@@ -496,6 +603,45 @@ mod tests {
             md.contains("  kharness run --kernel 6.12.107+deb12-amd64 --accel tcg\n"),
             "{md}"
         );
+    }
+
+    #[test]
+    fn steps_are_named_even_from_old_labels_and_a_rerun_step_has_no_verdict() {
+        let mut res = run(&[
+            ("6.12", "completed", &[rec("a.b", "pass")]),
+            ("6.12", "completed", &[rec("a.b", "fail")]),
+        ]);
+        res.kernels[0].label = Some("base".into());
+        res.kernels[1].label = Some("+1".into());
+        let md = markdown(&res);
+        assert!(
+            md.starts_with("kharness: regression in +1 of a 1-patch series"),
+            "{md}"
+        );
+        assert!(
+            md.contains("\n+1\n  a.b: pass -> fail (regression)\n"),
+            "{md}"
+        );
+        assert!(md.contains("  TEST  base  +1\n"), "{md}");
+        // `kharness repro` of step +1 alone: named, but nothing to judge it by.
+        res.kernels.remove(0);
+        let md = markdown(&res);
+        assert!(md.starts_with("kharness results: 1 kernel"), "{md}");
+        assert!(md.contains("\n+1\n    6.12, sha256 "), "{md}");
+        assert!(md.contains("\n+1 a.b: fail\n"), "{md}");
+    }
+
+    #[test]
+    fn only_headline_metrics_unless_verbose() {
+        let m = json!({"id": "perf.a", "status": "pass", "duration_us": 1,
+            "metrics": [{"name": "throughput", "value": 3.0, "unit": "MiB/s"},
+                        {"name": "task_clock", "value": 9.0, "unit": "ns"}]});
+        let res = run(&[("6.1", "completed", &[m])]);
+        let md = markdown(&res);
+        assert!(md.contains("    throughput (MiB/s)  3\n"), "{md}");
+        assert!(!md.contains("task_clock"), "{md}");
+        let full = markdown_verbose(&res);
+        assert!(full.contains("    task_clock (ns)     9\n"), "{full}");
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod kcidb;
 mod ktap;
 mod markdown;
 mod terminal;
+mod verdict;
 mod view;
 
 use std::path::{Path, PathBuf};
@@ -15,7 +16,7 @@ pub use html::{PALETTE, html};
 pub use junit::junit;
 pub use kcidb::kcidb;
 pub use ktap::ktap;
-pub use markdown::markdown;
+pub use markdown::{markdown, markdown_verbose};
 pub use terminal::{for_stdout, terminal};
 
 use crate::error::{Error, ExitCode, OpError, Result};
@@ -49,12 +50,13 @@ pub const REPORT_FILES: [&str; 5] = [
 
 /// Writes every report file into `run_dir`, each atomically, and returns
 /// their paths. All are attempted; the first failure is returned after.
-pub fn write_all(run_dir: &Path, res: &RunResults) -> Result<Vec<PathBuf>> {
+/// `verbose` puts every metric into `report.md`, not only the headline ones.
+pub fn write_all(run_dir: &Path, res: &RunResults, verbose: bool) -> Result<Vec<PathBuf>> {
     let mut written = Vec::new();
     let mut first_err = None;
     for name in REPORT_FILES {
         let path = run_dir.join(name);
-        let outcome = render(name, res).and_then(|bytes| {
+        let outcome = render(name, res, verbose).and_then(|bytes| {
             crate::support::fs::write_atomic(&path, &bytes)
                 .map_err(|e| Error::io("failed to write", &path, e))
         });
@@ -71,7 +73,7 @@ pub fn write_all(run_dir: &Path, res: &RunResults) -> Result<Vec<PathBuf>> {
     }
 }
 
-fn render(name: &str, res: &RunResults) -> Result<Vec<u8>> {
+fn render(name: &str, res: &RunResults, verbose: bool) -> Result<Vec<u8>> {
     Ok(match name {
         "junit.xml" => junit(res)
             .map_err(|source| ReportError::Render {
@@ -85,6 +87,7 @@ fn render(name: &str, res: &RunResults) -> Result<Vec<u8>> {
             b.push(b'\n');
             b
         }
+        "report.md" if verbose => markdown_verbose(res).into_bytes(),
         "report.md" => markdown(res).into_bytes(),
         "report.html" => html(res).into_bytes(),
         other => unreachable!("{other} is not in REPORT_FILES"),
@@ -100,7 +103,7 @@ mod tests {
     fn every_file_is_written_and_nothing_else() {
         let d = tempfile::tempdir().unwrap();
         let res = run(&[("6.1", "completed", &[rec("a.one", "pass")])]);
-        let paths = write_all(d.path(), &res).unwrap();
+        let paths = write_all(d.path(), &res, false).unwrap();
         let names: Vec<String> = paths
             .iter()
             .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
@@ -115,7 +118,7 @@ mod tests {
     #[test]
     fn an_unwritable_directory_is_an_error_naming_the_file() {
         let res = run(&[("6.1", "completed", &[])]);
-        let e = write_all(Path::new("/proc/kharness-no-such-dir"), &res).unwrap_err();
+        let e = write_all(Path::new("/proc/kharness-no-such-dir"), &res, false).unwrap_err();
         assert!(e.to_string().contains(REPORT_FILES[0]), "{e}");
     }
 }

@@ -121,21 +121,32 @@ pub fn terminal(res: &RunResults, verbose: bool) -> String {
         s.push_str(&table(&header, &notable));
     }
 
-    // Why tests did not pass.
-    let mut notes = String::new();
+    // Why tests did not pass: each reason once, with the kernels it
+    // applies to (none named when it is all of them).
+    let mut reasons: Vec<(String, Vec<usize>)> = Vec::new();
     for (k, kr) in res.kernels.iter().enumerate() {
         for r in &kr.records {
             if r.status != Status::Pass {
                 if let Some(why) = crate::report::view::why(r) {
-                    let who = if cols.len() > 1 {
-                        format!("[{}] ", cols[k])
-                    } else {
-                        String::new()
-                    };
-                    let _ = writeln!(notes, "  {who}{} {}: {why}", r.id, r.status);
+                    let line = format!("{} {}: {why}", r.id, r.status);
+                    match reasons.iter_mut().find(|(l, _)| *l == line) {
+                        Some((_, ks)) if !ks.contains(&k) => ks.push(k),
+                        Some(_) => {}
+                        None => reasons.push((line, vec![k])),
+                    }
                 }
             }
         }
+    }
+    let mut notes = String::new();
+    for (line, ks) in &reasons {
+        let who = if ks.len() == cols.len() {
+            String::new()
+        } else {
+            let names: Vec<&str> = ks.iter().map(|&k| cols[k].as_str()).collect();
+            format!("[{}] ", names.join(", "))
+        };
+        let _ = writeln!(notes, "  {who}{line}");
     }
     if !notes.is_empty() {
         s.push_str("\nWhy tests did not pass:\n");
@@ -391,6 +402,34 @@ mod tests {
             t,
             "A          BB\nlong name  x\nspanning row that is long\n"
         );
+    }
+
+    #[test]
+    fn a_reason_shared_by_kernels_is_printed_once_naming_them() {
+        use crate::report::view::tests::run;
+        let skip = |why: &str, rep: u32| {
+            serde_json::json!({"id": "io_uring.zc", "status": "skip", "reason": why,
+                               "duration_us": 1, "rep": rep})
+        };
+        let res = run(&[
+            (
+                "6.1",
+                "completed",
+                &[skip("no SEND_ZC", 0), skip("no SEND_ZC", 1)],
+            ),
+            ("6.12", "completed", &[skip("no SEND_ZC", 0)]),
+            ("6.13", "completed", &[skip("probe failed", 0)]),
+        ]);
+        let t = terminal(&res, false);
+        assert!(
+            t.contains("\n  [6.1, 6.12] io_uring.zc skip: no SEND_ZC\n  [6.13] io_uring.zc skip: probe failed\n"),
+            "{t}"
+        );
+        let all = run(&[
+            ("6.1", "completed", &[skip("no SEND_ZC", 0)]),
+            ("6.12", "completed", &[skip("no SEND_ZC", 0)]),
+        ]);
+        assert!(terminal(&all, false).contains("\n  io_uring.zc skip: no SEND_ZC\n"));
     }
 
     #[test]

@@ -6,14 +6,21 @@ use std::collections::{BTreeSet, HashMap};
 
 use kharness_record::{Status, TestRecord, Value};
 
+use crate::results::compare::{DEFAULT_THRESHOLD, MetricDiff, compare_kernels};
 use crate::results::{KernelOutcome, KernelRun, RunResults};
 
 /// A run seen test by test.
 pub(crate) struct View<'a> {
     pub res: &'a RunResults,
-    /// One label per kernel: its release, with ` (N)` added when two
-    /// kernels of the run share a release.
+    /// One label per kernel, its column heading: the series step (`base`,
+    /// `+1`, ...) when the kernels are a series' steps, else its release,
+    /// with ` (N)` added when two kernels of the run share a release.
     pub labels: Vec<String>,
+    /// One full name per kernel: a series step with its patch subject
+    /// (`+2 splice: settle ...`), else the label.
+    pub titles: Vec<String>,
+    /// Per kernel, the series step it is; all `None` outside a series.
+    pub steps: Vec<Option<crate::plan::StepInfo>>,
     /// Test ids in the order the guest ran them, over all kernels.
     pub ids: Vec<&'a str>,
     /// Per kernel: test id -> that test's records, by repetition.
@@ -70,6 +77,12 @@ pub(crate) struct Stats {
 
 impl<'a> View<'a> {
     pub fn new(res: &'a RunResults) -> Self {
+        let mut steps: Vec<Option<crate::plan::StepInfo>> =
+            res.kernels.iter().map(KernelRun::series_step).collect();
+        // A column that is no step makes the run no series.
+        if steps.iter().any(Option::is_none) {
+            steps = vec![None; res.kernels.len()];
+        }
         let mut labels = Vec::with_capacity(res.kernels.len());
         for (i, k) in res.kernels.iter().enumerate() {
             let rel = &k.identity.release;
@@ -84,6 +97,13 @@ impl<'a> View<'a> {
             } else {
                 rel.clone()
             });
+        }
+        let mut titles = labels.clone();
+        for (k, st) in steps.iter().enumerate() {
+            if let Some(st) = st {
+                labels[k] = st.label();
+                titles[k] = st.title();
+            }
         }
         let mut ids: Vec<&str> = Vec::new();
         let mut seen: BTreeSet<&str> = BTreeSet::new();
@@ -104,9 +124,58 @@ impl<'a> View<'a> {
         View {
             res,
             labels,
+            titles,
+            steps,
             ids,
             by_test,
         }
+    }
+
+    /// True when the kernels are the steps of a series.
+    pub fn is_series(&self) -> bool {
+        self.steps.first().is_some_and(Option::is_some)
+    }
+
+    /// True when the kernels are a series from its base on (not a rerun
+    /// of some of its steps): then each step after the first is one
+    /// patch's, or the whole series', verdict.
+    pub fn has_verdict(&self) -> bool {
+        self.labels.len() > 1
+            && self
+                .steps
+                .first()
+                .is_some_and(|s| s.as_ref().is_some_and(|s| s.patches == 0))
+    }
+
+    /// Short names for kernels in text: the step labels of a series,
+    /// else `[1]`, `[2]`...
+    pub fn tags(&self) -> Vec<String> {
+        if self.is_series() {
+            self.labels.clone()
+        } else {
+            (1..=self.labels.len()).map(|i| format!("[{i}]")).collect()
+        }
+    }
+
+    /// The kernel whose metrics kernel `k`'s are judged against: a series
+    /// step against the step before, other kernels against the first.
+    pub fn reference(&self, k: usize) -> usize {
+        if self.is_series() {
+            k.saturating_sub(1)
+        } else {
+            0
+        }
+    }
+
+    /// For each kernel after the first (index `k - 1`), its metrics
+    /// compared with its [`View::reference`]'s by kharness's statistics.
+    pub fn metric_diffs(&self) -> Vec<Vec<MetricDiff>> {
+        let ks = self.kernels();
+        (1..ks.len())
+            .map(|k| {
+                compare_kernels(&ks[self.reference(k)], &ks[k], DEFAULT_THRESHOLD, true).metrics
+            })
+            .collect()
     }
 
     pub fn kernels(&self) -> &'a [KernelRun] {
@@ -367,20 +436,6 @@ pub(crate) fn si(v: f64) -> String {
     format!("{}{suffix}", num(v / div))
 }
 
-/// The relative change from `base` to `v`, as `+5.3%`; `None` when the
-/// base is zero.
-pub(crate) fn change(base: f64, v: f64) -> Option<String> {
-    if base == 0.0 || !base.is_finite() || !v.is_finite() {
-        return None;
-    }
-    let pct = (v - base) / base.abs() * 100.0;
-    Some(if pct.abs() >= 10.0 {
-        format!("{pct:+.0}%")
-    } else {
-        format!("{pct:+.1}%")
-    })
-}
-
 /// For list observations, what each kernel has that the first lacks and
 /// the other way round: `6.12 adds BIND; 6.12 lacks X`.
 pub(crate) fn list_difference(labels: &[String], values: &[Option<&Value>]) -> Option<String> {
@@ -629,9 +684,6 @@ pub(crate) mod tests {
         assert_eq!(si(180464200.0), "180M");
         assert_eq!(si(12500.0), "12.5k");
         assert_eq!(si(950.0), "950");
-        assert_eq!(change(100.0, 105.3).unwrap(), "+5.3%");
-        assert_eq!(change(100.0, 50.0).unwrap(), "-50%");
-        assert_eq!(change(0.0, 1.0), None);
     }
 
     #[test]

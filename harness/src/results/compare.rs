@@ -15,6 +15,9 @@ use super::{KernelRun, RunResults};
 /// reach p < 0.01.
 pub const MIN_SAMPLES: usize = 5;
 const BOOTSTRAP_ITERS: usize = 2000;
+/// The smallest relative change that counts when no `--threshold` was
+/// given (its default, 2%): what report files judge metrics by.
+pub const DEFAULT_THRESHOLD: f64 = 0.02;
 const ALPHA: f64 = 0.05;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -121,6 +124,18 @@ fn higher_is_better(unit: &str) -> Option<bool> {
     } else {
         None
     }
+}
+
+/// Whether a metric is a headline figure a reviewer judges a patch by:
+/// a throughput (a rate, `.../s`) or a latency (a time whose name says
+/// latency). The guest does not mark metrics, so this decides by unit and
+/// name; everything else (counters, CPU times, ratios derived from the
+/// headline figures) stays in `results.json` and behind `--verbose`.
+pub fn is_primary(name: &str, unit: &str) -> bool {
+    let u = unit.to_ascii_lowercase();
+    let rate = u.ends_with("/s");
+    let time = ["ns", "us", "µs", "ms", "s"].contains(&u.as_str());
+    rate || (time && name.to_ascii_lowercase().contains("latency"))
 }
 
 /// Compares run `b` against run `a`; `threshold` is the smallest relative
@@ -339,6 +354,34 @@ impl MetricDiff {
     }
 }
 
+impl MetricDiff {
+    /// True when the statistics say the metric moved.
+    pub fn moved(&self) -> bool {
+        matches!(self.verdict, Verdict::Regression | Verdict::Improvement)
+    }
+
+    /// The evidence for a move, as a reviewer checks it: `-15.7% (95% CI
+    /// -17.0% to -14.1%, p<0.01, n=5)`.
+    pub fn evidence(&self) -> String {
+        let pct = 100.0 * self.rel_change;
+        let ci = match self.ci {
+            Some((lo, hi)) => format!("95% CI {:+.1}% to {:+.1}%, ", 100.0 * lo, 100.0 * hi),
+            None => String::new(),
+        };
+        let p = match self.p {
+            Some(p) if p < 0.01 => "p<0.01, ".to_owned(),
+            Some(p) => format!("p={p:.2}, "),
+            None => String::new(),
+        };
+        let n = if self.n_a == self.n_b {
+            format!("n={}", self.n_a)
+        } else {
+            format!("n={}/{}", self.n_a, self.n_b)
+        };
+        format!("{pct:+.1}% ({ci}{p}{n})")
+    }
+}
+
 /// Renders a comparison of two runs.
 pub fn render(c: &Comparison, verbose: bool) -> String {
     let mut s = String::new();
@@ -468,6 +511,25 @@ mod tests {
             p,
             verdict: Verdict::Regression,
         }
+    }
+
+    #[test]
+    fn only_throughput_and_latency_are_primary() {
+        assert!(is_primary("throughput", "MiB/s"));
+        assert!(is_primary("send_zc_throughput", "MiB/s"));
+        assert!(is_primary("latency", "ns"));
+        assert!(!is_primary("task_clock", "ns"));
+        assert!(!is_primary("elapsed", "ms"));
+        assert!(!is_primary("page_faults", "count"));
+        assert!(!is_primary("splice_to_read_write_ratio", "ratio"));
+    }
+
+    #[test]
+    fn evidence_gives_interval_p_and_n() {
+        assert_eq!(
+            diff(-0.157, Some((-0.17, -0.141)), Some(0.004)).evidence(),
+            "-15.7% (95% CI -17.0% to -14.1%, p<0.01, n=10)"
+        );
     }
 
     #[test]

@@ -82,6 +82,10 @@ pub struct KernelRun {
     /// The column name (a series step such as `+2`), when not the release.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
+    /// The series step this column is (absent outside series, and in
+    /// results written before steps were recorded: the label stands).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<crate::plan::StepInfo>,
     pub identity: KernelIdentity,
     pub outcome: KernelOutcome,
     /// Why the outcome is not `completed`, in one line.
@@ -173,6 +177,24 @@ impl KernelRun {
         self.label.as_deref().unwrap_or(&self.identity.release)
     }
 
+    /// The series step this column is: recorded, or read back from a
+    /// step label (`base`, `+2`) of results written before steps were.
+    pub fn series_step(&self) -> Option<crate::plan::StepInfo> {
+        if let Some(s) = &self.step {
+            return Some(s.clone());
+        }
+        let label = self.label.as_deref()?;
+        let patches = match label {
+            "base" => 0,
+            l => l.strip_prefix('+')?.parse().ok()?,
+        };
+        Some(crate::plan::StepInfo {
+            patches,
+            subject: None,
+            patchset_hash: String::new(),
+        })
+    }
+
     pub fn count(&self, s: Status) -> usize {
         self.records.iter().filter(|r| r.status == s).count()
     }
@@ -257,6 +279,24 @@ mod tests {
         let kr: KernelRun = serde_json::from_value(column_json()).unwrap();
         assert!(kr.boots.is_empty());
         assert_eq!(kr.records[0].boot, 0);
+    }
+
+    #[test]
+    fn a_column_names_its_series_step_even_from_an_old_label() {
+        let mut json = column_json();
+        json["label"] = "+2".into();
+        let kr: KernelRun = serde_json::from_value(json.clone()).unwrap();
+        let st = kr.series_step().unwrap();
+        assert_eq!((st.patches, st.title()), (2, "+2".to_owned()));
+        json["step"] =
+            serde_json::json!({"patches": 2, "subject": "splice:\nsettle", "patchset_hash": "ab"});
+        let kr: KernelRun = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(kr.series_step().unwrap().title(), "+2 splice: settle");
+        json["label"] = "6.12-rc1".into();
+        json.as_object_mut().unwrap().remove("step");
+        let kr: KernelRun = serde_json::from_value(json).unwrap();
+        assert_eq!(kr.series_step(), None);
+        assert_eq!(crate::plan::step_label(0), "base");
     }
 
     #[test]
