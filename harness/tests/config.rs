@@ -91,7 +91,8 @@ fn show_without_files_lists_every_key_at_its_default() {
         "{out}"
     );
     assert_eq!(line_of(&out, "timeout"), "timeout = \"20m\" # default");
-    assert_eq!(line_of(&out, "reps"), "reps = 1 # default");
+    // Unset: 5 where the run compares, else 1 (run --help).
+    assert_eq!(line_of(&out, "reps"), "# reps is not set # default");
     assert_eq!(line_of(&out, "cpus"), "# cpus is not set # default");
     assert_eq!(line_of(&out, "threshold"), "threshold = 2 # default");
     for key in [
