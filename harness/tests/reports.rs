@@ -464,6 +464,33 @@ fn chromium() -> Option<PathBuf> {
 
 /// Headless Chromium with the flags that keep it off the network and
 /// away from the user's profile.
+/// A fixture's report.html rendered for headless Chromium: the browser,
+/// the rendered directory, the page's URL and a fresh profile. `None`
+/// (the test reports the skip) when Chromium is missing.
+struct ChromiumPage {
+    bin: PathBuf,
+    dir: tempfile::TempDir,
+    url: String,
+    profile: tempfile::TempDir,
+}
+
+impl ChromiumPage {
+    fn of(fixture_name: &str) -> Option<ChromiumPage> {
+        let bin = chromium();
+        if !have(bin.is_some(), "chromium (Debian package `chromium`)") {
+            return None;
+        }
+        let dir = rendered(fixture_name);
+        let url = format!("file://{}", dir.path().join("report.html").display());
+        Some(ChromiumPage {
+            bin: bin.expect("checked above"),
+            dir,
+            url,
+            profile: tempfile::tempdir().expect("profile dir"),
+        })
+    }
+}
+
 fn chromium_cmd(bin: &Path, profile: &Path) -> Command {
     let mut c = Command::new(bin);
     c.args([
@@ -509,16 +536,11 @@ fn hex_rgb(s: &str) -> [u8; 3] {
 
 #[test]
 fn report_html_charts_render_in_headless_chromium() {
-    let bin = chromium();
-    if !have(bin.is_some(), "chromium (Debian package `chromium`)") {
+    let Some(page) = ChromiumPage::of("perf-reps-two-kernels") else {
         return;
-    }
-    let bin = bin.expect("checked above");
+    };
+    let (bin, dir, url, profile) = (page.bin, page.dir, page.url, page.profile);
     let res = fixture("perf-reps-two-kernels");
-    let dir = rendered("perf-reps-two-kernels");
-    let page = dir.path().join("report.html");
-    let url = format!("file://{}", page.display());
-    let profile = tempfile::tempdir().expect("profile dir");
 
     // What the page should hold: a strip plot for every headline metric
     // (throughput, latency) that is not zero everywhere, a dot for each
@@ -621,14 +643,10 @@ fn screenshot(bin: &Path, profile: &Path, url: &str, shot: &Path) {
 /// patches, and the regressed step's column shaded in its chart.
 #[test]
 fn report_html_of_a_series_shows_step_names_and_the_regression_in_chromium() {
-    let bin = chromium();
-    if !have(bin.is_some(), "chromium (Debian package `chromium`)") {
+    let Some(page) = ChromiumPage::of("series-four-steps") else {
         return;
-    }
-    let bin = bin.expect("checked above");
-    let dir = rendered("series-four-steps");
-    let url = format!("file://{}", dir.path().join("report.html").display());
-    let profile = tempfile::tempdir().expect("profile dir");
+    };
+    let (bin, dir, url, profile) = (page.bin, page.dir, page.url, page.profile);
     let out = run(
         chromium_cmd(&bin, profile.path())
             .arg("--dump-dom")
