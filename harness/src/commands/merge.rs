@@ -94,6 +94,7 @@ pub fn execute(
     }
     let run_dir = RunDir::create(out_parent, SystemTime::now())?;
     let mut results = merge(&shards, &run_dir.id);
+    results.dir = Some(std::path::absolute(&run_dir.path).unwrap_or_else(|_| run_dir.path.clone()));
     for (i, k) in results.kernels.iter_mut().enumerate() {
         copy_logs(&shards, i, k, &run_dir)?;
     }
@@ -316,6 +317,7 @@ pub fn merge(shards: &[Shard], run_id: &str) -> RunResults {
         filters: first.filters.clone(),
         plan_hash: first.plan_hash.clone(),
         shard: None,
+        dir: None,
         kernels,
     }
 }

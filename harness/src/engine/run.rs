@@ -184,6 +184,9 @@ pub fn run_plan(plan: &Plan, out: &Output) -> Result<Option<(RunResults, RunDir)
         filters: plan.filters.clone(),
         plan_hash: Some(plan_hash),
         shard: shard_info,
+        dir: Some(
+            std::path::absolute(&ctx.run_dir.path).unwrap_or_else(|_| ctx.run_dir.path.clone()),
+        ),
         kernels: Vec::new(),
     };
     // One column per kernel; with --boots M each gets M passes, A B A B.

@@ -526,8 +526,9 @@ fn reproduce(s: &mut String, v: &View<'_>, tags: &[String]) {
     let _ = writeln!(
         s,
         "\nOr rerun exactly what did not pass from the run's recipe.json, here\n\
-         or from a bundle elsewhere:\n  kharness repro kharness-runs/{id}\n  \
-         kharness bundle kharness-runs/{id} -o {id}.tar.gz",
+         or from a bundle elsewhere:\n  kharness repro {dir}\n  \
+         kharness bundle {dir} -o {id}.tar.gz",
+        dir = res.dir_shown(),
         id = res.run_id
     );
     s.push_str(

@@ -90,7 +90,7 @@ impl SeriesVerdict {
                 tests.push(t);
             }
         }
-        let dir = format!("kharness-runs/{}", res.run_id);
+        let dir = res.dir_shown();
         let mut repro = vec!["kharness".to_owned(), "repro".to_owned(), dir.clone()];
         if tests.len() <= REPRO_MAX {
             for t in tests {

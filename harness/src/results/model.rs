@@ -43,7 +43,22 @@ pub struct RunResults {
     /// Which part of the plan this run is (`--shard K/N`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<crate::plan::ShardInfo>,
+    /// The run directory as it was made (absolute), for the reproducer
+    /// commands the reports print; absent in older results, which name
+    /// `kharness-runs/RUN_ID` instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<std::path::PathBuf>,
     pub kernels: Vec<KernelRun>,
+}
+
+impl RunResults {
+    /// The run directory to name in a command a reader can paste.
+    pub fn dir_shown(&self) -> String {
+        match &self.dir {
+            Some(d) => d.display().to_string(),
+            None => format!("kharness-runs/{}", self.run_id),
+        }
+    }
 }
 
 /// How one kernel's boot ended.
@@ -297,6 +312,24 @@ mod tests {
         let kr: KernelRun = serde_json::from_value(json).unwrap();
         assert_eq!(kr.series_step(), None);
         assert_eq!(crate::plan::step_label(0), "base");
+    }
+
+    #[test]
+    fn reproducers_name_the_run_directory_where_it_was_made() {
+        let mut res: RunResults = serde_json::from_value(serde_json::json!({
+            "schema": 1, "tool_version": "0.1.0", "run_id": "20270101T000000Z",
+            "started": "2027-01-01T00:00:00Z", "interrupted": false,
+            "accel": {"accel": "tcg", "reason": "t"}, "guest": {"path": "/g", "sha256": "00"},
+            "filters": [], "kernels": [],
+        }))
+        .unwrap();
+        assert_eq!(
+            res.dir_shown(),
+            "kharness-runs/20270101T000000Z",
+            "older results"
+        );
+        res.dir = Some("/tmp/demo/20270101T000000Z".into());
+        assert_eq!(res.dir_shown(), "/tmp/demo/20270101T000000Z");
     }
 
     #[test]
