@@ -489,6 +489,17 @@ impl ChromiumPage {
             profile: tempfile::tempdir().expect("profile dir"),
         })
     }
+
+    /// The DOM Chromium builds from the page (SVG parsed as SVG).
+    fn dom(&self) -> String {
+        let out = run(
+            chromium_cmd(&self.bin, self.profile.path())
+                .arg("--dump-dom")
+                .arg(&self.url),
+            Duration::from_secs(120),
+        );
+        expect_success("chromium --dump-dom", &out)
+    }
 }
 
 fn chromium_cmd(bin: &Path, profile: &Path) -> Command {
@@ -539,7 +550,6 @@ fn report_html_charts_render_in_headless_chromium() {
     let Some(page) = ChromiumPage::of("perf-reps-two-kernels") else {
         return;
     };
-    let (bin, dir, url, profile) = (page.bin, page.dir, page.url, page.profile);
     let res = fixture("perf-reps-two-kernels");
 
     // What the page should hold: a strip plot for every headline metric
@@ -579,13 +589,7 @@ fn report_html_charts_render_in_headless_chromium() {
 
     // The DOM Chromium built from the page: SVG parsed as SVG, every
     // sample there.
-    let out = run(
-        chromium_cmd(&bin, profile.path())
-            .arg("--dump-dom")
-            .arg(&url),
-        Duration::from_secs(120),
-    );
-    let dom = expect_success("chromium --dump-dom", &out);
+    let dom = page.dom();
     assert_eq!(
         dom.matches("<svg class=\"chart\"").count(),
         charted.len(),
@@ -611,8 +615,8 @@ fn report_html_charts_render_in_headless_chromium() {
     // What Chromium painted: each kernel's colour covers more pixels than
     // its 12x12 swatches could, by what its median lines (3 units thick)
     // and dots (3.5 in radius) take at the least.
-    let shot = dir.path().join("shot.png");
-    screenshot(&bin, profile.path(), &url, &shot);
+    let shot = page.dir.path().join("shot.png");
+    screenshot(&page.bin, page.profile.path(), &page.url, &shot);
     for (k, colour) in report::PALETTE.iter().take(res.kernels.len()).enumerate() {
         let (n, w, h) = count_colour(&shot, hex_rgb(colour));
         let swatches = dom.matches(&format!("background:{colour}")).count();
@@ -646,14 +650,7 @@ fn report_html_of_a_series_shows_step_names_and_the_regression_in_chromium() {
     let Some(page) = ChromiumPage::of("series-four-steps") else {
         return;
     };
-    let (bin, dir, url, profile) = (page.bin, page.dir, page.url, page.profile);
-    let out = run(
-        chromium_cmd(&bin, profile.path())
-            .arg("--dump-dom")
-            .arg(&url),
-        Duration::from_secs(120),
-    );
-    let dom = expect_success("chromium --dump-dom", &out);
+    let dom = page.dom();
     for step in [
         "+1 pipe: account pipe buffers in whole pages",
         "+2 splice: settle the page cache before splicing to a pipe",
@@ -668,8 +665,8 @@ fn report_html_of_a_series_shows_step_names_and_the_regression_in_chromium() {
         dom.contains(">worse -15.3%</text>"),
         "the regression is not labelled"
     );
-    let shot = dir.path().join("shot.png");
-    screenshot(&bin, profile.path(), &url, &shot);
+    let shot = page.dir.path().join("shot.png");
+    screenshot(&page.bin, page.profile.path(), &page.url, &shot);
     // The shaded column (about 56x130 units) is painted.
     let (n, w, h) = count_colour(&shot, [0xf4, 0xa3, 0xa3]);
     eprintln!("{n} pixels of the regression shade in a {w}x{h} screenshot");

@@ -273,10 +273,8 @@ pub(crate) fn mkdir(p: &Path) -> Result<()> {
 pub(crate) fn sha256_if_readable(p: &Path) -> Result<Option<String>> {
     match crate::support::hash::sha256_file(p) {
         Ok(h) => Ok(Some(h)),
-        Err(e) => match Error::io("failed to read", p, e) {
-            Error::Interrupted => Err(Error::Interrupted),
-            _ => Ok(None),
-        },
+        Err(e) if crate::support::fs::is_interrupted_error(&e) => Err(Error::Interrupted),
+        Err(_) => Ok(None),
     }
 }
 

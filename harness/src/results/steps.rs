@@ -52,12 +52,18 @@ fn signatures(res: &RunResults, k: usize) -> BTreeSet<&str> {
 }
 
 /// When `test` is `warned` at step `k` only by complaints an earlier step
-/// showed: those signatures and the first step of each.
-fn seen_before(res: &RunResults, k: usize, test: &str) -> Option<Vec<(String, usize)>> {
+/// showed (`shown[j]`: the signatures of step `j`): those signatures and
+/// the first step of each.
+fn seen_before(
+    res: &RunResults,
+    shown: &[BTreeSet<&str>],
+    k: usize,
+    test: &str,
+) -> Option<Vec<(String, usize)>> {
     let mut out = Vec::new();
     for r in res.kernels[k].records.iter().filter(|r| r.id == test) {
         for f in &r.kernel_findings {
-            let first = (0..k).find(|&j| signatures(res, j).contains(f.signature.as_str()));
+            let first = (0..k).find(|&j| shown[j].contains(f.signature.as_str()));
             match first {
                 Some(j) if !f.signature.is_empty() => out.push((f.signature.clone(), j)),
                 _ => return None,
@@ -78,6 +84,7 @@ pub fn attribute(res: &RunResults, threshold: f64) -> Attribution {
         .collect();
     let mut changes = Vec::new();
     let mut repeated = Vec::new();
+    let shown: Vec<BTreeSet<&str>> = (0..res.kernels.len()).map(|k| signatures(res, k)).collect();
     for (i, p) in per_patch.iter().enumerate() {
         let patch = i + 1;
         let st = |s: Option<kharness_record::Status>| {
@@ -96,7 +103,7 @@ pub fn attribute(res: &RunResults, threshold: f64) -> Attribution {
                     c.a,
                     Some(kharness_record::Status::Pass | kharness_record::Status::Skip)
                 );
-            match seen_before(res, patch, &c.test).filter(|_| only_complaints) {
+            match seen_before(res, &shown, patch, &c.test).filter(|_| only_complaints) {
                 Some(seen) => {
                     let step = |j: usize| {
                         res.kernels[j]
