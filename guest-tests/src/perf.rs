@@ -450,47 +450,114 @@ fn vmsplice_throughput(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-/// Reads a stream to EOF on a thread, returning how many bytes came.
-fn spawn_counting_reader(
-    mut sock: std::net::TcpStream,
-) -> std::thread::JoinHandle<std::io::Result<usize>> {
-    std::thread::spawn(move || {
-        use std::io::Read;
-        let mut buf = vec![0u8; 256 * 1024];
-        let mut total = 0;
+/// A loopback TCP pair driven in lockstep by one thread: both ends
+/// nonblocking, buffers large enough for a few chunks. A test sends a
+/// chunk, then drains what arrived, so no second thread runs and the work
+/// per byte does not depend on how a scheduler interleaved sender and
+/// receiver (with a reader thread, the same test on the same kernel spread
+/// by up to 37% across boots under -icount: ci/bench-determinism.sh).
+/// On loopback, the receive path runs in the sender's own call.
+struct Lockstep {
+    client: std::net::TcpStream,
+    server: std::net::TcpStream,
+    received: usize,
+    buf: Vec<u8>,
+}
+
+/// Reads from a nonblocking socket until nothing is left; returns how many
+/// bytes came.
+fn pair_drain(server: &std::net::TcpStream, buf: &mut [u8]) -> Result<usize, Outcome> {
+    let mut got = 0;
+    loop {
+        match rustix::io::read(server, &mut *buf) {
+            Ok(0) | Err(rustix::io::Errno::AGAIN) => return Ok(got),
+            Ok(n) => got += n,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e).or_fail("recv on loopback"),
+        }
+    }
+}
+
+impl Lockstep {
+    /// Room for this many bytes in each socket buffer, well above a chunk.
+    const BUFFER: usize = 1 << 20;
+
+    fn new() -> Result<Lockstep, Outcome> {
+        let (client, server) = crate::util::tcp_pair().or_error("loopback TCP pair")?;
+        // Capped by net.core.[rw]mem_max (212992 by default), which is still
+        // three chunks.
+        rustix::net::sockopt::set_socket_send_buffer_size(&client, Self::BUFFER)
+            .or_error("SO_SNDBUF")?;
+        rustix::net::sockopt::set_socket_recv_buffer_size(&server, Self::BUFFER)
+            .or_error("SO_RCVBUF")?;
+        crate::splice::set_nonblock(&client, true).or_error("O_NONBLOCK on the sender")?;
+        crate::splice::set_nonblock(&server, true).or_error("O_NONBLOCK on the receiver")?;
+        Ok(Lockstep {
+            client,
+            server,
+            received: 0,
+            buf: vec![0u8; 256 * 1024],
+        })
+    }
+
+    /// Reads what has arrived, without waiting; returns how many bytes.
+    fn drain(&mut self) -> Result<usize, Outcome> {
+        let got = pair_drain(&self.server, &mut self.buf)?;
+        self.received += got;
+        Ok(got)
+    }
+
+    /// Called after a send could not go on (EAGAIN): what arrived must be
+    /// read, or the pair is stuck, which is a failure of the loopback path.
+    fn unblock(&mut self, what: &str) -> Result<(), Outcome> {
+        let got = self.drain()?;
+        check!(
+            got > 0,
+            "{what} found no room on a loopback socket whose receiver had read everything ({} bytes so far)",
+            self.received
+        );
+        Ok(())
+    }
+
+    /// Shuts the sending side and reads to EOF; returns all bytes received.
+    fn finish(mut self) -> Result<usize, Outcome> {
+        self.client
+            .shutdown(std::net::Shutdown::Write)
+            .or_error("shutdown")?;
+        crate::splice::set_nonblock(&self.server, false).or_error("blocking receiver")?;
         loop {
-            match sock.read(&mut buf) {
-                Ok(0) => return Ok(total),
-                Ok(n) => total += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+            match rustix::io::read(&self.server, &mut self.buf) {
+                Ok(0) => return Ok(self.received),
+                Ok(n) => self.received += n,
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(e).or_fail("recv on loopback"),
             }
         }
-    })
+    }
 }
 
 fn sendfile_loopback(ctx: &mut Ctx) -> TestResult {
     let total = total_bytes(ctx);
     let flen = total.min(MAX_FILE);
     let file = cached_file(ctx, "src", flen)?;
-    let (client, server) = crate::util::tcp_pair().or_error("loopback TCP pair")?;
+    let mut pair = Lockstep::new()?;
     let m = Measure::start(ctx);
-    let reader = spawn_counting_reader(server);
     let mut moved = 0;
     while moved < total {
         let mut off = (moved % flen) as u64;
-        let want = (flen - off as usize).min(total - moved);
-        let n = rustix::fs::sendfile(&client, &file, Some(&mut off), want).or_fail("sendfile")?;
-        check!(n > 0, "sendfile returned 0 inside the file");
-        moved += n;
+        let want = (flen - off as usize).min(CHUNK).min(total - moved);
+        match rustix::fs::sendfile(&pair.client, &file, Some(&mut off), want) {
+            Ok(n) => {
+                check!(n > 0, "sendfile returned 0 inside the file");
+                moved += n;
+                pair.drain()?;
+            }
+            Err(rustix::io::Errno::AGAIN) => pair.unblock("sendfile")?,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e).or_fail("sendfile"),
+        }
     }
-    client
-        .shutdown(std::net::Shutdown::Write)
-        .or_error("shutdown")?;
-    let got = reader
-        .join()
-        .expect("reader thread panicked")
-        .or_error("receive")?;
+    let got = pair.finish()?;
     m.finish(ctx, "", moved);
     check_eq!(got, moved, "bytes received over loopback");
     ctx.metric("bytes", moved as f64, "bytes");
@@ -503,9 +570,38 @@ fn ring_with(entries: u32, opcode: u8) -> Result<io_uring::IoUring, Outcome> {
     crate::io_uring::ring_of(entries, &[opcode])
 }
 
+/// A ring for a measured loop whose requests run in io-wq workers (SPLICE
+/// always does): IORING_SETUP_DEFER_TASKRUN with SINGLE_ISSUER (v6.1), so
+/// the workers' completions wait for the submitter's next wait and wake it
+/// once when enough are in, instead of waking it at every completion. How
+/// often the submitter woke used to depend on where the workers were
+/// preempted, which varied across boots under -icount (uring_throughput
+/// spread 4.3% over 3 boots of Debian's 6.12, ci/bench-determinism.sh).
+/// Gated like every ring of the suite first (`ring_with`).
+fn worker_ring(entries: u32, opcode: u8) -> Result<io_uring::IoUring, Outcome> {
+    let plain = ring_with(entries, opcode)?;
+    match io_uring::IoUring::builder()
+        .setup_single_issuer()
+        .setup_defer_taskrun()
+        .build(entries)
+    {
+        Ok(ring) => Ok(ring),
+        // Older than the flags: the plain ring measures what it can.
+        Err(e)
+            if e.raw_os_error() == Some(libc::EINVAL) && !crate::util::kernel_at_least((6, 1)) =>
+        {
+            Ok(plain)
+        }
+        Err(e) => Err(Outcome::Fail(format!(
+            "io_uring_setup({entries}) with SINGLE_ISSUER|DEFER_TASKRUN failed on {}, which has them since v6.1: {e}",
+            crate::util::kernel_release()
+        ))),
+    }
+}
+
 fn io_uring_splice_vs_sync(ctx: &mut Ctx) -> TestResult {
     const PAIRS: usize = 16;
-    let mut ring = ring_with(2 * PAIRS as u32, io_uring::opcode::Splice::CODE)?;
+    let mut ring = worker_ring(2 * PAIRS as u32, io_uring::opcode::Splice::CODE)?;
     let total = total_bytes(ctx);
     let flen = total.min(MAX_FILE);
     let file = cached_file(ctx, "src", flen)?;
@@ -591,21 +687,29 @@ fn send_zc_vs_send(ctx: &mut Ctx) -> TestResult {
     let total = (total_bytes(ctx) / 4).max(CHUNK);
     // 'static so the kernel may read it for as long as a request lives.
     let buf: &'static [u8] = Box::leak(pattern(CHUNK, 0x5d).into_boxed_slice());
-    let (client, server) = crate::util::tcp_pair().or_error("loopback TCP pair")?;
-    let reader = spawn_counting_reader(server);
+    let mut pair = Lockstep::new()?;
     let mut sent = 0;
-    let mut phase = |zc: bool| -> Result<(usize, bool), Outcome> {
+    let mut phase = |pair: &mut Lockstep, zc: bool| -> Result<(usize, bool), Outcome> {
+        let what = if zc { "SEND_ZC" } else { "SEND" };
         let mut moved = 0;
         let mut all_notified = true;
         while moved < total {
-            let out = uring_send(&mut ring, client.as_fd(), buf, zc).or_fail("io_uring send")?;
+            // Read what arrived as soon as the send completes: that ACKs it,
+            // and only then is a zero-copy buffer released and notified.
+            let mut drained = Ok(0);
+            let client = pair.client.as_fd();
+            let out = uring_send(&mut ring, client, buf, zc, libc::MSG_DONTWAIT, &mut || {
+                drained = pair_drain(&pair.server, &mut pair.buf)
+            })
+            .or_fail("io_uring send")?;
+            pair.received += drained?;
+            if out.res == -libc::EAGAIN {
+                pair.unblock(what)?;
+                continue;
+            }
             if out.res < 0 {
                 let e = rustix::io::Errno::from_raw_os_error(-out.res);
-                return Err(Outcome::Fail(format!(
-                    "{} failed: {}",
-                    if zc { "SEND_ZC" } else { "SEND" },
-                    errno_name(e)
-                )));
+                return Err(Outcome::Fail(format!("{what} failed: {}", errno_name(e))));
             }
             check!(out.res > 0, "send returned 0");
             all_notified &= out.notified;
@@ -614,21 +718,14 @@ fn send_zc_vs_send(ctx: &mut Ctx) -> TestResult {
         sent += moved;
         Ok((moved, all_notified))
     };
-    // Each side's clocks and counters apart; the reader thread's work is
-    // part of both, in the process CPU time.
+    // Each side's clocks and counters apart; receiving is part of both.
     let m = Measure::start(ctx);
-    let (moved_zc, notified) = phase(true)?;
+    let (moved_zc, notified) = phase(&mut pair, true)?;
     let a = m.finish(ctx, "send_zc_", moved_zc);
     let m = Measure::start(ctx);
-    let (moved_send, _) = phase(false)?;
+    let (moved_send, _) = phase(&mut pair, false)?;
     let b = m.finish(ctx, "send_", moved_send);
-    client
-        .shutdown(std::net::Shutdown::Write)
-        .or_error("shutdown")?;
-    let got = reader
-        .join()
-        .expect("reader thread panicked")
-        .or_error("receive")?;
+    let got = pair.finish()?;
     check_eq!(got, sent, "bytes received over loopback");
     // Every SEND_ZC request posts its notification (io_uring/notif.c), on
     // every kernel with the opcode.

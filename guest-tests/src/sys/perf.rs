@@ -164,7 +164,12 @@ pub struct SendOutcome {
 }
 
 /// Sends `buf` on `sock` through io_uring (IORING_OP_SEND, or SEND_ZC with
-/// `zc`) and waits for every completion the request produces.
+/// `zc`) with `msg_flags` (`MSG_DONTWAIT`: a full socket completes with
+/// -EAGAIN instead of waiting) and waits for every completion the request
+/// produces, calling `after_result` once the result CQE has come and
+/// before waiting for the zero-copy notification (on TCP the notification
+/// waits for the peer's ACK, which a single-threaded caller's receiver
+/// sends only when it reads).
 ///
 /// The buffer is `'static` so the kernel may read it for as long as it
 /// likes, even if the wait fails and the request stays in flight.
@@ -173,13 +178,19 @@ pub fn uring_send(
     sock: BorrowedFd<'_>,
     buf: &'static [u8],
     zc: bool,
+    msg_flags: i32,
+    after_result: &mut dyn FnMut(),
 ) -> io::Result<SendOutcome> {
     let len = u32::try_from(buf.len()).map_err(|_| io::Error::other("buffer too large"))?;
     let fd = types::Fd(sock.as_fd().as_raw_fd());
     let entry = if zc {
-        opcode::SendZc::new(fd, buf.as_ptr(), len).build()
+        opcode::SendZc::new(fd, buf.as_ptr(), len)
+            .flags(msg_flags)
+            .build()
     } else {
-        opcode::Send::new(fd, buf.as_ptr(), len).build()
+        opcode::Send::new(fd, buf.as_ptr(), len)
+            .flags(msg_flags)
+            .build()
     };
     // SAFETY: the entry points at `buf`, which is 'static and therefore
     // valid for reads for as long as the kernel may use it (until the last
@@ -208,6 +219,7 @@ pub fn uring_send(
                 out.res = cqe.result();
                 // A zero-copy send announces its notification with F_MORE.
                 expect_more = cqueue::more(cqe.flags());
+                after_result();
             }
         }
         if !got_result {
