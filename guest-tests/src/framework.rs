@@ -107,6 +107,9 @@ macro_rules! skip {
 /// What a running test reports besides its status.
 pub struct Ctx {
     pub observations: BTreeMap<String, Value>,
+    /// For an observation, the release or commit where it changed (see
+    /// [`Ctx::observe_changed`]).
+    pub changed_in: BTreeMap<String, String>,
     /// Facts about the machine and setup, not the kernel (see
     /// [`Ctx::environment`]).
     pub environment: BTreeMap<String, Value>,
@@ -121,6 +124,7 @@ impl Ctx {
     pub fn new(scratch: PathBuf, scale: f64) -> Self {
         Ctx {
             observations: BTreeMap::new(),
+            changed_in: BTreeMap::new(),
             environment: BTreeMap::new(),
             metrics: Vec::new(),
             scratch,
@@ -131,6 +135,15 @@ impl Ctx {
     /// Records a fact about kernel semantics.
     pub fn observe(&mut self, name: &str, value: impl Into<Value>) {
         self.observations.insert(name.to_owned(), value.into());
+    }
+
+    /// Records a fact that legitimately differs between kernels, with what
+    /// changed it (a release, a commit): reports show that beside a
+    /// difference, so a reader sees why two kernels disagree.
+    pub fn observe_changed(&mut self, name: &str, value: impl Into<Value>, changed_in: &str) {
+        self.observe(name, value);
+        self.changed_in
+            .insert(name.to_owned(), changed_in.to_owned());
     }
 
     /// Records a fact about the test environment (the scratch filesystem,
@@ -148,6 +161,17 @@ impl Ctx {
             Ok(n) => self.observe(name, *n),
             Err(e) => self.observe(name, crate::util::errno_name(*e)),
         }
+    }
+
+    /// [`Ctx::observe_result`] of a behaviour that `change` changed.
+    pub fn observe_result_changed(
+        &mut self,
+        name: &str,
+        res: &rustix::io::Result<usize>,
+        change: &crate::util::Change,
+    ) {
+        self.observe_result(name, res);
+        self.changed_in.insert(name.to_owned(), change.describe());
     }
 
     /// Records a measured figure.

@@ -493,12 +493,13 @@ fn probe(ctx: &mut Ctx) -> TestResult {
     // One fact, one name: the opcodes the probe lists as supported (the
     // last one and the count follow from the list). Kernels differ here by
     // release: every opcode is new in some version.
-    ctx.observe(
+    ctx.observe_changed(
         "supported",
         supported
             .iter()
             .map(|&op| opcode_name(op))
             .collect::<Vec<_>>(),
+        "each opcode's merge release (SPLICE v5.7, TEE v5.8, SEND_ZC v6.0, READ_MULTISHOT and WAITID v6.7, FTRUNCATE v6.9, BIND and LISTEN v6.11, ...)",
     );
     // Every opcode the suite relies on must be there on a kernel at or
     // after the release that merged it.
@@ -516,11 +517,11 @@ fn probe(ctx: &mut Ctx) -> TestResult {
     }
     match io_uring_disabled() {
         Some(v) => {
-            ctx.observe("io_uring_disabled_sysctl", true);
+            ctx.observe_changed("io_uring_disabled_sysctl", true, IO_URING_DISABLED_SYSCTL);
             ctx.environment("io_uring_disabled", v);
         }
         None => {
-            ctx.observe("io_uring_disabled_sysctl", false);
+            ctx.observe_changed("io_uring_disabled_sysctl", false, IO_URING_DISABLED_SYSCTL);
             check!(
                 !crate::util::kernel_at_least((6, 6)),
                 "/proc/sys/kernel/io_uring_disabled is missing on {} (the sysctl exists since v6.6)",
@@ -598,7 +599,11 @@ fn setup_features(ctx: &mut Ctx) -> TestResult {
                 .unwrap_or_else(|| format!("BIT_{b}"))
         })
         .collect();
-    ctx.observe("features", names);
+    ctx.observe_changed(
+        "features",
+        names,
+        "each IORING_FEAT_* bit's release (up to EXT_ARG v5.11 in every kernel here; REG_REG_RING v6.3, RECVSEND_BUNDLE v6.10, MIN_TIMEOUT v6.12, ...)",
+    );
     // Everything up to EXT_ARG (5.11) is in every kernel this suite targets,
     // and the waits in this area rely on EXT_ARG.
     for (b, name) in FEATURE_NAMES.iter().enumerate().take(9) {
@@ -1293,6 +1298,10 @@ fn send_zc_ipv6(_ctx: &mut Ctx) -> TestResult {
     check!(got == data, "received bytes differ from those sent");
     Ok(())
 }
+
+/// The sysctl's release; where it is missing on a kernel at or after it,
+/// the probe test fails.
+const IO_URING_DISABLED_SYSCTL: &str = "v6.6, /proc/sys/kernel/io_uring_disabled (\"io_uring: add a sysctl to disable io_uring system-wide\")";
 
 /// IORING_SEND_ZC_REPORT_USAGE: accepted since v6.2.
 const REPORT_USAGE: crate::util::Change = crate::util::Change {

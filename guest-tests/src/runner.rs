@@ -44,6 +44,8 @@ struct ChildReport {
     reason: Option<String>,
     observations: std::collections::BTreeMap<String, Value>,
     #[serde(default)]
+    changed_in: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
     environment: std::collections::BTreeMap<String, Value>,
     metrics: Vec<Metric>,
 }
@@ -248,6 +250,7 @@ fn run_one(test: &Test, rep: u32, opts: &RunOptions) -> (TestRecord, Environment
                         .to_owned(),
                 ),
                 observations: Default::default(),
+                changed_in: Default::default(),
                 environment: Default::default(),
                 metrics: Vec::new(),
             }
@@ -265,6 +268,7 @@ fn run_one(test: &Test, rep: u32, opts: &RunOptions) -> (TestRecord, Environment
         rep,
         boot: 0,
         observations: report.observations,
+        changed_in: report.changed_in,
         metrics: report.metrics,
         kernel_findings: Vec::new(),
         attempts: Vec::new(),
@@ -286,6 +290,7 @@ impl ChildReport {
             status: Status::Error,
             reason: Some(reason),
             observations: Default::default(),
+            changed_in: Default::default(),
             environment: Default::default(),
             metrics: Vec::new(),
         }
@@ -307,6 +312,7 @@ fn run_inline(test: &Test, scratch: &std::path::Path, scale: f64) -> ChildReport
         status,
         reason,
         observations: ctx.observations,
+        changed_in: ctx.changed_in,
         environment: ctx.environment,
         metrics: ctx.metrics,
     }
@@ -410,6 +416,7 @@ fn collect_child(pid: rustix::process::Pid, rd: OwnedFd, limit: Duration) -> Chi
                 limit.as_secs()
             )),
             observations: Default::default(),
+            changed_in: Default::default(),
             environment: Default::default(),
             metrics: Vec::new(),
         };

@@ -647,7 +647,11 @@ fn splice_to_socket_short_count(ctx: &mut Ctx) -> TestResult {
     let left = drain_now(&r).or_fail("drain pipe")?;
     // The receiver never reads, so how much fits before the sender blocks
     // depends only on the kernel's socket accounting, not on timing.
-    ctx.observe("bytes_before_signal", received.len());
+    ctx.observe_changed(
+        "bytes_before_signal",
+        received.len(),
+        "AF_UNIX send-buffer accounting, which changed between v6.1 (69632) and v6.12 (65536); the commit is not identified",
+    );
     match res {
         Ok(n) => check_eq!(
             received.len(),

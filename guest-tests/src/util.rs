@@ -249,6 +249,11 @@ pub struct Change {
 }
 
 impl Change {
+    /// `v6.7, 1b057bd800c3 (...)`: what reports show beside a difference.
+    pub fn describe(&self) -> String {
+        format!("v{}.{}, {}", self.release.0, self.release.1, self.commit)
+    }
+
     /// Whether the running kernel is at or after the change's release.
     pub fn expected(&self) -> bool {
         kernel_at_least(self.release)

@@ -156,6 +156,11 @@ fn record() -> impl Strategy<Value = TestRecord> {
             boot: 0,
             kernel_findings: vec![],
             attempts: vec![],
+            // Kernel-side text too: every renderer must take it as it is.
+            changed_in: observations
+                .keys()
+                .map(|k| (k.clone(), format!("v6.7 <{k}> & \"{k}\"")))
+                .collect(),
             observations,
             metrics: vec![],
         })

@@ -190,6 +190,11 @@ pub struct TestRecord {
     pub boot: u32,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub observations: BTreeMap<String, Value>,
+    /// Why an observation may differ between kernels: for an observation
+    /// name, the release or commit where that behaviour changed, as the
+    /// test knows it. Reports show it beside a difference.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub changed_in: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub metrics: Vec<Metric>,
     /// What the kernel complained about while the test ran: a change of
@@ -516,6 +521,7 @@ mod tests {
                 ("visible".into(), Value::from(true)),
                 ("ops".into(), Value::from(vec!["a".to_owned()])),
             ]),
+            changed_in: BTreeMap::from([("errno".into(), "v6.7, 1b057bd800c3".into())]),
             metrics: vec![Metric {
                 name: "throughput".into(),
                 value: 1.5,

@@ -70,6 +70,10 @@ fn record() -> impl Strategy<Value = TestRecord> {
                 duration_us,
                 rep,
                 boot,
+                changed_in: observations
+                    .keys()
+                    .map(|k| (k.clone(), format!("v6.7, {k} \u{e9}\n\"q\"")))
+                    .collect(),
                 observations,
                 kernel_findings: Vec::new(),
                 attempts: Vec::new(),
@@ -257,6 +261,7 @@ fn regression_non_finite_metric_keeps_its_record() {
             rep: 0,
             boot: 0,
             observations: BTreeMap::new(),
+            changed_in: Default::default(),
             kernel_findings: Vec::new(),
             attempts: Vec::new(),
             metrics: vec![Metric {

@@ -375,7 +375,12 @@ fn differences(v: &View<'_>) -> Markup {
                     @for o in diff {
                         tr {
                             td.id { (o.id) }
-                            td.id { (o.name) }
+                            td.id {
+                                (o.name)
+                                @if let Some(why) = o.changed_in {
+                                    br; small.changed { "changed in " (why) }
+                                }
+                            }
                             @let first = o.values.first().copied().flatten();
                             @for (k, val) in o.values.iter().enumerate() {
                                 td class=[(k > 0 && *val != first).then_some("diff")] {

@@ -378,6 +378,13 @@ fn differences(s: &mut String, v: &View<'_>, tags: &[String]) {
                     .to_owned(),
             ]);
         }
+        if let Some(why) = o.changed_in {
+            rows.push(vec![
+                view::wrap(&format!("changed in {why}"), WIDTH - 2, "    ", "      ")
+                    .trim_end()
+                    .to_owned(),
+            ]);
+        }
     }
     if count == 0 {
         let _ = writeln!(

@@ -211,6 +211,8 @@ pub fn terminal(res: &RunResults, verbose: bool) -> String {
 fn observations(s: &mut String, res: &RunResults, cols: &[String], verbose: bool) {
     // (test id, observation name) -> value per kernel (first rep).
     let mut obs: BTreeMap<(String, String), Vec<Option<Value>>> = BTreeMap::new();
+    // What changed it, where a test said.
+    let mut changed_in: BTreeMap<(String, String), &str> = BTreeMap::new();
     for (k, kr) in res.kernels.iter().enumerate() {
         for r in kr.records.iter().filter(|r| r.rep == 0) {
             for (name, v) in &r.observations {
@@ -218,6 +220,11 @@ fn observations(s: &mut String, res: &RunResults, cols: &[String], verbose: bool
                     .entry((r.id.clone(), name.clone()))
                     .or_insert_with(|| vec![None; cols.len()]);
                 e[k] = Some(v.clone());
+            }
+            for (name, why) in &r.changed_in {
+                changed_in
+                    .entry((r.id.clone(), name.clone()))
+                    .or_insert(why.as_str());
             }
         }
     }
@@ -235,6 +242,9 @@ fn observations(s: &mut String, res: &RunResults, cols: &[String], verbose: bool
             diff_rows.push(row.clone());
             if let Some(text) = list_difference(cols, vals) {
                 diff_rows.push(vec![format!("    {text}")]);
+            }
+            if let Some(why) = changed_in.get(&(id.clone(), name.clone())) {
+                diff_rows.push(vec![format!("    changed in {why}")]);
             }
         }
         rows.push(row);
@@ -430,6 +440,35 @@ mod tests {
             ("6.12", "completed", &[skip("no SEND_ZC", 0)]),
         ]);
         assert!(terminal(&all, false).contains("\n  io_uring.zc skip: no SEND_ZC\n"));
+    }
+
+    #[test]
+    fn a_difference_says_what_changed_it_where_the_test_knows() {
+        use crate::report::view::tests::run;
+        let rec = |result: &str| {
+            serde_json::json!({"id": "splice.from_dev_zero", "status": "pass", "duration_us": 1,
+                "observations": {"splice_result": result, "other": 1},
+                "changed_in": {"splice_result": "v6.7, 1b057bd800c3"}})
+        };
+        let res = run(&[
+            ("6.1", "completed", &[rec("EINVAL")]),
+            ("6.12", "completed", &[rec("4096")]),
+        ]);
+        let t = terminal(&res, false);
+        assert!(
+            t.contains("splice.from_dev_zero: splice_result *")
+                && t.contains("\n    changed in v6.7, 1b057bd800c3\n"),
+            "{t}"
+        );
+        assert_eq!(t.matches("changed in").count(), 1, "{t}");
+        let md = crate::report::markdown::markdown(&res);
+        assert!(md.contains("changed in v6.7, 1b057bd800c3"), "{md}");
+        // The same value everywhere: no difference, nothing said.
+        let same = run(&[
+            ("6.1", "completed", &[rec("4096")]),
+            ("6.12", "completed", &[rec("4096")]),
+        ]);
+        assert!(!terminal(&same, false).contains("changed in"));
     }
 
     #[test]

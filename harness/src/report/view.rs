@@ -35,6 +35,9 @@ pub(crate) struct ObsRow<'a> {
     /// Per kernel: the test reported observations there at all. A test
     /// that never ran or died first has none, and is not compared.
     pub observed: Vec<bool>,
+    /// The release or commit where this behaviour changed, as the test
+    /// recorded it (any kernel's record that says).
+    pub changed_in: Option<&'a str>,
 }
 
 impl ObsRow<'_> {
@@ -284,11 +287,18 @@ impl<'a> View<'a> {
                             .and_then(|r| r.observations.get(name))
                     })
                     .collect();
+                let changed_in = (0..n).find_map(|k| {
+                    self.records(k, id)
+                        .first()
+                        .and_then(|r| r.changed_in.get(name))
+                        .map(String::as_str)
+                });
                 rows.push(ObsRow {
                     id,
                     name,
                     values,
                     observed: observed.clone(),
+                    changed_in,
                 });
             }
         }

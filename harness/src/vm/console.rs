@@ -413,6 +413,7 @@ mod tests {
             rep,
             boot: 0,
             observations: Default::default(),
+            changed_in: Default::default(),
             metrics: vec![],
             kernel_findings: vec![],
             attempts: vec![],
