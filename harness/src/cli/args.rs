@@ -448,6 +448,7 @@ impl SeriesArgs {
             dry_run: self.dry_run,
             build: BuildOptions {
                 fragments: self.fragments,
+                debug: self.debug,
                 jobs: self.jobs,
             },
             threshold,
@@ -516,6 +517,7 @@ impl BootArgs {
   kharness series thread.txt --tree ~/linux --final-only
   kharness series ~/mail/v2.mbox --tree ~/linux --dry-run     # the steps, nothing built
   kharness series DIR --tree ~/linux --boots 3 --reps 2 --filter tag:perf   # base +1 +2 base +1 +2 ...
+  kharness series DIR --tree ~/linux --debug kasan,lockdep,ubsan,kfence      # debug kernels
 
 Exit codes: 0 nothing regressed and every expected effect happened, 1 a test
 got worse, a metric regressed or an expected effect did not happen, 2 bad
@@ -538,6 +540,19 @@ pub struct SeriesArgs {
     /// Extra kernel config fragment merged after the built-in one; repeatable.
     #[arg(long = "fragment", value_name = "FILE")]
     pub fragments: Vec<PathBuf>,
+    /// Build every step with kernel checkers on, as syzbot and 0-day do:
+    /// kasan, lockdep, ubsan, kfence (comma-separated), or a config
+    /// fragment file of your own (images/debug/ holds ours). A KASAN,
+    /// lockdep or UBSAN report is then a complaint charged to the test
+    /// that ran and to the patch that brought it.
+    #[arg(
+        long,
+        value_name = "CHECKERS|FILE",
+        value_delimiter = ',',
+        value_parser = crate::kernel::debug::DebugChoice::parse,
+        env = "KHARNESS_DEBUG"
+    )]
+    pub debug: Vec<crate::kernel::debug::DebugChoice>,
     /// make -j (default: all cores).
     #[arg(long, env = "KHARNESS_JOBS")]
     pub jobs: Option<usize>,
