@@ -192,6 +192,9 @@ pub fn terminal(res: &RunResults, verbose: bool) -> String {
                 kr.wall_s
             );
         }
+        if let Some(env) = crate::report::view::environment_line(kr) {
+            let _ = writeln!(s, "    environment: {env}");
+        }
         if kr.outcome != KernelOutcome::Completed {
             if let Some(d) = &kr.detail {
                 for line in d.lines() {
