@@ -174,3 +174,13 @@ pub fn unmet_expectations(series: &serde_json::Value) -> Vec<serde_json::Value> 
         .cloned()
         .collect()
 }
+
+/// The kernel run of a series step (`base`, `+1`) in a results.json.
+pub fn step<'a>(res: &'a serde_json::Value, label: &str) -> &'a serde_json::Value {
+    res["kernels"]
+        .as_array()
+        .expect("results.json has kernels")
+        .iter()
+        .find(|k| k["label"] == label)
+        .unwrap_or_else(|| panic!("no step {label}: {res}"))
+}

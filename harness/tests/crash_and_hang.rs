@@ -9,7 +9,9 @@
 
 mod common;
 
-use common::{kharness, latest_run, results_json, series_dir, series_json, unmet_expectations};
+use common::{
+    kharness, latest_run, results_json, series_dir, series_json, step, unmet_expectations,
+};
 
 const TREE: &str = "/usr/src/linux-source-6.12";
 
@@ -32,16 +34,6 @@ fn run_series(out: &std::path::Path, timeout: &str, filters: &[&str]) -> common:
         args.extend(["--filter", f]);
     }
     kharness(&args)
-}
-
-/// The kernel run of a series step (`base`, `+1`).
-fn step<'a>(res: &'a serde_json::Value, label: &str) -> &'a serde_json::Value {
-    res["kernels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["label"] == label)
-        .unwrap_or_else(|| panic!("no step {label}: {res}"))
 }
 
 /// (id, status) of each record of a kernel run, in order.

@@ -257,16 +257,26 @@ latest = kcidb_io.schema.LATEST
 latest.validate(data)
 assert latest.is_compatible(data), "not compatible with the latest schema"
 v = data["version"]
+ids = {t["id"] for t in data["tests"]} | {b["id"] for b in data["builds"]}
+issues = {i["id"] for i in data.get("issues", [])}
+for i in data.get("incidents", []):
+    assert i["issue_id"] in issues, f"incident {i['id']} names no issue"
+    assert i["test_id"] in ids and i["build_id"] in ids, f"incident {i['id']} names no test or build"
 print(f"valid kcidb v{v['major']}.{v['minor']} (kcidb-io latest v{latest.major}.{latest.minor}):",
-      len(data["checkouts"]), "checkouts,", len(data["builds"]), "builds,", len(data["tests"]), "tests")
+      len(data["checkouts"]), "checkouts,", len(data["builds"]), "builds,", len(data["tests"]), "tests,",
+      len(data.get("issues", [])), "issues,", len(data.get("incidents", [])), "incidents")
 "#;
+
+/// A series step with a KASAN complaint charged to a test and a WARN at
+/// boot: what kcidb.json turns into issues and incidents.
+const COMPLAINTS: &str = "complaints-debug-series";
 
 #[test]
 fn kcidb_json_passes_the_kcidb_io_validator() {
     if !have(python_has("kcidb_io"), "python3 with kcidb-io (PyPI)") {
         return;
     }
-    for name in FIXTURES {
+    for name in FIXTURES.iter().chain([&COMPLAINTS]) {
         let dir = rendered(name);
         let file = dir.path().join("kcidb.json");
         let out = run(
@@ -276,7 +286,43 @@ fn kcidb_json_passes_the_kcidb_io_validator() {
         let said = expect_success(&format!("kcidb-io validation of {name}"), &out);
         eprintln!("{name}: {said}");
         assert!(said.starts_with("valid kcidb v5."), "{said}");
+        if *name == COMPLAINTS {
+            assert!(
+                said.trim_end().ends_with(" 2 issues, 2 incidents"),
+                "{said}"
+            );
+        }
     }
+}
+
+#[test]
+fn the_kcidb_validator_rejects_a_broken_incident() {
+    if !have(python_has("kcidb_io"), "python3 with kcidb-io (PyPI)") {
+        return;
+    }
+    let dir = rendered(COMPLAINTS);
+    let file = dir.path().join("kcidb.json");
+    let mut data: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).expect("kcidb.json")).expect("JSON");
+    // An incident must say which issue (and which version of it) it is.
+    data["incidents"][0]
+        .as_object_mut()
+        .expect("an incident")
+        .remove("issue_version");
+    std::fs::write(&file, data.to_string()).expect("write");
+    let out = run(
+        Command::new("python3").args(["-c", KCIDB_CHECK]).arg(&file),
+        Duration::from_secs(120),
+    );
+    assert!(
+        !out.status.success(),
+        "an incident without issue_version passed"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("issue_version"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

@@ -242,8 +242,8 @@ impl TestRecord {
 /// lockdep report read from the console, or a new taint flag.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KernelFinding {
-    /// `panic`, `oops`, `bug`, `warn`, `kasan`, `lockdep`, `hung_task`,
-    /// `soft_lockup`, `ubsan`, `taint`.
+    /// `panic`, `oops`, `bug`, `warn`, `kasan`, `kfence`, `lockdep`,
+    /// `sleep_in_atomic`, `hung_task`, `soft_lockup`, `ubsan`, `taint`.
     pub kind: String,
     /// True when the kernel could not have carried on normally after it.
     pub fatal: bool,

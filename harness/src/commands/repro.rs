@@ -401,7 +401,9 @@ fn kernel_for(
         ));
     }
     let build = crate::plan::BuildOptions {
+        // A debug run's checker fragments were recorded as files too.
         fragments: series.fragments.iter().map(|f| dir.join(f)).collect(),
+        debug: Vec::new(),
         jobs: req.jobs,
     };
     let step = crate::engine::build_step(&build, &read, &mut scratch, &cache, k, out)?;

@@ -27,6 +27,16 @@ pub fn run(a: SeriesArgs, out: &Output) -> Result<ExitCode> {
             "--tree: {e}; e.g. /usr/src/linux-source-6.12 after ci/setup.sh"
         ))
     })?;
+    for d in &sp.build.debug {
+        if let crate::kernel::debug::DebugChoice::File(p) = d {
+            if !p.is_file() {
+                return Err(Error::Usage(format!(
+                    "--debug {}: no such fragment file",
+                    p.display()
+                )));
+            }
+        }
+    }
     // Before any build: a run directory that cannot be made would
     // only fail after every step was built. A dry run makes none.
     if !sp.dry_run {
@@ -35,7 +45,7 @@ pub fn run(a: SeriesArgs, out: &Output) -> Result<ExitCode> {
     execute(sp, out)
 }
 
-pub fn execute(sp: SeriesPlan, out: &Output) -> Result<ExitCode> {
+pub fn execute(mut sp: SeriesPlan, out: &Output) -> Result<ExitCode> {
     let series = series::read(&sp.series)?;
     if !out.quiet {
         eprintln!(
@@ -56,6 +66,19 @@ pub fn execute(sp: SeriesPlan, out: &Output) -> Result<ExitCode> {
     }
     let cache = crate::support::paths::cache_dir()
         .ok_or_else(|| Error::Usage("no cache directory: set KHARNESS_CACHE_DIR".into()))?;
+    // The checkers become fragment files before the user's own (which
+    // keep the last word): every step's build, its cache key and the
+    // recipe's copies then see them like any --fragment.
+    let mut debug = Vec::new();
+    for d in &sp.build.debug {
+        let dir = cache.join("fragments");
+        debug.push(
+            crate::kernel::debug::materialise(d, &dir)
+                .map_err(|e| Error::io("failed to write", &dir, e))?,
+        );
+    }
+    debug.append(&mut sp.build.fragments);
+    sp.build.fragments = debug;
     let mut tree = ScratchTree::open(&sp.tree, &cache)?;
     for n in tree.notes() {
         if !out.quiet {
@@ -213,17 +236,20 @@ fn dry_run(sp: &SeriesPlan, series: &Series) -> String {
         };
         s.push_str(&format!("step {label:>4}: build and boot {what}\n"));
     }
-    let fragments = if sp.build.fragments.is_empty() {
-        "the built-in kernel config".to_owned()
-    } else {
+    let mut fragments = "the built-in kernel config".to_owned();
+    if !sp.build.debug.is_empty() {
+        let names: Vec<String> = sp.build.debug.iter().map(|d| d.name()).collect();
+        fragments.push_str(&format!(" + debug {}", names.join(",")));
+    }
+    if !sp.build.fragments.is_empty() {
         let names: Vec<String> = sp
             .build
             .fragments
             .iter()
             .map(|f| f.display().to_string())
             .collect();
-        format!("the built-in kernel config + {}", names.join(", "))
-    };
+        fragments.push_str(&format!(" + {}", names.join(", ")));
+    }
     let filters = if sp.run.filters.is_empty() {
         "every test".to_owned()
     } else {

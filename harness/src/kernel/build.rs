@@ -43,8 +43,8 @@ const MAX_ERROR_LINES: usize = 20;
 pub struct BuildSpec {
     /// A kernel source tree; only read.
     pub source: PathBuf,
-    /// Fragments merged onto `tinyconfig` in order (later ones win). Empty
-    /// means [`DEFAULT_FRAGMENT`].
+    /// Fragments merged onto `tinyconfig` after [`DEFAULT_FRAGMENT`], in
+    /// order (later ones win).
     pub fragments: Vec<PathBuf>,
     /// `make -j`.
     pub jobs: usize,
@@ -443,7 +443,7 @@ fn check_source(source: &Path) -> Result<PathBuf, BuildError> {
     Ok(canon)
 }
 
-/// The fragments' requests, in order; the embedded default when none.
+/// The fragments' requests: the embedded default, then `paths` in order.
 fn read_fragments(paths: &[PathBuf]) -> Result<Requests, BuildError> {
     let mut requests = Requests::default();
     let mut add = |origin: String, text: &str| -> Result<(), BuildError> {
@@ -455,9 +455,9 @@ fn read_fragments(paths: &[PathBuf]) -> Result<Requests, BuildError> {
         requests.add(&origin, &lines);
         Ok(())
     };
-    if paths.is_empty() {
-        add(DEFAULT_FRAGMENT_NAME.to_owned(), DEFAULT_FRAGMENT)?;
-    }
+    // Always first: extra fragments (`--fragment`, `--debug`) add to the
+    // configuration the suite needs, they do not replace it.
+    add(DEFAULT_FRAGMENT_NAME.to_owned(), DEFAULT_FRAGMENT)?;
     for p in paths {
         let text = std::fs::read_to_string(p).map_err(|e| BuildError::ReadFragment {
             path: p.clone(),
@@ -564,6 +564,25 @@ mod tests {
             assert!(text.contains(&format!("{must}\n")), "{must} missing");
         }
         assert!(!text.contains("=m\n"), "everything is built in: no modules");
+    }
+
+    #[test]
+    fn an_extra_fragment_adds_to_the_built_in_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let frag = dir.path().join("debug.config");
+        std::fs::write(&frag, "CONFIG_KASAN=y\n# CONFIG_IO_URING is not set\n").unwrap();
+        let text = read_fragments(std::slice::from_ref(&frag))
+            .unwrap()
+            .as_config_text();
+        assert!(text.contains("CONFIG_KASAN=y\n"), "{text}");
+        assert!(
+            text.contains("CONFIG_VIRTIO_FS=y\n"),
+            "built-in kept: {text}"
+        );
+        assert!(
+            text.contains("# CONFIG_IO_URING is not set\n") && !text.contains("CONFIG_IO_URING=y"),
+            "the later fragment wins: {text}"
+        );
     }
 
     #[test]

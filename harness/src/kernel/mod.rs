@@ -1,6 +1,7 @@
 //! Kernels: prebuilt images (find, check, name) and builds from source.
 
 pub mod build;
+pub mod debug;
 mod image;
 
 pub use image::{

@@ -12,6 +12,9 @@ use super::Plan;
 pub struct BuildOptions {
     /// Extra config fragments merged after the embedded one.
     pub fragments: Vec<PathBuf>,
+    /// Checkers to build in (`--debug`), merged after the embedded
+    /// fragment and before `fragments`.
+    pub debug: Vec<crate::kernel::debug::DebugChoice>,
     /// make -j (all cores when `None`).
     pub jobs: Option<usize>,
 }

@@ -6,8 +6,14 @@
 //! a `boot` test, and one test per record with the test id as its path.
 //! Metrics become `DONE` subtests `<test id>.<metric>` carrying a `number`,
 //! since a KCIDB test holds one number.
+//!
+//! Kernel complaints (WARN, KASAN, lockdep, UBSAN, oops, taint, ...) are
+//! `issues`, one per signature, with an id made of the signature alone so
+//! the same bug is the same issue in every run and on every kernel; each
+//! place one was seen is an `incident` linking the issue to the test it was
+//! charged to (or to the kernel's `boot` test when no test was running).
 
-use kharness_record::{Status, TestRecord};
+use kharness_record::{KernelFinding, Status, TestRecord};
 use serde_json::{Map, Value, json};
 
 use super::view::{self, View};
@@ -27,6 +33,7 @@ pub fn kcidb(res: &RunResults) -> Value {
     let mut checkouts = Vec::new();
     let mut builds = Vec::new();
     let mut tests = Vec::new();
+    let mut issues = Issues::default();
     let environment = environment(res);
     for (k, kr) in res.kernels.iter().enumerate() {
         let id = &kr.identity;
@@ -74,6 +81,15 @@ pub fn kcidb(res: &RunResults) -> Value {
             },
         }));
         tests.push(boot_test(&base, kr, &environment));
+        // Complaints no test was charged with (boot, shutdown) belong to
+        // the boot; a crashed test's fatal one is already its own.
+        let charged: Vec<&KernelFinding> =
+            kr.records.iter().flat_map(|r| &r.kernel_findings).collect();
+        for f in &kr.console_findings {
+            if !charged.iter().any(|c| c.excerpt == f.excerpt) {
+                issues.seen(f, &base, &format!("{base}:boot"));
+            }
+        }
         for tid in &v.ids {
             for r in v.records(k, tid) {
                 let test_id = if r.rep == 0 && r.boot == 0 {
@@ -81,6 +97,9 @@ pub fn kcidb(res: &RunResults) -> Value {
                 } else {
                     format!("{base}:{tid}:{}", r.sample())
                 };
+                for f in &r.kernel_findings {
+                    issues.seen(f, &base, &test_id);
+                }
                 tests.push(test(&base, &test_id, kr, r, &environment));
                 for m in &r.metrics {
                     let mut number = Map::new();
@@ -103,12 +122,91 @@ pub fn kcidb(res: &RunResults) -> Value {
             }
         }
     }
-    json!({
+    let mut data = json!({
         "version": {"major": KCIDB_MAJOR, "minor": KCIDB_MINOR},
         "checkouts": checkouts,
         "builds": builds,
         "tests": tests,
-    })
+    });
+    if !issues.issues.is_empty() {
+        data["issues"] = json!(issues.issues);
+        data["incidents"] = json!(issues.incidents);
+    }
+    data
+}
+
+/// The version every issue is written with: an issue is its signature,
+/// which never changes, so there is nothing to revise.
+const ISSUE_VERSION: u32 = 1;
+
+/// Issues by signature, and where each was seen.
+#[derive(Default)]
+struct Issues {
+    issues: Vec<Value>,
+    incidents: Vec<Value>,
+}
+
+impl Issues {
+    /// Records that `f` was seen in `test_id` (of build `build_id`).
+    fn seen(&mut self, f: &KernelFinding, build_id: &str, test_id: &str) {
+        let title = title(f);
+        let issue_id = issue_id(f);
+        if !self.issues.iter().any(|i| i["id"] == issue_id) {
+            let mut misc = json!({"kind": f.kind, "fatal": f.fatal});
+            if let Some(at) = &f.location {
+                misc["location"] = json!(at);
+            }
+            self.issues.push(json!({
+                "id": issue_id,
+                "version": ISSUE_VERSION,
+                "origin": ORIGIN,
+                "report_subject": excerpt(&title),
+                // The kernel under test complained, not kharness.
+                "culprit": {"code": true, "tool": false, "harness": false},
+                "categories": [format!("runtime.{}", path_part(&f.kind))],
+                "comment": excerpt(&title),
+                "misc": misc,
+            }));
+        }
+        let n = self
+            .incidents
+            .iter()
+            .filter(|i| i["test_id"] == test_id)
+            .count();
+        let mut incident = json!({
+            "id": format!("{test_id}:issue{}", n + 1),
+            "origin": ORIGIN,
+            "issue_id": issue_id,
+            "issue_version": ISSUE_VERSION,
+            "build_id": build_id,
+            "test_id": test_id,
+            "present": true,
+            "comment": excerpt(&match &f.location {
+                Some(at) => format!("{title} at {at}"),
+                None => title.clone(),
+            }),
+        });
+        if !f.excerpt.is_empty() {
+            incident["misc"] = json!({"excerpt": excerpt(&f.excerpt)});
+        }
+        self.incidents.push(incident);
+    }
+}
+
+/// A complaint's title: its signature, else (results written before
+/// signatures) its kind.
+fn title(f: &KernelFinding) -> String {
+    if f.signature.is_empty() {
+        f.kind.clone()
+    } else {
+        view::one_line(&f.signature)
+    }
+}
+
+/// `kharness:<signature>`: the signature holds no address, PID or line
+/// number, so the same bug gets the same issue id in every run.
+fn issue_id(f: &KernelFinding) -> String {
+    format!("{ORIGIN}:{}", excerpt(&title(f)))
 }
 
 /// The id part of a series step's checkout: `base`, `patch1`, `patch2`...
@@ -366,6 +464,92 @@ mod tests {
         let boot = by_path(&d, "boot")[0];
         assert_eq!(boot["status"], "FAIL");
         assert_eq!(boot["log_excerpt"], "the suite never started\nconsole tail");
+    }
+
+    #[test]
+    fn complaints_are_issues_by_signature_with_an_incident_per_test() {
+        let warned = |id: &str, rep: u32| {
+            json!({"id": id, "status": "warned", "duration_us": 5, "rep": rep,
+                "kernel_findings": [{"kind": "kasan", "fatal": false,
+                    "excerpt": "BUG: KASAN: slab-use-after-free in pipe_resize_ring+0x1/0x2",
+                    "signature": "KASAN: slab-use-after-free Read in pipe_resize_ring"}]})
+        };
+        let mut res = run(&[
+            (
+                "6.12",
+                "completed",
+                &[warned("a.one", 0), warned("a.one", 1)],
+            ),
+            (
+                "6.13",
+                "completed",
+                &[warned("a.two", 0), rec("a.one", "pass")],
+            ),
+        ]);
+        // A WARN while no test ran (at boot) is the boot's.
+        res.kernels[1].console_findings = vec![crate::vm::console::ConsoleFinding {
+            kind: "warn".into(),
+            excerpt: "WARNING: CPU: 0 PID: 1 at init/main.c:1 start_kernel".into(),
+            signature: "WARNING in start_kernel".into(),
+            location: Some("init/main.c:1".into()),
+            ..Default::default()
+        }];
+        let d = kcidb(&res);
+        let issues = d["issues"].as_array().unwrap();
+        let ids: Vec<&str> = issues.iter().map(|i| i["id"].as_str().unwrap()).collect();
+        assert_eq!(
+            ids,
+            [
+                "kharness:KASAN: slab-use-after-free Read in pipe_resize_ring",
+                "kharness:WARNING in start_kernel"
+            ]
+        );
+        assert_eq!(issues[0]["culprit"]["code"], true);
+        assert_eq!(issues[0]["categories"], json!(["runtime.kasan"]));
+        assert_eq!(issues[1]["misc"]["location"], "init/main.c:1");
+        let incidents = d["incidents"].as_array().unwrap();
+        let links: Vec<(&str, &str)> = incidents
+            .iter()
+            .map(|i| {
+                (
+                    i["test_id"].as_str().unwrap(),
+                    i["issue_id"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        let kasan = ids[0];
+        assert_eq!(
+            links,
+            [
+                ("kharness:20270101T000000Z-1:a.one", kasan),
+                ("kharness:20270101T000000Z-1:a.one:rep1", kasan),
+                ("kharness:20270101T000000Z-2:boot", ids[1]),
+                ("kharness:20270101T000000Z-2:a.two", kasan),
+            ]
+        );
+        // Every incident names a test and a build that exist.
+        for i in incidents {
+            assert!(
+                d["tests"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|t| t["id"] == i["test_id"])
+            );
+            assert!(
+                d["builds"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|b| b["id"] == i["build_id"])
+            );
+        }
+        // The same bug in another run is the same issue.
+        res.run_id = "20270202T000000Z".into();
+        assert_eq!(kcidb(&res)["issues"][0]["id"], ids[0]);
+        // No complaint, no issues.
+        let clean = kcidb(&run(&[("6.1", "completed", &[rec("a.one", "pass")])]));
+        assert!(clean.get("issues").is_none() && clean.get("incidents").is_none());
     }
 
     #[test]

@@ -124,6 +124,10 @@ fn kernels(s: &mut String, v: &View<'_>, tags: &[String]) {
         if let Some(d) = kr.detail.as_deref().and_then(|d| d.lines().next()) {
             s.push_str(&view::wrap(d, WIDTH, "    ", "      "));
         }
+        if let Some(env) = view::environment_line(kr) {
+            let line = format!("environment: {env}");
+            s.push_str(&view::wrap(&line, WIDTH, "    ", "      "));
+        }
     }
     let backend = view::backend(res);
     let mode = view::perf_mode(res)

@@ -169,16 +169,32 @@ pub fn terminal(res: &RunResults, verbose: bool) -> String {
             0 => String::new(),
             n => format!(", {n} flaky"),
         };
-        let _ = writeln!(
-            s,
-            "{}: {} passed{flaky}, {} failed, {} skipped; {} in {:.1}s{boots}",
-            kr.name(),
-            kr.count(Status::Pass),
-            bad,
-            kr.count(Status::Skip),
-            kr.outcome.as_str(),
-            kr.wall_s
-        );
+        if crate::report::view::suite_started(kr) {
+            let _ = writeln!(
+                s,
+                "{}: {} passed{flaky}, {} failed, {} skipped; {} in {:.1}s{boots}",
+                kr.name(),
+                kr.count(Status::Pass),
+                bad,
+                kr.count(Status::Skip),
+                kr.outcome.as_str(),
+                kr.wall_s
+            );
+        } else {
+            // Every record is one the host filled in: no test ran, so
+            // none passed or failed.
+            let _ = writeln!(
+                s,
+                "{}: the suite did not run ({} test(s) not run); {} in {:.1}s{boots}",
+                kr.name(),
+                kr.records.len(),
+                kr.outcome.as_str(),
+                kr.wall_s
+            );
+        }
+        if let Some(env) = crate::report::view::environment_line(kr) {
+            let _ = writeln!(s, "    environment: {env}");
+        }
         if kr.outcome != KernelOutcome::Completed {
             if let Some(d) = &kr.detail {
                 for line in d.lines() {
@@ -412,6 +428,33 @@ mod tests {
             t,
             "A          BB\nlong name  x\nspanning row that is long\n"
         );
+    }
+
+    #[test]
+    fn a_kernel_that_never_ran_the_suite_says_so_not_that_tests_failed() {
+        use crate::report::view::tests::{rec, run};
+        let not_run = |id: &str| {
+            serde_json::json!({"id": id, "status": "error", "duration_us": 0,
+                "reason": "not run: the guest stopped first (boot failed)"})
+        };
+        let res = run(&[
+            (
+                "6.1",
+                "completed",
+                &[rec("a.one", "pass"), rec("a.two", "fail")],
+            ),
+            ("6.12", "boot_failed", &[not_run("a.one"), not_run("a.two")]),
+        ]);
+        let t = terminal(&res, false);
+        assert!(
+            t.contains("\n6.12: the suite did not run (2 test(s) not run); boot failed in "),
+            "{t}"
+        );
+        assert!(
+            t.contains("\n6.1: 1 passed, 1 failed, 0 skipped; completed in "),
+            "{t}"
+        );
+        assert!(!t.contains("6.12: 0 passed"), "{t}");
     }
 
     #[test]

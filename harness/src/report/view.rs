@@ -390,6 +390,36 @@ pub(crate) fn suite_started(kr: &KernelRun) -> bool {
     kr.outcome == KernelOutcome::Completed || kr.records.iter().any(|r| !not_run(kr, r))
 }
 
+/// The facts about a kernel's test machine its boots recorded (scratch
+/// filesystem, perf counters, ...; `boots[].environment`), as one line:
+/// `scratch_fs=tmpfs, sw_counters=[...]`, each name once, in name order. A
+/// name whose value differed between tests or boots lists every value,
+/// `a|b`. `None` when nothing was recorded. These are never observations:
+/// no report compares them between kernels.
+pub(crate) fn environment_line(kr: &KernelRun) -> Option<String> {
+    use std::collections::BTreeMap;
+    let mut facts: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for boot in &kr.boots {
+        for per_test in boot.environment.values() {
+            for (name, value) in per_test {
+                let shown = one_line(&value.to_string());
+                let values = facts.entry(name.as_str()).or_default();
+                if !values.contains(&shown) {
+                    values.push(shown);
+                }
+            }
+        }
+    }
+    if facts.is_empty() {
+        return None;
+    }
+    let parts: Vec<String> = facts
+        .iter()
+        .map(|(name, values)| format!("{name}={}", values.join("|")))
+        .collect();
+    Some(parts.join(", "))
+}
+
 /// The first 12 hex digits of a SHA-256, as people quote them.
 pub(crate) fn short_sha(s: &str) -> &str {
     s.get(..12).unwrap_or(s)
@@ -694,6 +724,67 @@ pub(crate) mod tests {
         assert_eq!(si(180464200.0), "180M");
         assert_eq!(si(12500.0), "12.5k");
         assert_eq!(si(950.0), "950");
+    }
+
+    /// A boot of kernel `k` of `res` with these environment facts.
+    fn add_boot(res: &mut RunResults, k: usize, env: serde_json::Value) {
+        let boot = json!({"why": {"kind": "first"}, "started": "2027-01-01T00:00:00.000Z",
+            "wall_s": 1.0, "outcome": "completed", "command": "qemu", "console_log": "c",
+            "guest_log": "g", "tests": 2, "environment": env});
+        res.kernels[k]
+            .boots
+            .push(serde_json::from_value(boot).unwrap());
+    }
+
+    #[test]
+    fn environment_is_a_line_per_kernel_and_never_a_difference() {
+        let o = |v: bool| {
+            json!({"id": "a.one", "status": "pass", "duration_us": 1,
+                                 "observations": {"zero_copy": v}})
+        };
+        let mut res = run(&[
+            ("6.1", "completed", &[o(false)]),
+            ("6.12", "completed", &[o(false)]),
+        ]);
+        add_boot(
+            &mut res,
+            0,
+            json!({"a.one": {"scratch_fs": "tmpfs", "sw_counters": true},
+                                     "a.two": {"scratch_fs": "tmpfs"}}),
+        );
+        add_boot(
+            &mut res,
+            1,
+            json!({"a.one": {"scratch_fs": "ext4", "sw_counters": true}}),
+        );
+        add_boot(&mut res, 1, json!({"a.one": {"scratch_fs": "tmpfs"}}));
+        assert_eq!(
+            environment_line(&res.kernels[0]).as_deref(),
+            Some("scratch_fs=tmpfs, sw_counters=true")
+        );
+        assert_eq!(
+            environment_line(&res.kernels[1]).as_deref(),
+            Some("scratch_fs=ext4|tmpfs, sw_counters=true")
+        );
+        let t = crate::report::terminal(&res, false);
+        assert!(
+            t.contains("\n6.12: 1 passed, 0 failed, 0 skipped; completed in 11.0s (2 boots)\n    environment: scratch_fs=ext4|tmpfs, sw_counters=true\n"),
+            "{t}"
+        );
+        // The kernels differ in their machines, not in what they observed.
+        assert!(
+            t.contains("No observation differs between the kernels."),
+            "{t}"
+        );
+        let md = crate::report::markdown(&res);
+        assert!(
+            md.contains("    environment: scratch_fs=tmpfs, sw_counters=true\n"),
+            "{md}"
+        );
+        assert!(!md.contains("scratch_fs *"), "{md}");
+        let none = run(&[("6.1", "completed", &[rec("a.one", "pass")])]);
+        assert_eq!(environment_line(&none.kernels[0]), None);
+        assert!(!crate::report::terminal(&none, false).contains("environment:"));
     }
 
     #[test]

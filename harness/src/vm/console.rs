@@ -17,6 +17,19 @@ const PATTERNS: &[(&str, &str, bool)] = &[
     ("general protection fault", "oops", true),
     ("kernel BUG at", "bug", true),
     ("BUG: KASAN:", "kasan", false),
+    ("BUG: KFENCE:", "kfence", false),
+    (
+        "BUG: sleeping function called from invalid context",
+        "sleep_in_atomic",
+        false,
+    ),
+    ("WARNING: bad unlock balance detected", "lockdep", false),
+    (
+        "WARNING: lock held when returning to user space",
+        "lockdep",
+        false,
+    ),
+    ("WARNING: inconsistent lock state", "lockdep", false),
     ("BUG: soft lockup", "soft_lockup", false),
     (
         "WARNING: possible circular locking dependency",
@@ -125,6 +138,9 @@ const REPORTING: &[&str] = &[
     "ubsan_epilogue",
     "lock_acquire",
     "__lock_acquire",
+    "__might_sleep",
+    "__might_resched",
+    "__might_fault",
     "schedule",
     "__schedule",
     "schedule_timeout",
@@ -259,14 +275,41 @@ fn signature(kind: &str, lines: &[&str]) -> (String, Option<String>) {
         }
         "soft_lockup" => named("BUG: soft lockup", func(None)),
         "hung_task" => named("INFO: task hung", trace_function(&report)),
-        // A lockdep report names the lock being taken `at: func+0x1/0x2`.
+        // A lockdep report names the lock's place `..., at: func+0x1/0x2`,
+        // or on the line after `... at:` as `[<address>] func+0x1/0x2`.
         "lockdep" => {
-            let own = report
-                .iter()
-                .find_map(|l| l.strip_prefix("at: "))
-                .and_then(function_of);
-            named("possible deadlock", own.or_else(|| trace_function(&report)))
+            let own = report.iter().enumerate().find_map(|(i, l)| {
+                if let Some((_, f)) = l.split_once("at: ") {
+                    return function_of(f);
+                }
+                if l.ends_with(" at:") {
+                    let next = report.get(i + 1)?;
+                    let f = next.split_once("] ").map_or(next.as_str(), |(_, f)| f);
+                    return function_of(f);
+                }
+                None
+            });
+            let title = if first.contains("bad unlock balance") {
+                "WARNING: bad unlock balance"
+            } else if first.contains("lock held when returning to user space") {
+                "WARNING: lock held when returning to user space"
+            } else if first.contains("inconsistent lock state") {
+                "inconsistent lock state"
+            } else {
+                "possible deadlock"
+            };
+            named(title, own.or_else(|| trace_function(&report)))
         }
+        // `BUG: KFENCE: use-after-free read in pipe_read+0x1/0x2`
+        "kfence" => {
+            let rest = first.split_once("KFENCE: ").map_or("", |(_, r)| r);
+            let (what, own) = rest.split_once(" in ").unwrap_or((rest, ""));
+            named(&format!("KFENCE: {}", what.trim()), func(function_of(own)))
+        }
+        "sleep_in_atomic" => named(
+            "BUG: sleeping function called from invalid context",
+            trace_function(&report),
+        ),
         other => other.to_owned(),
     };
     (sig, location)
@@ -383,6 +426,40 @@ mod tests {
                     [ 200.0] Call Trace:\n[ 200.0]  <TASK>\n[ 200.0]  __schedule+0x1/0x2\n\
                     [ 200.0]  schedule+0x1/0x2\n[ 200.0]  pipe_wait_readable+0x1/0x2\n";
         assert_eq!(sig(hung).0, "INFO: task hung in pipe_wait_readable");
+        let kfence = "[ 4.0] BUG: KFENCE: use-after-free read in pipe_resize_ring+0x2c1/0x300\n\
+                      [ 4.0] Use-after-free read at 0x00000000 (in kfence-#12):\n";
+        assert_eq!(
+            sig(kfence).0,
+            "KFENCE: use-after-free read in pipe_resize_ring"
+        );
+        let unbalanced = "[ 6.0] =====================================\n\
+                          [ 6.0] WARNING: bad unlock balance detected!\n\
+                          [ 6.0] 6.12.118 #1 Not tainted\n\
+                          [ 6.0] -------------------------------------\n\
+                          [ 6.0] kharness-guest/97 is trying to release lock (&pipe->mutex) at:\n\
+                          [ 6.0] [<ffffffff8123c0de>] pipe_unlock+0x1c/0x30\n\
+                          [ 6.0] but there are no more locks to release!\n";
+        assert_eq!(
+            sig(unbalanced).0,
+            "WARNING: bad unlock balance in pipe_unlock"
+        );
+        let held = "[ 6.0] WARNING: lock held when returning to user space!\n\
+                    [ 6.0] 1 lock held by kharness-guest/97:\n\
+                    [ 6.0]  #0: ffff888003c1e068 (&pipe->mutex){+.+.}-{3:3}, at: do_tee+0x8a/0x1f0\n";
+        assert_eq!(
+            sig(held).0,
+            "WARNING: lock held when returning to user space in do_tee"
+        );
+        let sleep = "[ 6.0] BUG: sleeping function called from invalid context at mm/slub.c:4101\n\
+                     [ 6.0] Call Trace:\n[ 6.0]  <TASK>\n[ 6.0]  dump_stack_lvl+0x1/0x2\n\
+                     [ 6.0]  __might_resched+0x1/0x2\n[ 6.0]  pipe_resize_ring+0x1/0x2\n";
+        assert_eq!(
+            sig(sleep),
+            (
+                "BUG: sleeping function called from invalid context in pipe_resize_ring".into(),
+                Some("mm/slub.c:4101".into())
+            )
+        );
         let panic = "[ 9.0] Kernel panic - not syncing: kharness: panic requested from userspace\n";
         assert_eq!(
             sig(panic).0,

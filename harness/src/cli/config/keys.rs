@@ -56,6 +56,7 @@ pub const KEYS: &[Key] = &[
     one("series", "series", Ty::Path),
     one("tree", "tree", Ty::Path),
     list("fragments", "fragments", Ty::Path),
+    list("debug", "debug", Ty::NameOrPath),
     one("jobs", "jobs", Ty::Int),
     list("filters", "filters", Ty::Str),
     one("backend", "backend", Ty::Str),
