@@ -498,6 +498,7 @@ fn verdict_cell(m: &MetricDiff) -> String {
         Verdict::NoChange => "no change".to_owned(),
         Verdict::TooFewSamples => format!("n<{}", compare::MIN_SAMPLES),
         Verdict::NotDirectional => "-".to_owned(),
+        Verdict::WallTime => "wall time, not judged".to_owned(),
     }
 }
 

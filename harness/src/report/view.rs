@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use kharness_record::{Status, TestRecord, Value};
 
-use crate::results::compare::{DEFAULT_THRESHOLD, MetricDiff, compare_kernels};
+use crate::results::compare::{DEFAULT_THRESHOLD, MetricDiff, Metrics, compare_kernels};
 use crate::results::{KernelOutcome, KernelRun, RunResults};
 
 /// A run seen test by test.
@@ -176,7 +176,8 @@ impl<'a> View<'a> {
         let ks = self.kernels();
         (1..ks.len())
             .map(|k| {
-                compare_kernels(&ks[self.reference(k)], &ks[k], DEFAULT_THRESHOLD, true).metrics
+                let metrics = Metrics::for_mode(self.res.perf_mode);
+                compare_kernels(&ks[self.reference(k)], &ks[k], DEFAULT_THRESHOLD, metrics).metrics
             })
             .collect()
     }

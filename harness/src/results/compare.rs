@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::stats::{bootstrap_rel_change_ci, mann_whitney_p, median};
 use super::{KernelRun, RunResults};
+use crate::vm::PerfMode;
 
 /// Fewer samples than this on either side give no verdict: with 3 a side
 /// even a complete separation has a Mann-Whitney p of 0.1; 5 a side can
@@ -31,6 +32,12 @@ pub enum Verdict {
     TooFewSamples,
     /// The unit says nothing about which way is better (counts).
     NotDirectional,
+    /// A wall-time figure (`elapsed`, `*_wall`) of a deterministic-mode
+    /// run: guest time there also counts idle time and other tasks' work,
+    /// which do not repeat from boot to boot (Debian's 6.12 spread 5-25%
+    /// across boots where the CPU-time figures stayed within 2%:
+    /// ci/bench-determinism.sh), so it is shown and not judged.
+    WallTime,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -140,6 +147,12 @@ pub fn is_primary(name: &str, unit: &str) -> bool {
 
 /// Compares run `b` against run `a`; `threshold` is the smallest relative
 /// change (0.02 = 2%) that counts as a regression or improvement.
+/// Whether a metric is measured by the wall clock: `elapsed`, `*_elapsed`
+/// or `*_wall`, as the guest names them beside their CPU-time figures.
+pub fn is_wall_time(name: &str) -> bool {
+    name == "elapsed" || name.ends_with("_elapsed") || name.ends_with("_wall")
+}
+
 pub fn compare(a: &RunResults, b: &RunResults, threshold: f64) -> Comparison {
     let perf_refused = match (a.perf_mode, b.perf_mode) {
         (Some(x), Some(y)) if x != y => Some(format!(
@@ -152,7 +165,13 @@ pub fn compare(a: &RunResults, b: &RunResults, threshold: f64) -> Comparison {
     let (pairs, unpaired) = pair_kernels(a, b);
     let pairs = pairs
         .into_iter()
-        .map(|(ka, kb)| compare_kernels(ka, kb, threshold, perf_refused.is_none()))
+        .map(|(ka, kb)| {
+            let metrics = match perf_refused {
+                Some(_) => Metrics::Skip,
+                None => Metrics::for_mode(a.perf_mode.or(b.perf_mode)),
+            };
+            compare_kernels(ka, kb, threshold, metrics)
+        })
         .collect();
     Comparison {
         run_a: a.run_id.clone(),
@@ -196,11 +215,32 @@ fn pair_kernels<'a>(
     (pairs, unpaired)
 }
 
+/// Which metrics of two kernels' runs to compare, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metrics {
+    /// None (the runs measured them in different modes).
+    Skip,
+    /// All, judging wall-time figures too (wall-clock mode, or unknown).
+    All,
+    /// All, wall-time figures shown but not judged ([`Verdict::WallTime`]).
+    Deterministic,
+}
+
+impl Metrics {
+    /// What a run measured in `mode` compares.
+    pub fn for_mode(mode: Option<PerfMode>) -> Metrics {
+        match mode {
+            Some(PerfMode::Deterministic) => Metrics::Deterministic,
+            _ => Metrics::All,
+        }
+    }
+}
+
 pub fn compare_kernels(
     a: &KernelRun,
     b: &KernelRun,
     threshold: f64,
-    with_metrics: bool,
+    metrics: Metrics,
 ) -> KernelPair {
     let status = |k: &KernelRun| -> BTreeMap<String, Status> {
         let mut m = BTreeMap::new();
@@ -253,10 +293,9 @@ pub fn compare_kernels(
         })
         .collect();
 
-    let metrics = if with_metrics {
-        compare_metrics(a, b, threshold)
-    } else {
-        Vec::new()
+    let metrics = match metrics {
+        Metrics::Skip => Vec::new(),
+        m => compare_metrics(a, b, threshold, m == Metrics::Deterministic),
     };
     KernelPair {
         a: a.identity.release.clone(),
@@ -280,7 +319,12 @@ fn samples(k: &KernelRun) -> BTreeMap<(String, String), (String, Vec<f64>)> {
     m
 }
 
-fn compare_metrics(a: &KernelRun, b: &KernelRun, threshold: f64) -> Vec<MetricDiff> {
+fn compare_metrics(
+    a: &KernelRun,
+    b: &KernelRun,
+    threshold: f64,
+    deterministic: bool,
+) -> Vec<MetricDiff> {
     let (ma, mb) = (samples(a), samples(b));
     let mut out = Vec::new();
     for (key, (unit, va)) in &ma {
@@ -301,6 +345,7 @@ fn compare_metrics(a: &KernelRun, b: &KernelRun, threshold: f64) -> Vec<MetricDi
             (None, None)
         };
         let verdict = match (higher_is_better(unit), ci, p) {
+            _ if deterministic && is_wall_time(&key.1) => Verdict::WallTime,
             (_, None, _) | (_, _, None) => Verdict::TooFewSamples,
             (None, _, _) => Verdict::NotDirectional,
             (Some(up_good), Some((lo, hi)), Some(p)) => {
@@ -430,6 +475,7 @@ pub fn render(c: &Comparison, verbose: bool) -> String {
                 Verdict::Improvement => "improvement",
                 Verdict::NoChange if verbose => "no change  ",
                 Verdict::NotDirectional if verbose => "(count)    ",
+                Verdict::WallTime if verbose => "(wall time)",
                 Verdict::TooFewSamples => {
                     few += 1;
                     continue;
@@ -488,6 +534,65 @@ mod tests {
             "a test the other side lacks"
         );
         assert!(!c(Some(Skip), Some(Pass)).vanished());
+    }
+
+    #[test]
+    fn wall_time_figures_are_not_judged_in_deterministic_mode() {
+        // Five samples a side: elapsed 40% longer, the CPU-time throughput
+        // the same.
+        let kernel = |elapsed: f64| -> KernelRun {
+            let recs: Vec<serde_json::Value> = (0..5)
+                .map(|rep| {
+                    serde_json::json!({"id": "perf.x", "status": "pass", "duration_us": 1,
+                        "rep": rep, "metrics": [
+                            {"name": "elapsed", "value": elapsed + rep as f64 * 0.01, "unit": "ms"},
+                            {"name": "throughput_wall", "value": 1000.0 / elapsed, "unit": "MiB/s"},
+                            {"name": "throughput", "value": 500.0 + rep as f64 * 0.01, "unit": "MiB/s"}]})
+                })
+                .collect();
+            serde_json::from_value(serde_json::json!({
+                "identity": {"release": "6.12", "banner": "b", "path": "/k", "sha256": "00", "size": 1},
+                "outcome": "completed", "wall_s": 1.0, "command": "c",
+                "console_log": "c.log", "guest_log": "g.log", "records": recs}))
+            .expect("a kernel run")
+        };
+        let (a, b) = (kernel(10.0), kernel(14.0));
+        let verdict = |m: Metrics, name: &str| {
+            compare_kernels(&a, &b, DEFAULT_THRESHOLD, m)
+                .metrics
+                .into_iter()
+                .find(|d| d.metric == name)
+                .map(|d| d.verdict)
+        };
+        assert_eq!(
+            verdict(Metrics::Deterministic, "elapsed"),
+            Some(Verdict::WallTime)
+        );
+        assert_eq!(
+            verdict(Metrics::Deterministic, "throughput_wall"),
+            Some(Verdict::WallTime)
+        );
+        assert_eq!(
+            verdict(Metrics::Deterministic, "throughput"),
+            Some(Verdict::NoChange)
+        );
+        assert_eq!(verdict(Metrics::All, "elapsed"), Some(Verdict::Regression));
+        assert_eq!(
+            verdict(Metrics::All, "throughput_wall"),
+            Some(Verdict::Regression)
+        );
+        assert!(
+            compare_kernels(&a, &b, DEFAULT_THRESHOLD, Metrics::Skip)
+                .metrics
+                .is_empty()
+        );
+        assert_eq!(
+            Metrics::for_mode(Some(PerfMode::Deterministic)),
+            Metrics::Deterministic
+        );
+        assert_eq!(Metrics::for_mode(Some(PerfMode::Wallclock)), Metrics::All);
+        assert!(is_wall_time("uring_elapsed") && is_wall_time("latency_wall"));
+        assert!(!is_wall_time("cpu") && !is_wall_time("wall_s_total"));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use kharness_record::Value;
 use serde::Serialize;
 
 use super::RunResults;
-use super::compare::{KernelPair, Verdict, compare_kernels};
+use super::compare::{KernelPair, Metrics, Verdict, compare_kernels};
 use crate::series::{Better, ChangeKind, Expectation};
 
 /// One thing a patch changed.
@@ -76,11 +76,11 @@ fn seen_before(
 
 /// Compares each step with the one before. `res.kernels[0]` is the base.
 pub fn attribute(res: &RunResults, threshold: f64) -> Attribution {
-    let with_metrics = true;
+    let metrics = Metrics::for_mode(res.perf_mode);
     let per_patch: Vec<KernelPair> = res
         .kernels
         .windows(2)
-        .map(|w| compare_kernels(&w[0], &w[1], threshold, with_metrics))
+        .map(|w| compare_kernels(&w[0], &w[1], threshold, metrics))
         .collect();
     let mut changes = Vec::new();
     let mut repeated = Vec::new();
