@@ -88,9 +88,15 @@ impl Qemu {
     /// levels 0-4, and WARNs, lockdep reports and the guest's test markers
     /// are level 4), so the console stays short but still carries every
     /// oops, BUG and WARN; reboot (and so exit, with -no-reboot) at once on
-    /// panic.
+    /// panic. `no_timer_check`: see [`super::NO_TIMER_CHECK`].
     pub fn cmdline(&self) -> String {
-        let mut words = vec!["console=ttyS0", "loglevel=5", "panic=-1", "oops=panic"];
+        let mut words = vec![
+            "console=ttyS0",
+            "loglevel=5",
+            "panic=-1",
+            "oops=panic",
+            super::NO_TIMER_CHECK,
+        ];
         words.extend(self.append.iter().map(|s| s.as_str()));
         words.join(" ")
     }
@@ -145,7 +151,7 @@ mod tests {
         assert!(
             argv.last()
                 .unwrap()
-                .ends_with("oops=panic kharness_argv=00")
+                .ends_with("oops=panic no_timer_check kharness_argv=00")
         );
     }
 }
