@@ -174,3 +174,22 @@ pub fn unmet_expectations(series: &serde_json::Value) -> Vec<serde_json::Value> 
         .cloned()
         .collect()
 }
+
+/// A series run's changes as (step, "test what"), in report order.
+pub fn changes(series: &serde_json::Value) -> Vec<(u64, String)> {
+    series["changes"]
+        .as_array()
+        .expect("series.json has changes")
+        .iter()
+        .map(|c| {
+            (
+                c["patch"].as_u64().expect("a step number"),
+                format!(
+                    "{} {}",
+                    c["test"].as_str().expect("a test id"),
+                    c["what"].as_str().expect("what changed")
+                ),
+            )
+        })
+        .collect()
+}

@@ -2,6 +2,7 @@
 
 pub mod build;
 mod image;
+pub mod tree;
 
 pub use image::{
     BOOT_DIR, KernelIdentity, default_kernel, identify, list_boot_kernels, resolve_spec,
