@@ -169,13 +169,25 @@ fn sync_dir(
                 stats.kept += 1;
             }
         } else if ft.is_file() {
-            if std::fs::symlink_metadata(&d).is_ok_and(|m| same_file(&meta, &m)) {
+            let old = std::fs::symlink_metadata(&d).ok();
+            if old.as_ref().is_some_and(|m| same_file(&meta, m)) {
                 stats.kept += 1;
             } else {
-                if std::fs::symlink_metadata(&d).is_ok() {
+                if old.is_some() {
                     remove(&d)?;
                 }
-                link_or_copy(&s, &d, &meta)?;
+                // A file replaced by one no newer (restored from a backup,
+                // `cp -p`, a fresh copy of the tree) would look older than
+                // the objects built from the one before: make would keep
+                // them. A copy with a fresh mtime makes it rebuild.
+                let older = old.as_ref().is_some_and(|m| {
+                    (meta.mtime(), meta.mtime_nsec()) <= (m.mtime(), m.mtime_nsec())
+                });
+                if older {
+                    std::fs::copy(&s, &d).map_err(io("cannot copy to", &d))?;
+                } else {
+                    link_or_copy(&s, &d, &meta)?;
+                }
                 stats.linked += 1;
             }
         } else {
@@ -278,6 +290,34 @@ mod tests {
         );
         assert!(!m.join("gone").exists());
         assert!(m.join("new.c").is_file());
+        drop(snap);
+
+        // A file put back with an older mtime (cp -p of a backup) must not
+        // look older than what was built from the mirror before it.
+        let before = std::fs::metadata(m.join("fs/splice.c"))
+            .unwrap()
+            .modified()
+            .unwrap();
+        write(&src.join("old.c"), "int a;\n");
+        let f = std::fs::File::options()
+            .write(true)
+            .open(src.join("old.c"))
+            .unwrap();
+        f.set_modified(std::time::SystemTime::UNIX_EPOCH).unwrap();
+        std::fs::rename(src.join("old.c"), src.join("fs/splice.c")).unwrap();
+        let snap = TreeSnapshot::refresh(&src, &cache, None).unwrap();
+        let now = std::fs::metadata(m.join("fs/splice.c"))
+            .unwrap()
+            .modified()
+            .unwrap();
+        assert!(
+            now >= before,
+            "the mirror's copy is not older than the file it replaced"
+        );
+        assert_eq!(
+            std::fs::read_to_string(m.join("fs/splice.c")).unwrap(),
+            "int a;\n"
+        );
         assert_eq!(snap.build_root(), m.parent().unwrap().join("build"));
         // The tree itself holds only what the test put there.
         let mut names: Vec<_> = std::fs::read_dir(&src)

@@ -141,7 +141,12 @@ impl ScratchTree {
             _lock: lock,
         };
         match old {
-            Some(old) if old.source == st.source && old.base == st.base && st.tree.is_dir() => {
+            Some(old)
+                if old.source == st.source
+                    && old.base == st.base
+                    && st.tree.is_dir()
+                    && st.worktree_intact() =>
+            {
                 st.applied = old.applied;
             }
             Some(old) if old.source == st.source && st.tree.is_dir() => {
@@ -277,6 +282,20 @@ impl ScratchTree {
         }
         self.applied.pop();
         self.save()
+    }
+
+    /// A git scratch tree still belongs to its source: a source made
+    /// anew at the same path (a fresh clone) no longer knows the worktree,
+    /// and git refuses to work in it.
+    fn worktree_intact(&self) -> bool {
+        match &self.base {
+            Base::Plain { .. } => true,
+            Base::Git { .. } => {
+                let mut cmd = git(&self.tree);
+                cmd.args(["rev-parse", "--verify", "HEAD"]);
+                checked(&mut cmd).is_ok()
+            }
+        }
     }
 
     /// A fresh tree at the base.
