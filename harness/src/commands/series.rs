@@ -16,24 +16,17 @@ pub fn run(a: SeriesArgs, out: &Output) -> Result<ExitCode> {
     let sp = a.plan()?;
     // Before the series is read: a tree that cannot be built is
     // told now, not after a scratch copy.
-    let check_tree = || {
-        crate::kernel::build::check_kernel_tree(&sp.tree).map_err(|e| {
-            Error::Usage(format!(
-                "--tree: {e}; e.g. /usr/src/linux-source-6.12 after ci/setup.sh"
-            ))
-        })
-    };
-    if !sp.series.exists() {
-        if !is_range(&sp.series) {
-            return Err(Error::Usage(format!(
-                "series {}: no such file or directory",
-                sp.series.display()
-            )));
-        }
-        check_tree()?;
-    } else {
-        check_tree()?;
+    if !sp.series.exists() && !is_range(&sp.series) {
+        return Err(Error::Usage(format!(
+            "series {}: no such file or directory",
+            sp.series.display()
+        )));
     }
+    crate::kernel::build::check_kernel_tree(&sp.tree).map_err(|e| {
+        Error::Usage(format!(
+            "--tree: {e}; e.g. /usr/src/linux-source-6.12 after ci/setup.sh"
+        ))
+    })?;
     // Before any build: a run directory that cannot be made would
     // only fail after every step was built. A dry run makes none.
     if !sp.dry_run {
@@ -42,9 +35,12 @@ pub fn run(a: SeriesArgs, out: &Output) -> Result<ExitCode> {
     execute(sp, out)
 }
 
-/// A series argument that names no file but reads as `BASE..TIP`.
+/// A series argument that names no file but reads as `BASE..TIP` (a
+/// path written as one, `../x` or `/x`, stays a path).
 fn is_range(series: &Path) -> bool {
-    series.to_str().is_some_and(|s| s.contains(".."))
+    series
+        .to_str()
+        .is_some_and(|s| s.contains("..") && !["/", "./", "../"].iter().any(|p| s.starts_with(p)))
 }
 
 pub fn execute(sp: SeriesPlan, out: &Output) -> Result<ExitCode> {
