@@ -98,8 +98,18 @@ fn run_tree(tp: TreeRunPlan, out: &Output) -> Result<ExitCode> {
         manifest: None,
         notes: Vec::new(),
     };
-    let mut scratch = series::ScratchTree::open_at(&tree, &cache, &commit)?;
-    let base_step = crate::engine::build_step(&tp.build, &empty, &mut scratch, &cache, 0, out)?;
+    // A base built before needs no worktree: opening one can mean a
+    // checkout of the whole tree.
+    let base = series::Base::Git {
+        commit: commit.clone(),
+    };
+    let base_step = match crate::engine::reusable_step(&tp.build, &empty, &base, &cache, 0, out) {
+        Some(step) => step,
+        None => {
+            let mut scratch = series::ScratchTree::open_at(&tree, &cache, &commit)?;
+            crate::engine::build_step(&tp.build, &empty, &mut scratch, &cache, 0, out)?
+        }
+    };
     if crate::support::process::interrupted() {
         return Err(Error::Interrupted);
     }

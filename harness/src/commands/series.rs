@@ -81,15 +81,27 @@ pub fn execute(sp: SeriesPlan, out: &Output) -> Result<ExitCode> {
     }
     let cache = crate::support::paths::cache_dir()
         .ok_or_else(|| Error::Usage("no cache directory: set KHARNESS_CACHE_DIR".into()))?;
-    let mut tree = match &base {
-        Some(commit) => ScratchTree::open_at(&sp.tree, &cache, commit)?,
-        None => ScratchTree::open(&sp.tree, &cache)?,
-    };
-    for n in tree.notes() {
-        if !out.quiet {
-            eprintln!("kharness:   {n}");
+    // A range's base is known without a worktree: steps whose images are
+    // kept need none, and opening one can mean checking out the tree.
+    let known_base = base.as_ref().map(|commit| series::Base::Git {
+        commit: commit.clone(),
+    });
+    let open = || -> Result<ScratchTree> {
+        let tree = match &base {
+            Some(commit) => ScratchTree::open_at(&sp.tree, &cache, commit)?,
+            None => ScratchTree::open(&sp.tree, &cache)?,
+        };
+        for n in tree.notes() {
+            if !out.quiet {
+                eprintln!("kharness:   {n}");
+            }
         }
-    }
+        Ok(tree)
+    };
+    let mut tree = match &known_base {
+        Some(_) => None,
+        None => Some(open()?),
+    };
     let n = series.patches.len();
     let wanted: Vec<usize> = if sp.final_only {
         vec![0, n]
@@ -102,7 +114,18 @@ pub fn execute(sp: SeriesPlan, out: &Output) -> Result<ExitCode> {
         if crate::support::process::interrupted() {
             return Err(Error::Interrupted);
         }
-        match build_step(&sp.build, &series, &mut tree, &cache, k, out) {
+        let kept = known_base
+            .as_ref()
+            .and_then(|b| crate::engine::reusable_step(&sp.build, &series, b, &cache, k, out));
+        let step = match (kept, &mut tree) {
+            (Some(step), _) => Ok(step),
+            (None, Some(t)) => build_step(&sp.build, &series, t, &cache, k, out),
+            (None, None) => {
+                let t = tree.insert(open()?);
+                build_step(&sp.build, &series, t, &cache, k, out)
+            }
+        };
+        match step {
             Ok(step) => built.push(step),
             // Nothing built: the error ends the command (and is printed
             // once, by the caller).
@@ -117,6 +140,7 @@ pub fn execute(sp: SeriesPlan, out: &Output) -> Result<ExitCode> {
             }
         }
     }
+    let recipe_base = tree.as_ref().map(|t| t.base().clone()).or(known_base);
     let steps = Steps {
         run: &sp.run,
         threshold: sp.threshold,
@@ -125,9 +149,9 @@ pub fn execute(sp: SeriesPlan, out: &Output) -> Result<ExitCode> {
         expectations: !sp.final_only || n == 1,
         built,
         stopped,
-        recipe: Some(Recipe {
+        recipe: recipe_base.as_ref().map(|base| Recipe {
             input: &input,
-            base: tree.base(),
+            base,
             fragments: &sp.build.fragments,
         }),
     };

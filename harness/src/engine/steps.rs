@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::kernel::build::{self, BuildProgress, BuildSpec};
 use crate::plan::BuildOptions;
 use crate::results::steps::{self, Check};
-use crate::series::{ScratchTree, Series};
+use crate::series::{Base, ScratchTree, Series};
 
 /// One built step.
 #[derive(Debug, Clone, Serialize)]
@@ -43,6 +43,63 @@ pub struct SeriesReport {
     pub expectations: Vec<Check>,
 }
 
+/// The bzImage a build of step `k` of `series` on `base` left in
+/// `cache`, as a reused step, when there is one: nothing to check out or
+/// build, so a caller may skip opening the scratch tree.
+pub fn reusable_step(
+    opts: &BuildOptions,
+    series: &Series,
+    base: &Base,
+    cache: &Path,
+    k: usize,
+    out: &Output,
+) -> Option<Step> {
+    let artifact = artifact_path(opts, series, base, cache, k);
+    if !artifact.is_file() {
+        return None;
+    }
+    let label = crate::plan::step_label(k);
+    if !out.quiet {
+        eprintln!("kharness: [{label}] reusing {}", artifact.display());
+    }
+    Some(Step {
+        patches: k,
+        label,
+        subject: series.patches[..k].last().map(|p| p.subject.clone()),
+        patchset_hash: series.prefix_hash(k),
+        bzimage: artifact,
+        build_s: 0.0,
+        reused: true,
+    })
+}
+
+/// Where the image of step `k` is kept: keyed by what went into it, the
+/// base tree, the patches, the config fragments.
+fn artifact_path(
+    opts: &BuildOptions,
+    series: &Series,
+    base: &Base,
+    cache: &Path,
+    k: usize,
+) -> PathBuf {
+    let base_id = serde_json::to_string(base).unwrap_or_default();
+    let fragments: Vec<String> = opts
+        .fragments
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap_or_default())
+        .collect();
+    let key = crate::support::hash::sha256_hex(
+        format!(
+            "{base_id}\n{}\n{}\n{}",
+            series.prefix_hash(k),
+            build::DEFAULT_FRAGMENT,
+            fragments.join("\n")
+        )
+        .as_bytes(),
+    );
+    cache.join("artifacts").join(&key[..32]).join("bzImage")
+}
+
 /// Builds step `k` of `series` (the base for 0) in `tree`, or reuses the
 /// bzImage a build of the same inputs left in `cache`.
 pub fn build_step(
@@ -53,42 +110,18 @@ pub fn build_step(
     k: usize,
     out: &Output,
 ) -> Result<Step> {
+    if let Some(step) = reusable_step(opts, series, tree.base(), cache, k, out) {
+        return Ok(step);
+    }
     let patches = &series.patches[..k];
     let prefix = series.prefix_hash(k);
     let label = crate::plan::step_label(k);
-    // The artifact is keyed by what went into it: the base tree, the
-    // patches, the config fragments.
-    let base_id = serde_json::to_string(tree.base()).unwrap_or_default();
-    let fragments: Vec<String> = opts
-        .fragments
-        .iter()
-        .map(|f| std::fs::read_to_string(f).unwrap_or_default())
-        .collect();
-    let key = crate::support::hash::sha256_hex(
-        format!(
-            "{base_id}\n{prefix}\n{}\n{}",
-            build::DEFAULT_FRAGMENT,
-            fragments.join("\n")
-        )
-        .as_bytes(),
-    );
-    let artifact_dir = cache.join("artifacts").join(&key[..32]);
-    let artifact = artifact_dir.join("bzImage");
+    let artifact = artifact_path(opts, series, tree.base(), cache, k);
+    let artifact_dir = artifact
+        .parent()
+        .expect("an artifact path has a directory")
+        .to_owned();
     let subject = patches.last().map(|p| p.subject.clone());
-    if artifact.is_file() {
-        if !out.quiet {
-            eprintln!("kharness: [{label}] reusing {}", artifact.display());
-        }
-        return Ok(Step {
-            patches: k,
-            label,
-            subject,
-            patchset_hash: prefix,
-            bzimage: artifact,
-            build_s: 0.0,
-            reused: true,
-        });
-    }
     let applied = tree.checkout(patches)?;
     let what = match patches.last() {
         Some(p) => format!("patch {}", p.label()),
