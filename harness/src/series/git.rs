@@ -224,10 +224,13 @@ pub fn read_range(tree: &Path, spec: &str, patch_dir: &Path) -> Result<Range, Gi
         });
     }
     let mut cmd = git(tree);
+    // Full blob ids: an abbreviation grows with the repository, and the
+    // patch text is what a step's kept image is keyed by.
     cmd.args([
         "format-patch",
         "--no-signature",
         "--binary",
+        "--full-index",
         "--quiet",
         "-o",
     ])
@@ -322,6 +325,16 @@ mod tests {
         assert!(ok, "git {args:?}");
     }
 
+    fn git_out(dir: &Path, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
     /// A repo with commits a (base), b, c on main, and a side branch merged.
     fn repo() -> tempfile::TempDir {
         let d = tempfile::tempdir().unwrap();
@@ -359,6 +372,13 @@ mod tests {
             format!("{} second: fix b", &b[..12])
         );
         assert_eq!(r.series.patches[1].files, ["c"]);
+        let c = resolve(d.path(), "x", "c").unwrap();
+        let blob = git_out(d.path(), &["rev-parse", &format!("{c}:c")]);
+        assert!(
+            r.series.patches[1].diff.contains(&format!("..{blob}")),
+            "full blob ids, whatever the repository's size: {}",
+            r.series.patches[1].diff
+        );
     }
 
     #[test]
