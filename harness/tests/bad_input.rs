@@ -98,6 +98,11 @@ struct Setup {
     dir: bool,
     #[serde(default)]
     socket: bool,
+    /// Makes `path` (made by an earlier entry) a git repository: the first
+    /// message commits what it holds, each further one an empty commit,
+    /// and `"merge"` a side branch merged with --no-ff.
+    #[serde(default)]
+    git: Vec<String>,
 }
 
 fn manifest_dir() -> PathBuf {
@@ -166,6 +171,10 @@ fn setup(case: &Case, sub: &Subst) -> Vec<std::os::unix::net::UnixListener> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).unwrap();
         }
+        if !s.git.is_empty() {
+            make_git_repo(&path, &s.git);
+            continue;
+        }
         match (&s.text, &s.copy, s.dir, s.socket) {
             (Some(t), None, false, false) => std::fs::write(&path, sub.apply(t)).unwrap(),
             (None, Some(c), false, false) => copy_tree(Path::new(&sub.apply(c)), &path, s.bytes),
@@ -180,6 +189,33 @@ fn setup(case: &Case, sub: &Subst) -> Vec<std::os::unix::net::UnixListener> {
         }
     }
     sockets
+}
+
+fn make_git_repo(path: &Path, messages: &[String]) {
+    let git = |args: &[&str]| {
+        let ok = Command::new("git")
+            .arg("-C")
+            .arg(path)
+            .args(["-c", "user.name=t", "-c", "user.email=t@localhost"])
+            .args(["-c", "commit.gpgsign=false"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(ok.status.success(), "git {args:?}: {ok:?}");
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&["add", "-f", "-A", "."]);
+    for (i, m) in messages.iter().enumerate() {
+        if i > 0 && m == "merge" {
+            git(&["checkout", "-q", "-b", "side", "HEAD"]);
+            git(&["commit", "-q", "--allow-empty", "-m", "side"]);
+            git(&["checkout", "-q", "main"]);
+            git(&["commit", "-q", "--allow-empty", "-m", "main"]);
+            git(&["merge", "-q", "--no-ff", "-m", "merge side", "side"]);
+        } else {
+            git(&["commit", "-q", "--allow-empty", "-m", m]);
+        }
+    }
 }
 
 struct Outcome {

@@ -184,3 +184,22 @@ pub fn step<'a>(res: &'a serde_json::Value, label: &str) -> &'a serde_json::Valu
         .find(|k| k["label"] == label)
         .unwrap_or_else(|| panic!("no step {label}: {res}"))
 }
+
+/// A series run's changes as (step, "test what"), in report order.
+pub fn changes(series: &serde_json::Value) -> Vec<(u64, String)> {
+    series["changes"]
+        .as_array()
+        .expect("series.json has changes")
+        .iter()
+        .map(|c| {
+            (
+                c["patch"].as_u64().expect("a step number"),
+                format!(
+                    "{} {}",
+                    c["test"].as_str().expect("a test id"),
+                    c["what"].as_str().expect("what changed")
+                ),
+            )
+        })
+        .collect()
+}

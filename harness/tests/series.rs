@@ -355,3 +355,57 @@ fn a_git_tree_gets_a_detached_worktree_and_its_checkout_is_untouched() {
     tree.remove().expect("remove");
     assert!(!git(&src, &["worktree", "list"]).contains("detached"));
 }
+
+/// A git widget tree with one commit (fixed dates: the same id every
+/// time); returns its id.
+fn widget_repo(src: &Path) -> String {
+    git(src, &["init", "-q"]);
+    git(src, &["add", "widget.c"]);
+    let ok = Command::new("git")
+        .arg("-C")
+        .arg(src)
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.org"])
+        .args(["commit", "-qm", "base"])
+        .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
+        .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
+        .status()
+        .expect("git runs")
+        .success();
+    assert!(ok, "git commit");
+    git(src, &["rev-parse", "HEAD"])
+}
+
+#[test]
+fn a_worktree_at_a_commit_survives_its_source_being_cloned_anew_at_the_same_path() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let cache = dir.path().join("cache");
+    let src = widget_tree(dir.path());
+    let head = widget_repo(&src);
+    // The source's own checkout moves on; the worktree stays at `head`.
+    std::fs::write(src.join("widget.c"), "moved on\n").expect("write");
+    git(
+        &src,
+        &["commit", "-qam", "later", "--author", "t <t@example.org>"],
+    );
+    let s = series::read(&fixture("thread-v1-v2.txt")).expect("reads");
+    let mut tree = ScratchTree::open_at(&src, &cache, &head).expect("scratch tree");
+    assert_eq!(
+        tree.base(),
+        &Base::Git {
+            commit: head.clone()
+        }
+    );
+    tree.checkout(&s.patches[..1])
+        .expect("applies on the old commit");
+    drop(tree);
+    // The same path made anew (same commit id): the old worktree belongs to
+    // a repository that is gone, and is replaced, not used.
+    std::fs::remove_dir_all(&src).expect("rm");
+    let src = widget_tree(dir.path());
+    assert_eq!(widget_repo(&src), head, "the same commit again");
+    let mut tree = ScratchTree::open_at(&src, &cache, &head).expect("reopen");
+    tree.checkout(&s.patches)
+        .expect("applies in a fresh worktree");
+    assert!(git(&src, &["worktree", "list"]).contains("(detached HEAD)"));
+    tree.remove().expect("remove");
+}

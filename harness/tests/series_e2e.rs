@@ -8,28 +8,9 @@
 
 mod common;
 
-use common::{kharness, latest_run, series_dir, series_json, unmet_expectations};
+use common::{changes, kharness, latest_run, series_dir, series_json, unmet_expectations};
 
 const TREE: &str = "/usr/src/linux-source-6.12";
-
-/// A series run's changes as (patch, "test what"), in report order.
-fn changes(series: &serde_json::Value) -> Vec<(u64, String)> {
-    series["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            (
-                c["patch"].as_u64().unwrap(),
-                format!(
-                    "{} {}",
-                    c["test"].as_str().unwrap(),
-                    c["what"].as_str().unwrap()
-                ),
-            )
-        })
-        .collect()
-}
 
 #[test]
 #[ignore = "builds kernels and boots four VMs; ci/test.sh runs it"]

@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::error::{Error, Result};
-use crate::plan::{BuildOptions, Plan, SeriesPlan};
+use crate::plan::{BuildOptions, Plan, SeriesPlan, TreeRunPlan};
 use crate::vm::{AccelChoice, BackendChoice, PerfModeChoice};
 
 const AFTER_HELP: &str = "\
@@ -324,8 +324,12 @@ pub struct ReportArgs {
   kharness run --boots 3 --reps 2 --filter tag:perf --kernel 6.1.0-56-amd64 --kernel 6.12.107+deb12-amd64
   kharness run --filter selftest.sysrq_crash --filter 'tee.*'   # crash, then tee in a fresh boot
   kharness run --shard 2/3 --kernel 6.1.0-56-amd64 --kernel 6.12.107+deb12-amd64
+  kharness run --tree ~/linux                 # build the tree as it is, boot it
+  kharness run --tree ~/linux --base HEAD     # ... and report what the edits changed
 
-Exit codes: 0 ok, 1 test failures, 2 bad input, 3 infrastructure, 4 guest crashed or hung.")]
+Exit codes: 0 ok, 1 test failures (with --base: a test got worse or a metric
+regressed against the base), 2 bad input, 3 infrastructure (a build failed),
+4 guest crashed or hung.")]
 pub struct RunArgs {
     /// Kernel to boot: a bzImage path, or a release under /boot (e.g.
     /// 6.12.107+deb12-amd64). Repeat for several kernels.
@@ -341,6 +345,74 @@ pub struct RunArgs {
     /// must get the same kernels, filters and flags.
     #[arg(long, value_name = "K/N", env = "KHARNESS_SHARD")]
     pub shard: Option<crate::plan::ShardSpec>,
+    /// Build this kernel source tree as it is, uncommitted changes
+    /// included, and boot it (qemu backend unless --backend says
+    /// otherwise). The tree is never written: it is mirrored by hard
+    /// links under the cache and built out of tree there, incrementally.
+    #[arg(long = "tree", id = "run_tree", value_name = "DIR", conflicts_with_all = ["kernels", "shard"])]
+    pub tree: Option<PathBuf>,
+    /// With --tree: also build REV (a commit of DIR, in a scratch
+    /// worktree; its image is kept by commit id) and report what the
+    /// working tree changed against it, as `series` reports a patch.
+    #[arg(
+        long = "base",
+        id = "run_base",
+        value_name = "REV",
+        requires = "run_tree"
+    )]
+    pub base: Option<String>,
+    #[command(flatten)]
+    pub build: KernelBuildArgs,
+}
+
+/// How kharness builds kernels from source and judges metric changes
+/// between them (series, run --tree).
+#[derive(clap::Args, Debug)]
+pub struct KernelBuildArgs {
+    /// Extra kernel config fragment merged after the built-in one
+    /// (kernels kharness builds: series, run --tree); repeatable.
+    #[arg(long = "fragment", value_name = "FILE")]
+    pub fragments: Vec<PathBuf>,
+    /// Build every step with kernel checkers on, as syzbot and 0-day do:
+    /// kasan, lockdep, ubsan, kfence (comma-separated), or a config
+    /// fragment file of your own (images/debug/ holds ours). A KASAN,
+    /// lockdep or UBSAN report is then a complaint charged to the test
+    /// that ran and to the patch that brought it. Timing is wall clock
+    /// unless --perf-mode says otherwise (a debug kernel's timings say
+    /// little, and its boot is 6x slower under deterministic timing).
+    #[arg(
+        long,
+        value_name = "CHECKERS|FILE",
+        value_delimiter = ',',
+        value_parser = crate::kernel::debug::DebugChoice::parse,
+        env = "KHARNESS_DEBUG"
+    )]
+    pub debug: Vec<crate::kernel::debug::DebugChoice>,
+    /// make -j for kernels kharness builds (default: all cores).
+    #[arg(long, env = "KHARNESS_JOBS")]
+    pub jobs: Option<usize>,
+    /// Smallest metric change that counts between steps, in percent.
+    #[arg(
+        long,
+        default_value_t = 2.0,
+        allow_negative_numbers = true,
+        env = "KHARNESS_THRESHOLD"
+    )]
+    pub threshold: f64,
+}
+
+impl KernelBuildArgs {
+    fn options(self) -> Result<(BuildOptions, f64)> {
+        let threshold = percentage(self.threshold)?;
+        Ok((
+            BuildOptions {
+                fragments: self.fragments,
+                debug: self.debug,
+                jobs: self.jobs,
+            },
+            threshold,
+        ))
+    }
 }
 
 /// How kernels are booted and what runs in them (shared by run and series).
@@ -427,11 +499,46 @@ impl RunArgs {
     }
 }
 
+/// A debug kernel's timings say little about the patch, and under
+/// -icount its boot busy-waits through far more instructions: measured
+/// for one boot of the --debug kasan,lockdep,ubsan,kfence kernel, 55-76 s
+/// deterministic against 10-12 s wall clock. So --debug means wall-clock
+/// timing unless --perf-mode says otherwise.
+fn debug_times_by_the_wall_clock(build: &BuildOptions, run: &mut Plan) {
+    if !build.debug.is_empty() && run.perf_mode == PerfModeChoice::Auto {
+        run.perf_mode = PerfModeChoice::Wallclock;
+    }
+}
+
+impl RunArgs {
+    /// The plan of `run --tree`: nothing resolved under /boot; kernels
+    /// are filled in as they are built.
+    pub fn tree_plan(self, tree: PathBuf) -> Result<TreeRunPlan> {
+        let (build, threshold) = self.build.options()?;
+        let compares = self.base.is_some();
+        let reps = self.boot.reps;
+        let mut run = self.boot.plan(Vec::new());
+        run.reps = reps.unwrap_or(crate::plan::reps_by_default(compares || run.boots > 1));
+        if run.backend == BackendChoice::Auto {
+            run.backend = BackendChoice::Qemu;
+        }
+        debug_times_by_the_wall_clock(&build, &mut run);
+        Ok(TreeRunPlan {
+            tree,
+            base: self.base,
+            dry_run: self.dry_run,
+            build,
+            threshold,
+            run,
+        })
+    }
+}
+
 impl SeriesArgs {
     /// The series plan these flags ask for; the steps' kernels are filled
     /// in as they are built.
     pub fn plan(self) -> Result<SeriesPlan> {
-        let threshold = percentage(self.threshold)?;
+        let (build, threshold) = self.build.options()?;
         // A series always compares (each step with the one before).
         let reps = self.boot.reps;
         let mut run = self.boot.plan(Vec::new());
@@ -441,23 +548,13 @@ impl SeriesArgs {
         if run.backend == BackendChoice::Auto {
             run.backend = BackendChoice::Qemu;
         }
-        // A debug kernel's timings say little about the patch, and under
-        // -icount its boot busy-waits through far more instructions:
-        // measured for one boot of the --debug kasan,lockdep,ubsan,kfence
-        // kernel, 55-76 s deterministic against 10-12 s wall clock.
-        if !self.debug.is_empty() && run.perf_mode == PerfModeChoice::Auto {
-            run.perf_mode = PerfModeChoice::Wallclock;
-        }
+        debug_times_by_the_wall_clock(&build, &mut run);
         Ok(SeriesPlan {
             series: self.series,
             tree: self.tree,
             final_only: self.final_only,
             dry_run: self.dry_run,
-            build: BuildOptions {
-                fragments: self.fragments,
-                debug: self.debug,
-                jobs: self.jobs,
-            },
+            build,
             threshold,
             run,
         })
@@ -525,6 +622,7 @@ impl BootArgs {
   kharness series ~/mail/v2.mbox --tree ~/linux --dry-run     # the steps, nothing built
   kharness series DIR --tree ~/linux --boots 3 --reps 2 --filter tag:perf   # base +1 +2 base +1 +2 ...
   kharness series DIR --tree ~/linux --debug kasan,lockdep,ubsan,kfence      # debug kernels
+  kharness series origin/master..HEAD --tree ~/linux   # each commit of a git range is a step
 
 Exit codes: 0 nothing regressed and every expected effect happened, 1 a test
 got worse, a metric regressed or an expected effect did not happen, 2 bad
@@ -532,7 +630,9 @@ input, 3 a patch does not apply or a build failed (earlier steps are still
 run and reported), 4 a guest crashed or hung.")]
 pub struct SeriesArgs {
     /// The series: a directory, an mbox or a thread archive (or either
-    /// gzipped).
+    /// gzipped), or a git range BASE..TIP of --tree (each commit, in
+    /// first-parent order, is a step; merges are refused).
+    #[arg(value_name = "SERIES|BASE..TIP")]
     pub series: PathBuf,
     /// The kernel source tree to apply it to (git or plain; never modified).
     #[arg(long, env = "KHARNESS_TREE")]
@@ -544,35 +644,8 @@ pub struct SeriesArgs {
     /// build and boot, and stop: nothing is copied, built or booted.
     #[arg(long)]
     pub dry_run: bool,
-    /// Extra kernel config fragment merged after the built-in one; repeatable.
-    #[arg(long = "fragment", value_name = "FILE")]
-    pub fragments: Vec<PathBuf>,
-    /// Build every step with kernel checkers on, as syzbot and 0-day do:
-    /// kasan, lockdep, ubsan, kfence (comma-separated), or a config
-    /// fragment file of your own (images/debug/ holds ours). A KASAN,
-    /// lockdep or UBSAN report is then a complaint charged to the test
-    /// that ran and to the patch that brought it. Timing is wall clock
-    /// unless --perf-mode says otherwise (a debug kernel's timings say
-    /// little, and its boot is 6x slower under deterministic timing).
-    #[arg(
-        long,
-        value_name = "CHECKERS|FILE",
-        value_delimiter = ',',
-        value_parser = crate::kernel::debug::DebugChoice::parse,
-        env = "KHARNESS_DEBUG"
-    )]
-    pub debug: Vec<crate::kernel::debug::DebugChoice>,
-    /// make -j (default: all cores).
-    #[arg(long, env = "KHARNESS_JOBS")]
-    pub jobs: Option<usize>,
-    /// Smallest metric change that counts, in percent.
-    #[arg(
-        long,
-        default_value_t = 2.0,
-        allow_negative_numbers = true,
-        env = "KHARNESS_THRESHOLD"
-    )]
-    pub threshold: f64,
+    #[command(flatten)]
+    pub build: KernelBuildArgs,
     #[command(flatten)]
     pub boot: BootArgs,
 }

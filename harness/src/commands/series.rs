@@ -8,26 +8,38 @@ use crate::cli::SeriesArgs;
 use crate::engine::Output;
 use crate::engine::{SeriesReport, Step, build_step};
 use crate::error::{Error, ExitCode, Result};
-use crate::plan::SeriesPlan;
+use crate::plan::{BuildOptions, Plan, SeriesPlan};
 use crate::results::steps::{self, Attribution};
 use crate::series::{self, ScratchTree, Series};
 
 pub fn run(a: SeriesArgs, out: &Output) -> Result<ExitCode> {
     let sp = a.plan()?;
-    if !sp.series.exists() {
+    // Before the series is read: a tree that cannot be built is
+    // told now, not after a scratch copy.
+    if !sp.series.exists() && !is_range(&sp.series) {
         return Err(Error::Usage(format!(
             "series {}: no such file or directory",
             sp.series.display()
         )));
     }
-    // Before the series is read: a tree that cannot be built is
-    // told now, not after a scratch copy.
     crate::kernel::build::check_kernel_tree(&sp.tree).map_err(|e| {
         Error::Usage(format!(
             "--tree: {e}; e.g. /usr/src/linux-source-6.12 after ci/setup.sh"
         ))
     })?;
-    for d in &sp.build.debug {
+    check_debug_files(&sp.build)?;
+    // Before any build: a run directory that cannot be made would
+    // only fail after every step was built. A dry run makes none.
+    if !sp.dry_run {
+        crate::results::check_out(&sp.run.out)?;
+    }
+    execute(sp, out)
+}
+
+/// A `--debug` fragment file that does not exist is bad input, found
+/// before anything is built.
+pub(crate) fn check_debug_files(build: &BuildOptions) -> Result<()> {
+    for d in &build.debug {
         if let crate::kernel::debug::DebugChoice::File(p) = d {
             if !p.is_file() {
                 return Err(Error::Usage(format!(
@@ -37,22 +49,61 @@ pub fn run(a: SeriesArgs, out: &Output) -> Result<ExitCode> {
             }
         }
     }
-    // Before any build: a run directory that cannot be made would
-    // only fail after every step was built. A dry run makes none.
-    if !sp.dry_run {
-        crate::results::check_out(&sp.run.out)?;
+    Ok(())
+}
+
+/// The `--debug` checkers become fragment files before the user's own
+/// (which keep the last word): every step's build, its cache key and the
+/// recipe's copies then see them like any --fragment.
+pub(crate) fn materialise_debug(build: &mut BuildOptions, cache: &Path) -> Result<()> {
+    let dir = cache.join("fragments");
+    let mut fragments = Vec::new();
+    for d in &build.debug {
+        fragments.push(
+            crate::kernel::debug::materialise(d, &dir)
+                .map_err(|e| Error::io("failed to write", &dir, e))?,
+        );
     }
-    execute(sp, out)
+    fragments.append(&mut build.fragments);
+    build.fragments = fragments;
+    // Turned into fragments: not again.
+    build.debug.clear();
+    Ok(())
+}
+
+/// A series argument that names no file but reads as `BASE..TIP` (a
+/// path written as one, `../x` or `/x`, stays a path).
+fn is_range(series: &Path) -> bool {
+    series
+        .to_str()
+        .is_some_and(|s| s.contains("..") && !["/", "./", "../"].iter().any(|p| s.starts_with(p)))
 }
 
 pub fn execute(mut sp: SeriesPlan, out: &Output) -> Result<ExitCode> {
-    let series = series::read(&sp.series)?;
+    // A git range becomes a format-patch directory, kept until the
+    // recipe has copied it.
+    let range_dir = tempfile::tempdir()
+        .map_err(|e| Error::io("failed to create", "a temporary directory", e))?;
+    let (series, base, input) = if !sp.series.exists() && is_range(&sp.series) {
+        let spec = sp.series.to_string_lossy().into_owned();
+        let range = series::git::read_range(&sp.tree, &spec, range_dir.path())?;
+        (range.series, Some(range.base), range_dir.path().to_owned())
+    } else {
+        (series::read(&sp.series)?, None, sp.series.clone())
+    };
     if !out.quiet {
         eprintln!(
             "kharness: series {:?}: {} patch(es) read from {}",
             series.name,
             series.patches.len(),
-            sp.series.display()
+            match &base {
+                Some(b) => format!(
+                    "git range of {} after {}",
+                    sp.tree.display(),
+                    series::git::short(b)
+                ),
+                None => sp.series.display().to_string(),
+            }
         );
         for n in &series.notes {
             eprintln!("kharness:   {n}");
@@ -66,25 +117,28 @@ pub fn execute(mut sp: SeriesPlan, out: &Output) -> Result<ExitCode> {
     }
     let cache = crate::support::paths::cache_dir()
         .ok_or_else(|| Error::Usage("no cache directory: set KHARNESS_CACHE_DIR".into()))?;
-    // The checkers become fragment files before the user's own (which
-    // keep the last word): every step's build, its cache key and the
-    // recipe's copies then see them like any --fragment.
-    let mut debug = Vec::new();
-    for d in &sp.build.debug {
-        let dir = cache.join("fragments");
-        debug.push(
-            crate::kernel::debug::materialise(d, &dir)
-                .map_err(|e| Error::io("failed to write", &dir, e))?,
-        );
-    }
-    debug.append(&mut sp.build.fragments);
-    sp.build.fragments = debug;
-    let mut tree = ScratchTree::open(&sp.tree, &cache)?;
-    for n in tree.notes() {
-        if !out.quiet {
-            eprintln!("kharness:   {n}");
+    materialise_debug(&mut sp.build, &cache)?;
+    // A range's base is known without a worktree: steps whose images are
+    // kept need none, and opening one can mean checking out the tree.
+    let known_base = base.as_ref().map(|commit| series::Base::Git {
+        commit: commit.clone(),
+    });
+    let open = || -> Result<ScratchTree> {
+        let tree = match &base {
+            Some(commit) => ScratchTree::open_at(&sp.tree, &cache, commit)?,
+            None => ScratchTree::open(&sp.tree, &cache)?,
+        };
+        for n in tree.notes() {
+            if !out.quiet {
+                eprintln!("kharness:   {n}");
+            }
         }
-    }
+        Ok(tree)
+    };
+    let mut tree = match &known_base {
+        Some(_) => None,
+        None => Some(open()?),
+    };
     let n = series.patches.len();
     let wanted: Vec<usize> = if sp.final_only {
         vec![0, n]
@@ -93,12 +147,22 @@ pub fn execute(mut sp: SeriesPlan, out: &Output) -> Result<ExitCode> {
     };
     let mut built: Vec<Step> = Vec::new();
     let mut stopped = None;
-    let mut stop_code = ExitCode::Ok;
     for &k in &wanted {
         if crate::support::process::interrupted() {
             return Err(Error::Interrupted);
         }
-        match build_step(&sp.build, &series, &mut tree, &cache, k, out) {
+        let kept = known_base
+            .as_ref()
+            .and_then(|b| crate::engine::reusable_step(&sp.build, &series, b, &cache, k, out));
+        let step = match (kept, &mut tree) {
+            (Some(step), _) => Ok(step),
+            (None, Some(t)) => build_step(&sp.build, &series, t, &cache, k, out),
+            (None, None) => {
+                let t = tree.insert(open()?);
+                build_step(&sp.build, &series, t, &cache, k, out)
+            }
+        };
+        match step {
             Ok(step) => built.push(step),
             // Nothing built: the error ends the command (and is printed
             // once, by the caller).
@@ -108,12 +172,71 @@ pub fn execute(mut sp: SeriesPlan, out: &Output) -> Result<ExitCode> {
             Err(e) if built.is_empty() => return Err(e),
             Err(e) => {
                 eprintln!("kharness: error: {e}");
-                stopped = Some(e.to_string());
-                stop_code = e.exit_code();
+                stopped = Some((e.to_string(), e.exit_code()));
                 break;
             }
         }
     }
+    let recipe_base = tree.as_ref().map(|t| t.base().clone()).or(known_base);
+    let steps = Steps {
+        run: &sp.run,
+        threshold: sp.threshold,
+        tree: &sp.tree,
+        series: &series,
+        expectations: !sp.final_only || n == 1,
+        built,
+        stopped,
+        recipe: recipe_base.as_ref().map(|base| Recipe {
+            input: &input,
+            base,
+            fragments: &sp.build.fragments,
+        }),
+    };
+    run_steps(steps, out)
+}
+
+/// Built steps on their way to a run and a report.
+pub struct Steps<'a> {
+    /// How they boot (kernels filled in from `built`).
+    pub run: &'a Plan,
+    pub threshold: f64,
+    pub tree: &'a Path,
+    pub series: &'a Series,
+    /// Check series.toml's expectations (they name single patches: not
+    /// with --final-only over several).
+    pub expectations: bool,
+    pub built: Vec<Step>,
+    /// Why the steps stopped early, and the exit code that means.
+    pub stopped: Option<(String, ExitCode)>,
+    /// What a repro needs to rebuild the steps, when it can.
+    pub recipe: Option<Recipe<'a>>,
+}
+
+/// The inputs of a series a recipe keeps.
+pub struct Recipe<'a> {
+    /// The series as read (a format-patch directory for a git range).
+    pub input: &'a Path,
+    pub base: &'a series::Base,
+    pub fragments: &'a [std::path::PathBuf],
+}
+
+/// Boots the built steps, reports per step what changed against the step
+/// before, and returns the exit code: 1 when a step made a test worse, a
+/// metric regressed or an expected effect did not happen.
+pub fn run_steps(st: Steps<'_>, out: &Output) -> Result<ExitCode> {
+    let Steps {
+        run,
+        threshold,
+        tree,
+        series,
+        expectations: check_expectations,
+        built,
+        stopped,
+        recipe,
+    } = st;
+    let n = series.patches.len();
+    let stop_code = stopped.as_ref().map_or(ExitCode::Ok, |s| s.1);
+    let stopped = stopped.map(|s| s.0);
     // Interrupted while building: nothing booted yet, so there is nothing
     // to record; do not go on to build the guest and prepare boots.
     if crate::support::process::interrupted() {
@@ -122,7 +245,7 @@ pub fn execute(mut sp: SeriesPlan, out: &Output) -> Result<ExitCode> {
     // `built` is not empty here: the base step's error returned above
     // (and an empty plan would be refused by the engine).
 
-    let mut plan = sp.run.clone();
+    let mut plan = run.clone();
     plan.kernels = built.iter().map(|s| s.bzimage.clone()).collect();
     plan.labels = built.iter().map(|s| s.label.clone()).collect();
     plan.steps = built
@@ -136,32 +259,34 @@ pub fn execute(mut sp: SeriesPlan, out: &Output) -> Result<ExitCode> {
     let Some((results, run_dir)) = crate::engine::run_plan(&plan, out)? else {
         return Ok(ExitCode::Ok);
     };
-    crate::results::recipe::add_series(
-        &run_dir.path,
-        &crate::results::recipe::SeriesSource {
-            input: &sp.series,
-            series: &series,
-            tree: &sp.tree,
-            tree_version: makefile_version(&sp.tree),
-            base: tree.base(),
-            fragments: &sp.build.fragments,
-            steps: built
-                .iter()
-                .map(|s| (s.patches, s.patchset_hash.clone()))
-                .collect(),
-        },
-    )?;
-    let attribution = steps::attribute(&results, sp.threshold);
+    if let Some(r) = recipe {
+        crate::results::recipe::add_series(
+            &run_dir.path,
+            &crate::results::recipe::SeriesSource {
+                input: r.input,
+                series,
+                tree,
+                tree_version: makefile_version(tree),
+                base: r.base,
+                fragments: r.fragments,
+                steps: built
+                    .iter()
+                    .map(|s| (s.patches, s.patchset_hash.clone()))
+                    .collect(),
+            },
+        )?;
+    }
+    let attribution = steps::attribute(&results, threshold);
     let expectations = match &series.manifest {
         // With --final-only, step 1 is the whole series: expectations name
         // single patches and cannot be checked, unless there is only one.
-        Some(m) if !sp.final_only || n == 1 => steps::check_expectations(&attribution, &m.expect),
+        Some(m) if check_expectations => steps::check_expectations(&attribution, &m.expect),
         _ => Vec::new(),
     };
     let report = SeriesReport {
         name: series.name.clone(),
         format: format!("{:?}", series.format),
-        tree: sp.tree.clone(),
+        tree: tree.to_owned(),
         steps: built,
         stopped,
         changes: attribution.changes.clone(),
@@ -169,7 +294,7 @@ pub fn execute(mut sp: SeriesPlan, out: &Output) -> Result<ExitCode> {
     };
     crate::results::write_json(&run_dir.join("series.json"), &report)?;
     let mut text = crate::report::terminal(&results, out.verbose);
-    text.push_str(&render(&report, &attribution, &series));
+    text.push_str(&render(&report, &attribution, series, n));
     crate::support::fs::write_atomic(&run_dir.join("summary.txt"), text.as_bytes())
         .map_err(|e| Error::io("failed to write", run_dir.join("summary.txt"), e))?;
     crate::support::stdout::print(&crate::report::for_stdout(&text)).map_err(Error::stdout)?;
@@ -303,15 +428,20 @@ fn makefile_version(tree: &Path) -> Option<String> {
     ))
 }
 
-fn render(r: &SeriesReport, att: &Attribution, series: &Series) -> String {
+fn render(r: &SeriesReport, att: &Attribution, series: &Series, n: usize) -> String {
     use std::fmt::Write;
     let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "\nSeries {:?} ({} patches):",
-        r.name,
-        series.patches.len()
-    );
+    match series.format {
+        series::SeriesFormat::WorkingTree => {
+            let _ = writeln!(s, "\n{}:", r.name);
+        }
+        series::SeriesFormat::GitRange => {
+            let _ = writeln!(s, "\nRange {} ({n} commits):", r.name);
+        }
+        _ => {
+            let _ = writeln!(s, "\nSeries {:?} ({n} patches):", r.name);
+        }
+    }
     for step in &r.steps {
         let what = step.subject.as_deref().unwrap_or("the base tree");
         let how = if step.reused {

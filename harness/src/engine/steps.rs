@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::kernel::build::{self, BuildProgress, BuildSpec};
 use crate::plan::BuildOptions;
 use crate::results::steps::{self, Check};
-use crate::series::{ScratchTree, Series};
+use crate::series::{Base, ScratchTree, Series};
 
 /// One built step.
 #[derive(Debug, Clone, Serialize)]
@@ -43,6 +43,63 @@ pub struct SeriesReport {
     pub expectations: Vec<Check>,
 }
 
+/// The bzImage a build of step `k` of `series` on `base` left in
+/// `cache`, as a reused step, when there is one: nothing to check out or
+/// build, so a caller may skip opening the scratch tree.
+pub fn reusable_step(
+    opts: &BuildOptions,
+    series: &Series,
+    base: &Base,
+    cache: &Path,
+    k: usize,
+    out: &Output,
+) -> Option<Step> {
+    let artifact = artifact_path(opts, series, base, cache, k);
+    if !artifact.is_file() {
+        return None;
+    }
+    let label = crate::plan::step_label(k);
+    if !out.quiet {
+        eprintln!("kharness: [{label}] reusing {}", artifact.display());
+    }
+    Some(Step {
+        patches: k,
+        label,
+        subject: series.patches[..k].last().map(|p| p.subject.clone()),
+        patchset_hash: series.prefix_hash(k),
+        bzimage: artifact,
+        build_s: 0.0,
+        reused: true,
+    })
+}
+
+/// Where the image of step `k` is kept: keyed by what went into it, the
+/// base tree, the patches, the config fragments.
+fn artifact_path(
+    opts: &BuildOptions,
+    series: &Series,
+    base: &Base,
+    cache: &Path,
+    k: usize,
+) -> PathBuf {
+    let base_id = serde_json::to_string(base).unwrap_or_default();
+    let fragments: Vec<String> = opts
+        .fragments
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap_or_default())
+        .collect();
+    let key = crate::support::hash::sha256_hex(
+        format!(
+            "{base_id}\n{}\n{}\n{}",
+            series.prefix_hash(k),
+            build::DEFAULT_FRAGMENT,
+            fragments.join("\n")
+        )
+        .as_bytes(),
+    );
+    cache.join("artifacts").join(&key[..32]).join("bzImage")
+}
+
 /// Builds step `k` of `series` (the base for 0) in `tree`, or reuses the
 /// bzImage a build of the same inputs left in `cache`.
 pub fn build_step(
@@ -53,73 +110,37 @@ pub fn build_step(
     k: usize,
     out: &Output,
 ) -> Result<Step> {
+    if let Some(step) = reusable_step(opts, series, tree.base(), cache, k, out) {
+        return Ok(step);
+    }
     let patches = &series.patches[..k];
     let prefix = series.prefix_hash(k);
     let label = crate::plan::step_label(k);
-    // The artifact is keyed by what went into it: the base tree, the
-    // patches, the config fragments.
-    let base_id = serde_json::to_string(tree.base()).unwrap_or_default();
-    let fragments: Vec<String> = opts
-        .fragments
-        .iter()
-        .map(|f| std::fs::read_to_string(f).unwrap_or_default())
-        .collect();
-    let key = crate::support::hash::sha256_hex(
-        format!(
-            "{base_id}\n{prefix}\n{}\n{}",
-            build::DEFAULT_FRAGMENT,
-            fragments.join("\n")
-        )
-        .as_bytes(),
-    );
-    let artifact_dir = cache.join("artifacts").join(&key[..32]);
-    let artifact = artifact_dir.join("bzImage");
+    let artifact = artifact_path(opts, series, tree.base(), cache, k);
+    let artifact_dir = artifact
+        .parent()
+        .expect("an artifact path has a directory")
+        .to_owned();
     let subject = patches.last().map(|p| p.subject.clone());
-    if artifact.is_file() {
-        if !out.quiet {
-            eprintln!("kharness: [{label}] reusing {}", artifact.display());
-        }
-        return Ok(Step {
-            patches: k,
-            label,
-            subject,
-            patchset_hash: prefix,
-            bzimage: artifact,
-            build_s: 0.0,
-            reused: true,
-        });
-    }
     let applied = tree.checkout(patches)?;
+    let what = match patches.last() {
+        Some(p) => format!("patch {}", p.label()),
+        None => "the base tree".to_owned(),
+    };
     if !out.quiet {
-        let what = match patches.last() {
-            Some(p) => format!("patch {}", p.label()),
-            None => "the base tree".to_owned(),
-        };
         eprintln!("kharness: [{label}] building {what} ({applied} patch(es) applied now)");
     }
-    let mut spec = BuildSpec::new(tree.path());
-    spec.fragments = opts.fragments.clone();
-    if let Some(j) = opts.jobs {
-        spec.jobs = j;
-    }
-    spec.cache_dir = cache.join("builds");
-    spec.cancel = Some(std::sync::Arc::clone(
-        crate::support::process::interrupt_flag(),
-    ));
     let started = Instant::now();
-    let mut bar = crate::support::progress::BuildBar::new(
-        &label,
-        crate::support::progress::Mode::detect(out.quiet),
-    );
-    let built = build::configure_and_build(&spec, &mut |p: &BuildProgress| bar.update(p));
-    bar.finish();
-    let built = built.map_err(|source| super::EngineError::Build {
-        what: match patches.last() {
-            Some(p) => format!("building with patch {}", p.label()),
-            None => "building the base tree".to_owned(),
-        },
-        source,
-    })?;
+    let built =
+        build_kernel(opts, tree.path(), tree.build_root(), &label, out).map_err(|source| {
+            super::EngineError::Build {
+                what: match patches.last() {
+                    Some(p) => format!("building with patch {}", p.label()),
+                    None => "building the base tree".to_owned(),
+                },
+                source,
+            }
+        })?;
     std::fs::create_dir_all(&artifact_dir)
         .map_err(|e| Error::io("failed to create", &artifact_dir, e))?;
     let bytes = std::fs::read(&built.bzimage)
@@ -127,12 +148,7 @@ pub fn build_step(
     crate::support::fs::write_atomic(&artifact, &bytes)
         .map_err(|e| Error::io("failed to write", &artifact, e))?;
     let build_s = started.elapsed().as_secs_f64();
-    if !out.quiet {
-        eprintln!(
-            "kharness: [{label}] built in {build_s:.1}s ({} kbuild steps)",
-            built.steps
-        );
-    }
+    say_built(&label, build_s, &built, out);
     Ok(Step {
         patches: k,
         label,
@@ -142,4 +158,89 @@ pub fn build_step(
         build_s,
         reused: false,
     })
+}
+
+/// Builds the mirror of a working tree as step `k` (1 after a base, 0
+/// alone), incrementally in the mirror's own build directory. The image
+/// stays there: the mirror's lock, held by the caller until the run
+/// ends, keeps the next build from replacing it.
+pub fn build_working_tree(
+    opts: &BuildOptions,
+    snapshot: &crate::kernel::tree::TreeSnapshot,
+    k: usize,
+    out: &Output,
+) -> Result<Step> {
+    let label = crate::plan::step_label(k);
+    if !out.quiet {
+        let s = snapshot.stats;
+        eprintln!(
+            "kharness: [{label}] building the working tree {} ({} file(s) new or changed, {} \
+             removed since the last build)",
+            snapshot.source().display(),
+            s.linked,
+            s.removed
+        );
+    }
+    let started = Instant::now();
+    let built = build_kernel(opts, &snapshot.path(), snapshot.build_root(), &label, out).map_err(
+        |source| super::EngineError::Build {
+            what: format!("building the working tree {}", snapshot.source().display()),
+            source,
+        },
+    )?;
+    let build_s = started.elapsed().as_secs_f64();
+    say_built(&label, build_s, &built, out);
+    Ok(Step {
+        patches: k,
+        label,
+        subject: (k > 0).then(|| working_tree_subject(snapshot.source())),
+        patchset_hash: String::new(),
+        bzimage: built.bzimage,
+        build_s,
+        reused: false,
+    })
+}
+
+/// How reports name the working-tree step.
+pub fn working_tree_subject(tree: &Path) -> String {
+    format!(
+        "working tree {} (uncommitted changes included)",
+        tree.display()
+    )
+}
+
+/// Configures and builds `source` with the step options, keyed build
+/// directories under `build_root`, a progress bar named `label`.
+fn build_kernel(
+    opts: &BuildOptions,
+    source: &Path,
+    build_root: PathBuf,
+    label: &str,
+    out: &Output,
+) -> std::result::Result<build::Built, build::BuildError> {
+    let mut spec = BuildSpec::new(source);
+    spec.fragments = opts.fragments.clone();
+    if let Some(j) = opts.jobs {
+        spec.jobs = j;
+    }
+    spec.build_root = Some(build_root);
+    spec.cancel = Some(std::sync::Arc::clone(
+        crate::support::process::interrupt_flag(),
+    ));
+    let mut bar = crate::support::progress::BuildBar::new(
+        label,
+        crate::support::progress::Mode::detect(out.quiet),
+    );
+    let built = build::configure_and_build(&spec, &mut |p: &BuildProgress| bar.update(p));
+    bar.finish();
+    built
+}
+
+fn say_built(label: &str, build_s: f64, built: &build::Built, out: &Output) {
+    if !out.quiet {
+        eprintln!(
+            "kharness: [{label}] built in {build_s:.1}s ({} kbuild steps)",
+            built.steps
+        );
+    }
 }

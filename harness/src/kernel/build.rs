@@ -54,6 +54,13 @@ pub struct BuildSpec {
     pub cache_dir: PathBuf,
     /// Build here instead of the keyed directory under `cache_dir`.
     pub build_dir: Option<PathBuf>,
+    /// Put the keyed build directories (and the configure scratch) here
+    /// instead of under `cache_dir`. A scratch tree kharness owns passes
+    /// a sibling of the tree: every such tree then sits at the same
+    /// relative place from its build directory, and with
+    /// `CCACHE_BASEDIR` set to their common parent ccache hashes the same
+    /// command lines for two copies of a tree at different paths.
+    pub build_root: Option<PathBuf>,
     /// The make program.
     pub make: PathBuf,
     /// Set by the caller (e.g. on Ctrl-C) to stop a running make.
@@ -72,6 +79,7 @@ impl BuildSpec {
             cache_dir: default_cache_dir()
                 .unwrap_or_else(|| std::env::temp_dir().join("kharness").join("builds")),
             build_dir: None,
+            build_root: None,
             make: "make".into(),
             cancel: None,
         }
@@ -240,7 +248,10 @@ pub fn configure(
     let requests = read_fragments(&spec.fragments)?;
     let ccache = spec.ccache && crate::support::paths::which("ccache").is_some();
 
-    let entry = spec.cache_dir.join(source_key(&source));
+    let entry = match &spec.build_root {
+        Some(root) => root.clone(),
+        None => spec.cache_dir.join(source_key(&source)),
+    };
     std::fs::create_dir_all(&entry)
         .map_err(|e| BuildError::io("create build cache directory", &entry, e))?;
     let lock = lock(&entry.join("lock"), spec.cancel.as_deref())?;
@@ -368,14 +379,36 @@ fn make_command(
     }
     args.push(format!("-j{}", spec.jobs.max(1)).into());
     args.push(target.into());
+    let mut env = Vec::new();
+    if let Some(base) = ccache_basedir(spec, source).filter(|_| ccache) {
+        env.push(("CCACHE_BASEDIR".into(), base.into_os_string()));
+    }
     MakeCommand {
         program: spec.make.clone(),
         dir: source.to_owned(),
         args,
-        env: Vec::new(),
+        env,
         log: log_path(out, target),
         target: target.to_owned(),
     }
+}
+
+/// Where ccache makes paths relative: the deepest directory holding both
+/// the source and the build root, when the spec has a build root (a tree
+/// kharness owns, laid out the same way every time). Kbuild passes the
+/// source as an absolute path under `O=`; relative to the build directory
+/// it is the same for every such tree, so their objects share the cache.
+fn ccache_basedir(spec: &BuildSpec, source: &Path) -> Option<PathBuf> {
+    let root = spec.build_root.as_deref()?;
+    let common: PathBuf = source
+        .components()
+        .zip(root.components())
+        .take_while(|(a, b)| a == b)
+        .map(|(a, _)| a)
+        .collect();
+    // "/" alone would make every absolute path relative, system headers
+    // included: no gain, and paths outside kharness's trees would vary.
+    (common.components().count() > 1).then_some(common)
 }
 
 fn run_make(
@@ -428,8 +461,9 @@ pub fn check_kernel_tree(source: &Path) -> Result<PathBuf, BuildError> {
     Ok(canon)
 }
 
-/// Checks `source` looks like a clean kernel tree; returns it canonical.
-fn check_source(source: &Path) -> Result<PathBuf, BuildError> {
+/// Checks `source` looks like a clean kernel tree (no in-tree build
+/// output, which an `O=` build refuses); returns it canonical.
+pub fn check_source(source: &Path) -> Result<PathBuf, BuildError> {
     let canon = check_kernel_tree(source)?;
     // What kbuild itself looks for before refusing an O= build.
     for output in [".config", "include/config", "arch/x86/include/generated"] {
@@ -469,7 +503,7 @@ fn read_fragments(paths: &[PathBuf]) -> Result<Requests, BuildError> {
 }
 
 /// `<name>-<hash>`: readable, and distinct for two trees of the same name.
-fn source_key(canonical: &Path) -> String {
+pub(super) fn source_key(canonical: &Path) -> String {
     let name: String = canonical
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -491,7 +525,10 @@ fn source_key(canonical: &Path) -> String {
 /// An exclusive lock on `path` (created if missing), held while the file
 /// stays open. Waits for another kharness that holds it, saying so, and
 /// gives up when `cancel` is set (Ctrl-C while waiting).
-fn lock(path: &Path, cancel: Option<&std::sync::atomic::AtomicBool>) -> Result<File, BuildError> {
+pub(super) fn lock(
+    path: &Path,
+    cancel: Option<&std::sync::atomic::AtomicBool>,
+) -> Result<File, BuildError> {
     use rustix::fs::{FlockOperation, flock};
     let file = File::options()
         .create(true)
@@ -661,6 +698,29 @@ mod tests {
             "tinyconfig",
         );
         assert_eq!(c.display(), "make O=/b ARCH=x86_64 -j3 tinyconfig");
+        assert!(c.env.is_empty(), "no build root, no CCACHE_BASEDIR");
+    }
+
+    #[test]
+    fn a_build_root_beside_the_tree_makes_ccache_paths_relative() {
+        let mut spec = BuildSpec::new("/c/scratch/k/slot0/tree");
+        spec.build_root = Some("/c/scratch/k/slot0/build".into());
+        let src = Path::new("/c/scratch/k/slot0/tree");
+        let c = make_command(
+            &spec,
+            src,
+            Path::new("/c/scratch/k/slot0/build/ab"),
+            true,
+            "bzImage",
+        );
+        assert_eq!(
+            c.env,
+            vec![("CCACHE_BASEDIR".into(), "/c/scratch/k/slot0".into())]
+        );
+        let c = make_command(&spec, src, Path::new("/x"), false, "bzImage");
+        assert!(c.env.is_empty(), "without ccache nothing to say");
+        spec.build_root = Some("/elsewhere/build".into());
+        assert_eq!(ccache_basedir(&spec, src), None, "only / in common");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 pub mod build;
 pub mod debug;
 mod image;
+pub mod tree;
 
 pub use image::{
     BOOT_DIR, KernelIdentity, default_kernel, identify, list_boot_kernels, resolve_spec,

@@ -9,5 +9,5 @@ mod shard;
 
 pub use hash::plan_hash;
 pub use model::{DEFAULT_MAX_BOOTS, Plan, reps_by_default};
-pub use series::{BuildOptions, SeriesPlan, StepInfo, step_label};
+pub use series::{BuildOptions, SeriesPlan, StepInfo, TreeRunPlan, step_label};
 pub use shard::{Part, ShardInfo, ShardSpec, info as shard_info, split};

@@ -21,6 +21,8 @@ pub struct BuildOptions {
 
 /// What `kharness series` was asked to do, beyond an ordinary run plan.
 pub struct SeriesPlan {
+    /// A series file or directory, or (when no such path exists and the
+    /// tree is a git tree) a git range `BASE..TIP`.
     pub series: PathBuf,
     pub tree: PathBuf,
     /// Build and boot only the base and the whole series.
@@ -32,6 +34,21 @@ pub struct SeriesPlan {
     /// Smallest relative metric change that counts (0.02 = 2%).
     pub threshold: f64,
     /// How the steps are booted (kernels field filled in here).
+    pub run: Plan,
+}
+
+/// What `kharness run --tree` was asked to do.
+pub struct TreeRunPlan {
+    /// The working tree, built as it is.
+    pub tree: PathBuf,
+    /// A revision of the tree to build too and compare against.
+    pub base: Option<String>,
+    /// Check the tree and the base, print what would be built, stop.
+    pub dry_run: bool,
+    pub build: BuildOptions,
+    /// Smallest relative metric change that counts (0.02 = 2%).
+    pub threshold: f64,
+    /// How the kernels are booted (kernels filled in as they are built).
     pub run: Plan,
 }
 

@@ -75,6 +75,17 @@ impl ScratchTree {
     /// `.git`) gets a detached worktree of its HEAD; any other directory a
     /// hard-link copy.
     pub fn open(source: &Path, cache_dir: &Path) -> Result<Self, ApplyError> {
+        Self::open_with(source, cache_dir, None)
+    }
+
+    /// Like [`ScratchTree::open`] for a git tree, with the worktree at
+    /// `commit` (a full commit id) instead of HEAD; the source's own
+    /// checkout and uncommitted changes play no part.
+    pub fn open_at(source: &Path, cache_dir: &Path, commit: &str) -> Result<Self, ApplyError> {
+        Self::open_with(source, cache_dir, Some(commit))
+    }
+
+    fn open_with(source: &Path, cache_dir: &Path, at: Option<&str>) -> Result<Self, ApplyError> {
         let source = source.canonicalize().map_err(|e| ApplyError::Source {
             path: source.to_path_buf(),
             why: format!("cannot use it as a source tree: {e}"),
@@ -86,8 +97,11 @@ impl ScratchTree {
             });
         }
         let mut notes = Vec::new();
-        let base = match git_commit(&source)? {
-            Some(commit) => {
+        let base = match (git_commit(&source)?, at) {
+            (Some(_), Some(commit)) => Base::Git {
+                commit: commit.to_owned(),
+            },
+            (Some(commit), None) => {
                 if git_dirty(&source)? {
                     notes.push(format!(
                         "{} has uncommitted changes; the scratch tree has only its HEAD ({})",
@@ -97,7 +111,13 @@ impl ScratchTree {
                 }
                 Base::Git { commit }
             }
-            None => Base::Plain {
+            (None, Some(_)) => {
+                return Err(ApplyError::Source {
+                    path: source,
+                    why: "not a git tree (no .git), so it has no commits to check out".into(),
+                });
+            }
+            (None, None) => Base::Plain {
                 fingerprint: fingerprint(&source)?,
             },
         };
@@ -121,7 +141,12 @@ impl ScratchTree {
             _lock: lock,
         };
         match old {
-            Some(old) if old.source == st.source && old.base == st.base && st.tree.is_dir() => {
+            Some(old)
+                if old.source == st.source
+                    && old.base == st.base
+                    && st.tree.is_dir()
+                    && st.worktree_intact() =>
+            {
                 st.applied = old.applied;
             }
             Some(old) if old.source == st.source && st.tree.is_dir() => {
@@ -136,6 +161,14 @@ impl ScratchTree {
     /// The patched tree: build from here.
     pub fn path(&self) -> &Path {
         &self.tree
+    }
+
+    /// Where builds of this tree keep their directories: beside the tree,
+    /// so every scratch tree is at the same relative path from its build
+    /// and ccache shares objects between them (see
+    /// [`crate::kernel::build::BuildSpec::build_root`]).
+    pub fn build_root(&self) -> PathBuf {
+        self.slot.join("build")
     }
 
     /// The tree it copies (canonical).
@@ -249,6 +282,20 @@ impl ScratchTree {
         }
         self.applied.pop();
         self.save()
+    }
+
+    /// A git scratch tree still belongs to its source: a source made
+    /// anew at the same path (a fresh clone) no longer knows the worktree,
+    /// and git refuses to work in it.
+    fn worktree_intact(&self) -> bool {
+        match &self.base {
+            Base::Plain { .. } => true,
+            Base::Git { .. } => {
+                let mut cmd = git(&self.tree);
+                cmd.args(["rev-parse", "--verify", "HEAD"]);
+                checked(&mut cmd).is_ok()
+            }
+        }
     }
 
     /// A fresh tree at the base.

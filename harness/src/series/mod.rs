@@ -1,9 +1,11 @@
 //! Patch series: read them (quilt `series` file, format-patch directory,
-//! mbox, lore thread), hash them, and apply them in a scratch tree.
+//! mbox, lore thread, git range), hash them, and apply them in a scratch
+//! tree.
 
 mod apply;
 mod diff;
 mod error;
+pub mod git;
 mod lore;
 mod mail;
 mod manifest;

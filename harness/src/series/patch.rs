@@ -19,6 +19,10 @@ pub enum SeriesFormat {
     Mbox,
     /// A lore-style thread archive (the text of a lore thread page).
     LoreThread,
+    /// The commits of a git range, `BASE..TIP`.
+    GitRange,
+    /// A working tree against a base commit (`run --tree --base`).
+    WorkingTree,
 }
 
 /// One patch of a series.
