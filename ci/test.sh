@@ -3,7 +3,8 @@
 # calls. Installs what is missing (ci/setup.sh), checks style and lints,
 # runs the guest suite natively, the README's first command from fresh
 # clones as newcomers would (ci/test-newcomer.sh), then every test
-# including those that boot real kernels in QEMU through virtme-ng.
+# including those that boot real kernels in QEMU through virtme-ng, with
+# cargo-nextest (ci/test-deps.sh installs it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,7 +13,7 @@ step() { printf '\n== %s\n' "$*" >&2; }
 step "setup"
 ci/setup.sh
 
-step "test dependencies (report validators)"
+step "test dependencies (cargo-nextest, report validators)"
 ci/test-deps.sh
 
 # The tests find the report validators (python3 with kcidb-io and
@@ -49,7 +50,13 @@ else
   printf 'not run: it adds the user kh-newcomer; run it with CI=true or KHARNESS_TEST_NEWCOMER=1\n' >&2
 fi
 
-step "cargo test (unit, CLI, and VM tests)"
-# VM tests boot one kernel at a time: two cores cannot run QEMU in parallel
-# usefully, and the orphan checks want a quiet machine.
-cargo test --workspace --locked -- --include-ignored --test-threads=1
+step "doc tests"
+# nextest does not run doc tests; cargo test does, before nextest so that
+# nextest's summary stays the last line.
+cargo test --workspace --locked --doc
+
+step "cargo nextest (unit, CLI, and VM tests)"
+# .config/nextest.toml: tests that boot VMs or build kernels run one at a
+# time in its `vm` group, everything else in parallel beside them; a test
+# over its time limit is stopped. JUnit: target/nextest/ci/junit.xml.
+cargo nextest run --workspace --locked --profile ci --run-ignored all
