@@ -284,6 +284,17 @@ fn interrupt_during_tests(backend: &str, sig: Signal) -> Vec<Proc> {
     ran
 }
 
+/// A QEMU booting the run's kernel is in the tree: its command line names
+/// the run directory under `out` (the qemu backend's initramfs, vng's
+/// --rwdir). The QEMU of the KVM probe before it does not count: where
+/// /dev/kvm exists but KVM does not work, the probe is not cached, so
+/// every run starts one, and a signal sent then lands before any kernel
+/// column exists.
+fn booting(tree: &[Proc], out: &str) -> bool {
+    tree.iter()
+        .any(|p| p.comm.starts_with("qemu-system") && p.cmdline.contains(out))
+}
+
 fn ran(procs: &[Proc], comm: &str) -> bool {
     procs.iter().any(|p| p.comm.contains(comm))
 }
@@ -312,9 +323,7 @@ fn sigint_during_boot_leaves_a_valid_interrupted_run() {
     let out = tempfile::tempdir().unwrap();
     let o = out.path().to_str().unwrap();
     let mut h = Harness::start(&run_args("qemu", o), &[]);
-    h.wait_until("QEMU", Duration::from_secs(300), |t| {
-        t.iter().any(|p| p.comm.starts_with("qemu-system"))
-    });
+    h.wait_until("QEMU", Duration::from_secs(300), |t| booting(t, o));
     h.interrupt(Signal::INT);
     let res = interrupted_results(out.path());
     assert_eq!(res["kernels"][0]["outcome"], "interrupted", "{res}");
@@ -330,9 +339,7 @@ fn sigkill_leaves_nothing_behind(backend: &str) -> Vec<Proc> {
     let out = tempfile::tempdir().unwrap();
     let o = out.path().to_str().unwrap();
     let mut h = Harness::start(&run_args(backend, o), &[]);
-    h.wait_until("QEMU", Duration::from_secs(300), |t| {
-        t.iter().any(|p| p.comm.starts_with("qemu-system"))
-    });
+    h.wait_until("QEMU", Duration::from_secs(300), |t| booting(t, o));
     let before = tree(h.pid());
     let pid = rustix::process::Pid::from_raw(h.pid()).unwrap();
     rustix::process::kill_process(pid, Signal::KILL).unwrap();
