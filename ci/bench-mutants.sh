@@ -109,8 +109,14 @@ build = next((s for s in series["steps"] if s["label"] == "+1"), None)
 build_s = "reused" if build and build.get("reused") else (f"{build['build_s']:.0f}" if build else "-")
 named = [c for c in series.get("expectations", [])]
 named_ok = sum(1 for c in named if c["met"])
+# A step whose boot died before any test ran has no verdict on the
+# mutant: every record of it is an error that says "not run".
+ran = [r for r in kernels[1]["records"]
+       if not (r["status"] == "error" and (r.get("reason") or "").startswith("not run"))] if len(kernels) > 1 else []
 if len(kernels) < 2:
     verdict, detail = "broken", series.get("stopped") or "the mutant step did not boot"
+elif not ran:
+    verdict, detail = "broken", f"the mutant step's suite did not run (boot {kernels[1].get('outcome')})"
 elif killed:
     verdict, detail = "killed", ", ".join(killed)
 elif noticed:
