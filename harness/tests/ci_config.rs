@@ -158,8 +158,9 @@ fn the_ci_profile_keeps_junit_and_stops_hung_tests() {
         .lines()
         .rfind(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
         .unwrap();
-    assert_eq!(
-        last,
-        "cargo nextest run --workspace --locked --profile ci --run-ignored all"
+    // (It may narrow the selection: see the debug-kernel test there.)
+    assert!(
+        last.starts_with("cargo nextest run --workspace --locked --profile ci --run-ignored all"),
+        "ci/test.sh does not end with the nextest run: {last}"
     );
 }
