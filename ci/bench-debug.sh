@@ -55,33 +55,7 @@ run() {
     tail -n 30 "$work/$name/stderr" >&2
     return 0
   fi
-  python3 - "$work/$name/runs/latest" <<'PY'
-import json, os, sys
-run = sys.argv[1]
-series = json.load(open(os.path.join(run, "series.json")))
-results = json.load(open(os.path.join(run, "results.json")))
-kernels = {k.get("label"): k for k in results["kernels"]}
-print(f"{'step':<6} {'build':>9} {'VM wall':>9} {'tests':>8} {'boot+off':>9}  results")
-for step in series["steps"]:
-    k = kernels.get(step["label"])
-    build = "reused" if step.get("reused") else f"{step['build_s']:.1f} s"
-    if k is None:
-        print(f"{step['label']:<6} {build:>9}  (not booted)")
-        continue
-    recs = k["records"]
-    tests = sum(r["duration_us"] for r in recs) / 1e6
-    wall = k["wall_s"]
-    counts = {}
-    for r in recs:
-        counts[r["status"]] = counts.get(r["status"], 0) + 1
-    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-    print(f"{step['label']:<6} {build:>9} {wall:>7.1f} s {tests:>6.1f} s {wall - tests:>7.1f} s  {summary}")
-    for r in recs:
-        for f in r.get("kernel_findings", []):
-            print(f"       {r['id']}: {r['status']}, {f.get('signature', f['kind'])}")
-unmet = [e for e in series["expectations"] if not e.get("met")]
-print(f"expectations: {len(series['expectations']) - len(unmet)} of {len(series['expectations'])} met")
-PY
+  python3 ci/series-steps.py "$work/$name/runs/latest"
 }
 
 [ "$ONLY" = debug ] || run normal

@@ -47,21 +47,5 @@ if [ "$code" -ge 2 ]; then
   tail -n 30 "$out/stderr" >&2
   exit "$code"
 fi
-python3 - "$out/runs/latest" <<'EOF'
-import json, sys, os
-run = sys.argv[1]
-series = json.load(open(os.path.join(run, "series.json")))
-results = json.load(open(os.path.join(run, "results.json")))
-kernels = {k.get("label") or k["identity"]["release"]: k for k in results["kernels"]}
-print(f"{'step':<6} {'build':>9} {'VM wall':>9} {'tests':>8} {'boot+off':>9}  tests run")
-for step in series["steps"]:
-    k = kernels.get(step["label"])
-    build = "reused" if step.get("reused") else f"{step['build_s']:.1f} s"
-    if k is None:
-        print(f"{step['label']:<6} {build:>9}  (not booted)")
-        continue
-    tests = sum(r["duration_us"] for r in k["records"]) / 1e6
-    wall = k["wall_s"]
-    print(f"{step['label']:<6} {build:>9} {wall:>7.1f} s {tests:>6.1f} s {wall - tests:>7.1f} s  {len(k['records'])}")
-EOF
+python3 ci/series-steps.py "$out/runs/latest"
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
