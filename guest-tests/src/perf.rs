@@ -507,16 +507,39 @@ impl Lockstep {
         Ok(got)
     }
 
-    /// Called after a send could not go on (EAGAIN): what arrived must be
-    /// read, or the pair is stuck, which is a failure of the loopback path.
+    /// Called after a send could not go on (EAGAIN): reads what arrived.
+    /// With nothing to read, the sender's buffer may still hold data the
+    /// peer has read but not yet ACKed (a delayed ACK): wait, up to 10 s,
+    /// for room or for data. A pair that stays stuck is a failure of the
+    /// loopback path.
     fn unblock(&mut self, what: &str) -> Result<(), Outcome> {
-        let got = self.drain()?;
-        check!(
-            got > 0,
-            "{what} found no room on a loopback socket whose receiver had read everything ({} bytes so far)",
-            self.received
-        );
-        Ok(())
+        if self.drain()? > 0 {
+            return Ok(());
+        }
+        use rustix::event::{PollFd, PollFlags, poll};
+        let mut fds = [
+            PollFd::new(&self.client, PollFlags::OUT),
+            PollFd::new(&self.server, PollFlags::IN),
+        ];
+        let ts = rustix::time::Timespec {
+            tv_sec: 10,
+            tv_nsec: 0,
+        };
+        loop {
+            match poll(&mut fds, Some(&ts)) {
+                Err(rustix::io::Errno::INTR) => continue,
+                Ok(n) => {
+                    check!(
+                        n > 0,
+                        "{what} found no room on a loopback socket for 10 s while its receiver had read everything ({} bytes so far)",
+                        self.received
+                    );
+                    self.drain()?;
+                    return Ok(());
+                }
+                Err(e) => return Err(e).or_fail("poll on loopback"),
+            }
+        }
     }
 
     /// Shuts the sending side and reads to EOF; returns all bytes received.
