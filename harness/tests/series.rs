@@ -96,7 +96,12 @@ impl Pristine {
 fn good_series_apply_patch_by_patch_to_a_hard_link_copy_of_debian_612() {
     let pristine = Pristine::take();
     let cache = tempfile::tempdir().expect("a temp dir");
-    for name in ["splice-fatal-signal", "demo-splice-regression"] {
+    for name in [
+        "splice-fatal-signal",
+        "demo-splice-regression",
+        "perf-small-slowdown",
+        "aa-comment-only",
+    ] {
         let s = read(&format!("kernel-patches/{name}"));
         let t0 = Instant::now();
         let mut tree = ScratchTree::open(&pristine.root, cache.path()).expect("scratch tree");
@@ -132,6 +137,17 @@ fn good_series_apply_patch_by_patch_to_a_hard_link_copy_of_debian_612() {
                 assert!(
                     text.contains("\t\tif (signal_pending(current))\n\t\t\treturn -ERESTARTSYS;")
                 );
+            }
+            "perf-small-slowdown" => {
+                assert!(text.contains("\t\tndelay(450);\n\t\twakeup_pipe_readers(opipe);"));
+            }
+            "aa-comment-only" => {
+                // Reworded in place: not one line more or less.
+                assert!(text.contains("Take a reference on this pipe buffer: both"));
+                let lines = |t: &str| t.lines().count();
+                let before = std::fs::read_to_string(pristine.root.join("fs/splice.c"))
+                    .expect("the source's splice.c");
+                assert_eq!(lines(&text), lines(&before));
             }
             _ => {
                 assert!(text.contains("splice_warm_new_buffers(opipe, head);"));

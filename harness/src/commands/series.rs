@@ -326,7 +326,7 @@ pub fn run_steps(st: Steps<'_>, out: &Output) -> Result<ExitCode> {
         }) || p
             .metrics
             .iter()
-            .any(|m| m.verdict == crate::results::compare::Verdict::Regression)
+            .any(crate::results::compare::MetricDiff::is_regression)
     });
     let unmet = report.expectations.iter().any(|c| !c.met);
     let code = results.exit_code().max(stop_code).max(if worse || unmet {

@@ -114,7 +114,7 @@ impl Comparison {
     pub fn has_regressions(&self) -> bool {
         self.pairs.iter().any(|p| {
             p.status_changes.iter().any(StatusChange::is_regression)
-                || p.metrics.iter().any(|m| m.verdict == Verdict::Regression)
+                || p.metrics.iter().any(MetricDiff::is_regression)
         })
     }
 }
@@ -405,6 +405,22 @@ impl MetricDiff {
         matches!(self.verdict, Verdict::Regression | Verdict::Improvement)
     }
 
+    /// Whether this metric's move is judged: a change of the patch or
+    /// kernel, and a regression in the exit code. Only the headline
+    /// figures are ([`is_primary`]); the CPU times and counters beside
+    /// them explain a move and are shown, not judged. A comment-only
+    /// patch moved `vmsplice_task_clock` by -2.4% (n=5) while every
+    /// throughput stayed put (2026-12-07): a second figure of the same
+    /// work, judged on its own, doubles the chance of a false alarm.
+    pub fn judged(&self) -> bool {
+        self.moved() && is_primary(&self.metric, &self.unit)
+    }
+
+    /// A judged regression.
+    pub fn is_regression(&self) -> bool {
+        self.judged() && self.verdict == Verdict::Regression
+    }
+
     /// The evidence for a move, as a reviewer checks it: `-15.7% (95% CI
     /// -17.0% to -14.1%, p<0.01, n=5)`.
     pub fn evidence(&self) -> String {
@@ -471,6 +487,12 @@ pub fn render(c: &Comparison, verbose: bool) -> String {
         let mut few = 0;
         for m in &p.metrics {
             let tag = match m.verdict {
+                _ if m.moved() && !m.judged() => {
+                    if !verbose {
+                        continue;
+                    }
+                    "(explains) "
+                }
                 Verdict::Regression => "REGRESSION ",
                 Verdict::Improvement => "improvement",
                 Verdict::NoChange if verbose => "no change  ",
@@ -484,12 +506,12 @@ pub fn render(c: &Comparison, verbose: bool) -> String {
             };
             let _ = writeln!(s, "  {tag}  {}", m.line());
         }
-        let moved = p
-            .metrics
-            .iter()
-            .filter(|m| matches!(m.verdict, Verdict::Regression | Verdict::Improvement))
-            .count();
-        let _ = writeln!(s, "  metrics: {} compared, {moved} moved", p.metrics.len());
+        let moved = p.metrics.iter().filter(|m| m.judged()).count();
+        let _ = writeln!(
+            s,
+            "  metrics: {} compared, {moved} headline figure(s) moved",
+            p.metrics.len()
+        );
         if few > 0 {
             let _ = writeln!(
                 s,
@@ -616,6 +638,23 @@ mod tests {
             p,
             verdict: Verdict::Regression,
         }
+    }
+
+    #[test]
+    fn only_a_headline_figure_that_moved_is_judged() {
+        let throughput = diff(-0.05, Some((-0.06, -0.04)), Some(0.001));
+        assert!(throughput.judged() && throughput.is_regression());
+        let task_clock = MetricDiff {
+            metric: "task_clock".into(),
+            unit: "ns".into(),
+            ..throughput.clone()
+        };
+        assert!(task_clock.moved() && !task_clock.judged() && !task_clock.is_regression());
+        let steady = MetricDiff {
+            verdict: Verdict::NoChange,
+            ..throughput
+        };
+        assert!(!steady.judged() && !steady.is_regression());
     }
 
     #[test]

@@ -134,7 +134,7 @@ pub fn attribute(res: &RunResults, threshold: f64) -> Attribution {
             });
         }
         for m in &p.metrics {
-            if matches!(m.verdict, Verdict::Regression | Verdict::Improvement) {
+            if m.judged() {
                 changes.push(Change {
                     patch,
                     test: m.test.clone(),
@@ -294,7 +294,7 @@ fn check_one(att: &Attribution, e: &Expectation) -> Check {
             for m in pair
                 .metrics
                 .iter()
-                .filter(|m| m.test == e.test && m.verdict == Verdict::Regression)
+                .filter(|m| m.test == e.test && m.is_regression())
             {
                 moved.push(m.line());
             }
