@@ -229,7 +229,14 @@ fn summary_row(v: &View<'_>, k: usize, kr: &KernelRun) -> Markup {
     };
     html! {
         tr {
-            td { (swatch(k)) strong { (v.titles[k]) } div.small { (kr.identity.banner) } }
+            td {
+                (swatch(k)) strong { (v.titles[k]) } div.small { (kr.identity.banner) }
+                // Facts of the test environment, not of the kernel's
+                // semantics: one line per kernel, never a difference.
+                @if let Some(env) = view::environment_line(kr) {
+                    div.small.environment { "environment: " (env) }
+                }
+            }
             td { code { (view::short_sha(&kr.identity.sha256)) } }
             td class=(outcome_class) {
                 (kr.outcome.as_str())

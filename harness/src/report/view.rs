@@ -783,9 +783,15 @@ pub(crate) mod tests {
             "{md}"
         );
         assert!(!md.contains("scratch_fs *"), "{md}");
+        let page = crate::report::html(&res);
+        assert!(
+            page.contains("environment: scratch_fs=ext4|tmpfs, sw_counters=true</div>"),
+            "{page}"
+        );
         let none = run(&[("6.1", "completed", &[rec("a.one", "pass")])]);
         assert_eq!(environment_line(&none.kernels[0]), None);
         assert!(!crate::report::terminal(&none, false).contains("environment:"));
+        assert!(!crate::report::html(&none).contains("environment:"));
     }
 
     #[test]
