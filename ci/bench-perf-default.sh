@@ -73,7 +73,7 @@ print(f"{name}: exit {code}, {float(end) - float(start):.0f} s; VM wall per step
 for c in changes:
     what = c.get("what")
     detail = {k: v for k, v in c.items() if k not in ("patch", "test", "what")}
-    print(f"    +{c['patch']} {c['test']} {what} {json.dumps(detail, sort_keys=True)}")
+    print(f"    +{c['patch']} {c['test']} {what}: {detail.get('from')} -> {detail.get('to')}")
 PY
 }
 

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use rustix::pipe::{SpliceFlags, pipe, splice, tee};
 
 use crate::framework::{Ctx, OrOutcome, Outcome, Test, TestResult};
+use crate::sys::mem::{AnonPages, small_pages_only};
 use crate::sys::perf::{Counter, CounterKind, uring_send};
 use crate::sys::signal::{FdOnlyOp, push_fd_only, vmsplice_bytes};
 use crate::util::{errno_name, pattern, read_file, write_all, write_file};
@@ -425,13 +426,18 @@ fn tee_throughput(ctx: &mut Ctx) -> TestResult {
 
 fn vmsplice_throughput(ctx: &mut Ctx) -> TestResult {
     let total = total_bytes(ctx);
-    let buf = pattern(CHUNK, 0x3c);
+    // Small pages wherever ASLR puts the buffer: the pages vmsplice pins
+    // must not be huge in one boot and small in another.
+    small_pages_only().or_error("PR_SET_THP_DISABLE")?;
+    let mut pages = AnonPages::new(CHUNK).or_error("mmap a vmsplice source")?;
+    pages.as_mut_slice().copy_from_slice(&pattern(CHUNK, 0x3c));
+    let buf = pages.as_slice();
     let (r, w) = pipe()?;
     let null = dev_null()?;
     let m = Measure::start(ctx);
     let mut moved = 0;
     while moved < total {
-        let n = vmsplice_bytes(&w, &buf, SpliceFlags::empty()).or_fail("vmsplice")?;
+        let n = vmsplice_bytes(&w, buf, SpliceFlags::empty()).or_fail("vmsplice")?;
         check!(n > 0, "vmsplice into an empty pipe returned 0");
         drain_to_null(&r, &null, n)?;
         moved += n;
@@ -440,7 +446,7 @@ fn vmsplice_throughput(ctx: &mut Ctx) -> TestResult {
     let m = Measure::start(ctx);
     let mut written = 0;
     while written < total {
-        let n = rustix::io::write(&w, &buf).or_fail("write")?;
+        let n = rustix::io::write(&w, buf).or_fail("write")?;
         drain_to_null(&r, &null, n)?;
         written += n;
     }
@@ -708,8 +714,14 @@ fn send_zc_vs_send(ctx: &mut Ctx) -> TestResult {
     // Loopback TCP is the slowest path here (about 15-20 MiB/s under TCG)
     // and this test sends twice, so it moves a quarter of the others' data.
     let total = (total_bytes(ctx) / 4).max(CHUNK);
-    // 'static so the kernel may read it for as long as a request lives.
-    let buf: &'static [u8] = Box::leak(pattern(CHUNK, 0x5d).into_boxed_slice());
+    // 'static so the kernel may read it for as long as a request lives;
+    // small pages, since SEND_ZC pins them as vmsplice does.
+    small_pages_only().or_error("PR_SET_THP_DISABLE")?;
+    let pages: &'static mut AnonPages = Box::leak(Box::new(
+        AnonPages::new(CHUNK).or_error("mmap a SEND_ZC source")?,
+    ));
+    pages.as_mut_slice().copy_from_slice(&pattern(CHUNK, 0x5d));
+    let buf: &'static [u8] = pages.as_slice();
     let mut pair = Lockstep::new()?;
     let mut sent = 0;
     let mut phase = |pair: &mut Lockstep, zc: bool| -> Result<(usize, bool), Outcome> {

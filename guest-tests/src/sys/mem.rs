@@ -153,3 +153,22 @@ impl Drop for SharedFileMap {
         let _ = unsafe { munmap(self.ptr.as_ptr().cast::<c_void>(), self.len) };
     }
 }
+
+/// Keeps every later fault of this process on small pages
+/// (`PR_SET_THP_DISABLE`, 3.15; works where `madvise` is configured out,
+/// as in kharness's small config). Whether a buffer can sit in a
+/// transparent huge page depends on where ASLR put it, and the kernel pins
+/// a huge page for vmsplice or SEND_ZC with fewer instructions: without
+/// this, `perf.vmsplice_throughput` took one of two values per boot, 5%
+/// apart, under -icount (2026-12-07, an A/A series). Tests run in a forked
+/// child, so the setting ends with the test.
+pub fn small_pages_only() -> std::io::Result<()> {
+    // SAFETY: PR_SET_THP_DISABLE takes plain integers and touches no memory
+    // of ours.
+    let r = unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
