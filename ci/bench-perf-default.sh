@@ -2,7 +2,7 @@
 # Perf found by default: `kharness series SERIES --tree SRC` with no flag
 # but --out, as the README shows it, on two series of ours:
 #
-#   kernel-patches/perf-small-slowdown  patch 1 a comment, patch 2 a 300 ns
+#   kernel-patches/perf-small-slowdown  patch 1 a comment, patch 2 a udelay(8)
 #                                       wait in splice_file_to_pipe() (~5%)
 #   kernel-patches/aa-comment-only      two comment-only patches (A/A)
 #

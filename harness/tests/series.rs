@@ -139,7 +139,7 @@ fn good_series_apply_patch_by_patch_to_a_hard_link_copy_of_debian_612() {
                 );
             }
             "perf-small-slowdown" => {
-                assert!(text.contains("\t\tndelay(450);\n\t\twakeup_pipe_readers(opipe);"));
+                assert!(text.contains("\t\tudelay(8);\n\t\twakeup_pipe_readers(opipe);"));
             }
             "aa-comment-only" => {
                 // Reworded in place: not one line more or less.
