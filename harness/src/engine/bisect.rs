@@ -101,11 +101,17 @@ pub fn bisect(input: &BisectInput<'_>, out: &Output) -> Result<(BisectReport, Ru
         plan.kernels = kernels.iter().map(|(s, _)| s.bzimage.clone()).collect();
         match crate::engine::run_plan(&plan, out)? {
             Some((res, _)) if res.interrupted => Err(Error::Interrupted),
-            Some((res, dir)) => Ok(Booted {
-                metrics: Metrics::for_mode(res.perf_mode),
-                cols: res.kernels,
-                dir: format!("steps/{}", dir.id),
-            }),
+            Some((res, dir)) => {
+                // Each step's run reads like any other run's.
+                let table = crate::report::terminal(&res, out.verbose);
+                crate::support::fs::write_atomic(&dir.join("summary.txt"), table.as_bytes())
+                    .map_err(|e| Error::io("failed to write", dir.join("summary.txt"), e))?;
+                Ok(Booted {
+                    metrics: Metrics::for_mode(res.perf_mode),
+                    cols: res.kernels,
+                    dir: format!("steps/{}", dir.id),
+                })
+            }
             None => Err(Error::Interrupted),
         }
     };
