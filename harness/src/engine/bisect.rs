@@ -92,8 +92,12 @@ pub fn bisect(input: &BisectInput<'_>, out: &Output) -> Result<(BisectReport, Ru
             max_steps(n)
         );
     }
+    // The accelerator the ends' run settled on (after a KVM probe that
+    // may not be cached): every step uses it without probing again.
+    let accel = std::cell::Cell::new(bp.run.accel);
     let boot = |kernels: Vec<(&Step, String)>, out: &Output| -> Result<Booted> {
         let mut plan = bp.run.clone();
+        plan.accel = accel.get();
         plan.out = steps_dir.clone();
         plan.filters = vec![bp.test.clone()];
         plan.boots = bp.repeat;
@@ -102,6 +106,10 @@ pub fn bisect(input: &BisectInput<'_>, out: &Output) -> Result<(BisectReport, Ru
         match crate::engine::run_plan(&plan, out)? {
             Some((res, _)) if res.interrupted => Err(Error::Interrupted),
             Some((res, dir)) => {
+                accel.set(match res.accel.accel {
+                    crate::vm::Accel::Kvm => crate::vm::AccelChoice::Kvm,
+                    crate::vm::Accel::Tcg => crate::vm::AccelChoice::Tcg,
+                });
                 // Each step's run reads like any other run's.
                 let table = crate::report::terminal(&res, out.verbose);
                 crate::support::fs::write_atomic(&dir.join("summary.txt"), table.as_bytes())
