@@ -216,10 +216,7 @@ pub fn bisect(input: &BisectInput<'_>, out: &Output) -> Result<(BisectReport, Ru
                 None,
                 Judged {
                     verdict: Verdict::Skip,
-                    evidence: format!(
-                        "does not build: {}",
-                        crate::support::text::one_line(&e.to_string())
-                    ),
+                    evidence: build_failure(&e.to_string()),
                 },
             ),
             Err(e) => return Err(e),
@@ -289,6 +286,24 @@ struct Booted {
     dir: String,
 }
 
+/// A failed build in a line: the first compiler or make error and
+/// where the whole log is.
+fn build_failure(error: &str) -> String {
+    let first = error
+        .lines()
+        .skip(1)
+        .find(|l| l.contains("error:") || l.contains("Error "))
+        .or_else(|| error.lines().next())
+        .unwrap_or_default()
+        .trim();
+    let log = error
+        .split_once("full log: ")
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .map(|p| format!(" (full log: {p})"))
+        .unwrap_or_default();
+    format!("does not build: {first}{log}")
+}
+
 fn is_build_failure(e: &Error) -> bool {
     e.op::<super::EngineError>()
         .is_some_and(|e| matches!(e, super::EngineError::Build { .. }))
@@ -355,4 +370,19 @@ fn reproducer(bp: &BisectPlan, parent: &str, culprit: &str) -> String {
         ]);
     }
     crate::support::quote::sh_join(&argv)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_failed_build_is_told_by_its_first_error_and_its_log() {
+        let e = "building with patch 2/5 \"x\" failed: `make -j2 bzImage` failed with exit status \
+                 2; full log: /c/build/kharness-make-bzImage.log\n../../tree/fs/pipe.c:1526:1: \
+                 error: unknown type name 'this'\nmake[4]: *** [fs/pipe.o] Error 1";
+        assert_eq!(
+            super::build_failure(e),
+            "does not build: ../../tree/fs/pipe.c:1526:1: error: unknown type name 'this' (full \
+             log: /c/build/kharness-make-bzImage.log)"
+        );
+    }
 }

@@ -718,14 +718,24 @@ impl BisectReport {
                 }
             }
         }
+        let kept = self
+            .steps
+            .iter()
+            .filter(|st| !st.built && st.boots > 0)
+            .count();
+        let unbuilt = self
+            .steps
+            .iter()
+            .filter(|st| !st.built && st.boots == 0)
+            .count();
+        let unbuilt = match unbuilt {
+            0 => String::new(),
+            n => format!(", {n} did not build"),
+        };
         let _ = writeln!(
             s,
-            "  {} kernel(s) tested ({} built, {} kept), {} boot(s), {:.0}s",
-            self.kernels,
-            self.builds,
-            self.kernels - self.builds.min(self.kernels),
-            self.boots,
-            self.wall_s
+            "  {} kernel(s) tested ({} built, {kept} kept{unbuilt}), {} boot(s), {:.0}s",
+            self.kernels, self.builds, self.boots, self.wall_s
         );
         let log = run_dir.join("bisect.log");
         let _ = writeln!(
