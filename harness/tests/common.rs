@@ -203,3 +203,94 @@ pub fn changes(series: &serde_json::Value) -> Vec<(u64, String)> {
         })
         .collect()
 }
+
+/// Debian's 6.12 source, which `ci/setup.sh` unpacks.
+pub const DEBIAN_SRC: &str = "/usr/src/linux-source-6.12";
+/// The tag of the Debian source's commit in [`debian_git_tree`].
+pub const DEBIAN_BASE_TAG: &str = "kharness-e2e-base";
+
+/// Runs git in `tree` as the e2e tests' fixed author at a fixed date (the
+/// same tree makes the same commit ids in every run, so a rerun and the
+/// benchmarks reuse kept images); returns stdout, failing on an error.
+pub fn git_fixed(
+    tree: &Path,
+    env: &[(&str, &Path)],
+    args: &[&str],
+    stdin: Option<&[u8]>,
+) -> String {
+    use std::io::Write;
+    let mut cmd = Command::new("git");
+    cmd.arg("-C")
+        .arg(tree)
+        .args([
+            "-c",
+            "user.name=kharness",
+            "-c",
+            "user.email=kharness@localhost",
+        ])
+        .args(["-c", "commit.gpgsign=false"])
+        .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
+        .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("git runs");
+    let mut pipe = child.stdin.take().expect("stdin was piped");
+    if let Some(bytes) = stdin {
+        pipe.write_all(bytes).expect("git reads its stdin");
+    }
+    drop(pipe);
+    let out = child.wait_with_output().expect("git ends");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A git repository of Debian's 6.12 source, its one commit tagged
+/// [`DEBIAN_BASE_TAG`], at a fixed path under the target directory and
+/// kept between runs (and between the tests that use it: tree_e2e,
+/// bisect_e2e): kharness keys its scratch worktree and build directory by
+/// the tree's path, so every later build there is incremental. Made with
+/// `cp -al` (files are replaced, never written in place, by git and by
+/// the tests) when missing.
+pub fn debian_git_tree() -> PathBuf {
+    let tree = Path::new(env!("CARGO_TARGET_TMPDIR")).join("tree-e2e/linux");
+    let reusable = tree.join(".git").exists()
+        && Command::new("git")
+            .arg("-C")
+            .arg(&tree)
+            .args(["rev-parse", "--verify", "-q", DEBIAN_BASE_TAG])
+            .output()
+            .expect("git runs")
+            .status
+            .success();
+    if reusable {
+        return tree;
+    }
+    if tree.exists() {
+        std::fs::remove_dir_all(&tree).expect("an old copy can be removed");
+    }
+    std::fs::create_dir_all(tree.parent().expect("a parent"))
+        .expect("the target directory is writable");
+    let ok = Command::new("cp")
+        .arg("-al")
+        .arg(DEBIAN_SRC)
+        .arg(&tree)
+        .status()
+        .expect("cp runs")
+        .success();
+    assert!(ok, "cp -al {DEBIAN_SRC}");
+    git_fixed(&tree, &[], &["init", "-q", "-b", "main"], None);
+    // Debian's tree ignores what a release should not hold: -f.
+    git_fixed(&tree, &[], &["add", "-f", "-A", "."], None);
+    git_fixed(&tree, &[], &["commit", "-q", "-m", "base"], None);
+    git_fixed(&tree, &[], &["tag", DEBIAN_BASE_TAG], None);
+    tree
+}

@@ -11,11 +11,9 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use common::{Run, changes, kharness, latest_run, series_json};
 
-const SRC: &str = "/usr/src/linux-source-6.12";
 const FILTERS: [&str; 4] = [
     "--filter",
     "tee.non_pipe_einval",
@@ -24,28 +22,7 @@ const FILTERS: [&str; 4] = [
 ];
 
 fn git(tree: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(tree)
-        .args([
-            "-c",
-            "user.name=kharness",
-            "-c",
-            "user.email=kharness@localhost",
-        ])
-        // Fixed dates: the same tree makes the same commit ids in every
-        // run, so a rerun (and ci/bench-tree.sh) reuses the base image.
-        .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
-        .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    common::git_fixed(tree, &[], args, None)
 }
 
 /// Replaces `old` (exactly once) in fs/splice.c by writing a new file and
@@ -70,9 +47,7 @@ fn kbuild_steps(r: &Run, label: &str) -> Option<usize> {
     n.parse().ok()
 }
 
-/// The base commit of the test repository, kept between runs so a rerun
-/// resets the repository instead of copying and hashing the tree again.
-const BASE_TAG: &str = "kharness-e2e-base";
+const BASE_TAG: &str = common::DEBIAN_BASE_TAG;
 const TEE_OLD: &str = "\tssize_t ret = -EINVAL;\n";
 const TEE_NEW: &str = "\tssize_t ret = -EBADF;\n";
 const VMSPLICE_OLD: &str = "\tif (!iov_iter_count(&iter))\n\t\terror = 0;\n";
@@ -86,40 +61,11 @@ fn a_working_tree_and_then_its_commits_are_reported_against_their_base() {
     // between runs: kharness keys the mirror and the scratch worktree by
     // the tree's path (and the worktree by the repository), so a rerun
     // builds incrementally instead of filling two build directories anew.
-    let tree = Path::new(env!("CARGO_TARGET_TMPDIR")).join("tree-e2e/linux");
+    let tree = common::debian_git_tree();
     let out = tmp.path().join("runs");
-    let reusable = tree.join(".git").exists()
-        && Command::new("git")
-            .arg("-C")
-            .arg(&tree)
-            .args(["rev-parse", "--verify", "-q", BASE_TAG])
-            .output()
-            .unwrap()
-            .status
-            .success();
-    if reusable {
-        // Back to the base commit, the last run's edits and commits gone.
-        git(&tree, &["checkout", "-q", "-f", "-B", "main", BASE_TAG]);
-        git(&tree, &["stash", "clear"]);
-    } else {
-        if tree.exists() {
-            std::fs::remove_dir_all(&tree).unwrap();
-        }
-        std::fs::create_dir_all(tree.parent().unwrap()).unwrap();
-        let ok = Command::new("cp")
-            .arg("-al")
-            .arg(SRC)
-            .arg(&tree)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "cp -al {SRC}");
-        git(&tree, &["init", "-q", "-b", "main"]);
-        // Debian's tree ignores what a release should not hold: -f.
-        git(&tree, &["add", "-f", "-A", "."]);
-        git(&tree, &["commit", "-q", "-m", "base"]);
-        git(&tree, &["tag", BASE_TAG]);
-    }
+    // Back to the base commit, the last run's edits and commits gone.
+    git(&tree, &["checkout", "-q", "-f", "-B", "main", BASE_TAG]);
+    git(&tree, &["stash", "clear"]);
     let (t, o) = (tree.to_str().unwrap(), out.to_str().unwrap());
     let run_tree = || {
         kharness(

@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::error::{Error, Result};
+use crate::plan::bisect::{BisectPlan, Criterion};
 use crate::plan::{BuildOptions, Plan, SeriesPlan, TreeRunPlan};
 use crate::vm::{AccelChoice, BackendChoice, PerfModeChoice};
 
@@ -63,6 +64,7 @@ pub struct Cli {
 pub enum Cmd {
     Run(RunArgs),
     Series(SeriesArgs),
+    Bisect(BisectArgs),
     List(ListArgs),
     Report(ReportArgs),
     Compare(CompareArgs),
@@ -648,6 +650,107 @@ pub struct SeriesArgs {
     pub build: KernelBuildArgs,
     #[command(flatten)]
     pub boot: BootArgs,
+}
+
+/// Find the first commit of a git history that changed a test: its
+/// status, an observation's value (--observation), or a metric beyond
+/// --threshold with the statistics `compare` uses (--metric).
+///
+/// --good and --bad are commits of --tree, --good an ancestor of --bad
+/// with no merge between them. Both ends are built and booted first: the
+/// test must behave one way at --good (and not fail there) and another at
+/// --bad, or nothing is bisected. Then each step builds the commit halfway
+/// between the newest good and the oldest bad one, in one scratch
+/// worktree under the cache (incrementally; images built before are
+/// reused), boots it with only --test (qemu backend unless --backend says
+/// otherwise) and calls it good (as at --good), bad (as at --bad) or skip:
+/// a commit that does not build or boot, or shows neither behaviour, is
+/// skipped as `git bisect skip` does. A history of N commits takes at most
+/// ceil(log2(N)) steps between the ends when nothing is skipped.
+///
+/// --repeat N boots each step N times and calls it bad when any run is
+/// (flaky regressions). --metric compares each step's samples with
+/// --good's: perf tests repeat 5 times a boot unless --reps says
+/// otherwise, in deterministic perf mode under TCG. --filter and --boots
+/// are not used: the test is --test, the boots per step --repeat.
+///
+/// The run directory holds each step's run under steps/, bisect.json,
+/// summary.txt and bisect.log, which `git bisect replay` takes.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  kharness bisect --tree ~/linux --good v6.12 --bad HEAD --test tee.non_pipe_einval
+  kharness bisect --tree ~/linux --good v6.12 --bad HEAD --test splice.from_dev_zero \\
+      --observation returns
+  kharness bisect --tree ~/linux --good v6.12 --bad HEAD --test perf.splice_file_to_pipe \\
+      --metric throughput --threshold 5
+  kharness bisect --tree ~/linux --good v6.12 --bad HEAD --test tee.duplicate_content --repeat 5
+  git -C ~/linux bisect replay kharness-runs/latest/bisect.log   # the steps, in git
+
+Exit codes: 0 the first bad commit is named, 2 bad input (not a kernel
+tree, no such revision or test, --good not an ancestor of --bad, an empty
+range or one with a merge, --good already failing or --bad behaving as
+--good), 3 infrastructure (an end did not build or boot; or commits that
+did not build or boot hide the first bad one: the candidates are listed),
+130/143 interrupted.")]
+pub struct BisectArgs {
+    /// The kernel source tree, a git tree (never modified).
+    #[arg(long, env = "KHARNESS_TREE")]
+    pub tree: PathBuf,
+    /// A commit where the test behaves as it should.
+    #[arg(long, value_name = "REV")]
+    pub good: String,
+    /// A later commit where it does not (a descendant of --good).
+    #[arg(long, value_name = "REV")]
+    pub bad: String,
+    /// The test, by its exact id (kharness list).
+    #[arg(long = "test", value_name = "ID")]
+    pub test: String,
+    /// Bisect this observation's value instead of the status.
+    #[arg(long, value_name = "NAME", conflicts_with = "metric")]
+    pub observation: Option<String>,
+    /// Bisect this metric (its name, e.g. throughput) instead of the
+    /// status: bad where it moved as at --bad, beyond --threshold.
+    #[arg(long, value_name = "NAME")]
+    pub metric: Option<String>,
+    /// Boot each step this many times; one bad run makes the step bad.
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub repeat: u32,
+    #[command(flatten)]
+    pub build: KernelBuildArgs,
+    #[command(flatten)]
+    pub boot: BootArgs,
+}
+
+impl BisectArgs {
+    /// The bisection these flags ask for; kernels are filled in per step.
+    pub fn plan(self) -> Result<BisectPlan> {
+        let (build, threshold) = self.build.options()?;
+        let criterion = match (self.observation, self.metric) {
+            (Some(o), _) => Criterion::Observation(o),
+            (None, Some(m)) => Criterion::Metric(m),
+            (None, None) => Criterion::Status,
+        };
+        let reps = self.boot.reps;
+        let mut run = self.boot.plan(Vec::new());
+        // A metric is judged by compare's statistics: 5 samples a side.
+        let compares = matches!(criterion, Criterion::Metric(_));
+        run.reps = reps.unwrap_or(crate::plan::reps_by_default(compares));
+        if run.backend == BackendChoice::Auto {
+            run.backend = BackendChoice::Qemu;
+        }
+        debug_times_by_the_wall_clock(&build, &mut run);
+        Ok(BisectPlan {
+            tree: self.tree,
+            good: self.good,
+            bad: self.bad,
+            test: self.test,
+            criterion,
+            repeat: self.repeat,
+            build,
+            threshold,
+            run,
+        })
+    }
 }
 
 /// List the tests in the guest suite.

@@ -28,7 +28,8 @@ pub fn main() -> i32 {
     for w in &config.warnings {
         eprintln!("kharness: warning: {w}");
     }
-    if let (Some(note), false, Cmd::Run(_) | Cmd::Series(_)) = (config.note(), cli.quiet, &cli.cmd)
+    if let (Some(note), false, Cmd::Run(_) | Cmd::Series(_) | Cmd::Bisect(_)) =
+        (config.note(), cli.quiet, &cli.cmd)
     {
         eprintln!("kharness: config: {note}");
     }
@@ -67,6 +68,7 @@ fn dispatch(cli: Cli, config: &Layers) -> Result<ExitCode> {
     match cli.cmd {
         Cmd::Run(a) => super::run::run(a, out),
         Cmd::Series(a) => super::series::run(a, &out),
+        Cmd::Bisect(a) => super::bisect::run(a, &out),
         Cmd::List(a) => super::list::run(a, cli.quiet),
         Cmd::Report(a) => super::report::run(a, cli.verbose),
         Cmd::Compare(a) => super::compare::run(a, cli.verbose),

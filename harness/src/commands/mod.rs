@@ -2,6 +2,7 @@
 //! request, calls the stages, and prints. Nothing imports this module
 //! except the binary (`main.rs` calls [`main`]).
 
+pub mod bisect;
 pub mod bundle;
 pub mod compare;
 pub mod config;

@@ -47,14 +47,7 @@ fn run_tree(mut tp: TreeRunPlan, out: &Output) -> Result<ExitCode> {
         Some(rev) => Some(series::git::resolve(&tree, "--base", rev)?),
         None => None,
     };
-    for f in &tp.build.fragments {
-        if !f.is_file() {
-            return Err(Error::Usage(format!(
-                "--fragment {}: no such file",
-                f.display()
-            )));
-        }
-    }
+    super::series::check_fragments(&tp.build)?;
     super::series::check_debug_files(&tp.build)?;
     if tp.dry_run {
         let mut text = format!(

@@ -36,6 +36,20 @@ pub fn run(a: SeriesArgs, out: &Output) -> Result<ExitCode> {
     execute(sp, out)
 }
 
+/// A `--fragment` that does not exist is bad input, found before
+/// anything is built.
+pub(crate) fn check_fragments(build: &BuildOptions) -> Result<()> {
+    for f in &build.fragments {
+        if !f.is_file() {
+            return Err(Error::Usage(format!(
+                "--fragment {}: no such file",
+                f.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// A `--debug` fragment file that does not exist is bad input, found
 /// before anything is built.
 pub(crate) fn check_debug_files(build: &BuildOptions) -> Result<()> {

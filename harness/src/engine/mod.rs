@@ -2,6 +2,7 @@
 //! boot left (pure), runs passes with fresh boots after a crash, and
 //! builds the kernels of a series' steps. Only `commands/` uses it.
 
+pub mod bisect;
 mod boot;
 mod classify;
 mod context;

@@ -2,6 +2,7 @@
 //! anything boots (stored as `plan.json`), its split into shards, and the
 //! hash that says whether two shards belong to one plan.
 
+pub mod bisect;
 mod hash;
 mod model;
 mod series;

@@ -1,5 +1,6 @@
 //! The result model of a run and the run directory that stores it.
 
+pub mod bisect;
 pub mod bundle;
 pub mod compare;
 mod model;

@@ -148,6 +148,14 @@ pub fn resolve(tree: &Path, what: &'static str, rev: &str) -> Result<String, Git
     Ok(id)
 }
 
+/// The subject line of commit `id` of `tree`.
+pub fn subject(tree: &Path, id: &str) -> Result<String, GitError> {
+    let mut cmd = git(tree);
+    cmd.args(["log", "-1", "--format=%s", id, "--"]);
+    let out = checked(&mut cmd)?;
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
 /// Splits `BASE..TIP` (an empty TIP is HEAD, as git has it).
 pub fn split_range(spec: &str) -> Result<(&str, &str), GitError> {
     let bad = || GitError::BadRange {
