@@ -147,6 +147,7 @@ pub fn build_step(
         .map_err(|e| Error::io("failed to read", &built.bzimage, e))?;
     crate::support::fs::write_atomic(&artifact, &bytes)
         .map_err(|e| Error::io("failed to write", &artifact, e))?;
+    keep_vmlinux(&built.build_dir, &artifact_dir);
     let build_s = started.elapsed().as_secs_f64();
     say_built(&label, build_s, &built, out);
     Ok(Step {
@@ -158,6 +159,19 @@ pub fn build_step(
         build_s,
         reused: false,
     })
+}
+
+/// Keeps the build's vmlinux (the ELF with symbols, for `kharness shell
+/// --gdb`) beside the step's bzImage: a hard link, which costs nothing
+/// while the build directory holds the same file (the next step's link
+/// writes a new one: ld unlinks its output first), else a copy. Best
+/// effort: a step without it still boots.
+fn keep_vmlinux(build_dir: &Path, artifact_dir: &Path) {
+    let (from, to) = (build_dir.join("vmlinux"), artifact_dir.join("vmlinux"));
+    let _ = std::fs::remove_file(&to);
+    if std::fs::hard_link(&from, &to).is_err() {
+        let _ = std::fs::copy(&from, &to);
+    }
 }
 
 /// Builds the mirror of a working tree as step `k` (1 after a base, 0
