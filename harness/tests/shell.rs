@@ -327,8 +327,9 @@ fn a_shell_on_what_a_test_of_a_run_ran_on_runs_it_again() {
     assert!(text.contains(&format!("ok 1 {id}")), "{text}");
 }
 
-fn children_of(pid: u32) -> Vec<(u32, String)> {
-    let mut found = Vec::new();
+/// (pid, command name) of every process below `pid`.
+fn descendants_of(pid: u32) -> Vec<(u32, String)> {
+    let mut procs = Vec::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else {
             continue;
@@ -336,13 +337,22 @@ fn children_of(pid: u32) -> Vec<(u32, String)> {
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
             continue;
         };
-        let Some(close) = stat.rfind(')') else {
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
             continue;
         };
         let f: Vec<&str> = stat[close + 1..].split_whitespace().collect();
-        if f.get(1).and_then(|s| s.parse::<u32>().ok()) == Some(pid) {
-            let comm = stat[stat.find('(').unwrap() + 1..close].to_owned();
-            found.push((p, comm));
+        if let Some(ppid) = f.get(1).and_then(|s| s.parse::<u32>().ok()) {
+            procs.push((p, ppid, stat[open + 1..close].to_owned()));
+        }
+    }
+    let mut found: Vec<(u32, String)> = Vec::new();
+    let mut parents = vec![pid];
+    while let Some(parent) = parents.pop() {
+        for (p, ppid, comm) in &procs {
+            if *ppid == parent {
+                found.push((*p, comm.clone()));
+                parents.push(*p);
+            }
         }
     }
     found
@@ -371,7 +381,7 @@ fn sigterm_of_kharness_shell_leaves_no_qemu_behind() {
     let rx = reader_thread(child.stdout.take().unwrap());
     let mut seen = String::new();
     wait_for(&rx, &mut seen, "ready", Duration::from_secs(240));
-    let qemu: Vec<u32> = children_of(child.id())
+    let qemu: Vec<u32> = descendants_of(child.id())
         .into_iter()
         .filter(|(_, c)| c.starts_with("qemu"))
         .map(|(p, _)| p)
