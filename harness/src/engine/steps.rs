@@ -258,3 +258,25 @@ fn say_built(label: &str, build_s: f64, built: &build::Built, out: &Output) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kept_vmlinux_survives_the_next_link_of_the_build_directory() {
+        let d = tempfile::tempdir().unwrap();
+        let (build, art) = (d.path().join("build"), d.path().join("art"));
+        std::fs::create_dir_all(&build).unwrap();
+        std::fs::create_dir_all(&art).unwrap();
+        std::fs::write(build.join("vmlinux"), b"step 1").unwrap();
+        keep_vmlinux(&build, &art);
+        // The next step's link: ld unlinks its output, then writes it.
+        std::fs::remove_file(build.join("vmlinux")).unwrap();
+        std::fs::write(build.join("vmlinux"), b"step 2").unwrap();
+        assert_eq!(std::fs::read(art.join("vmlinux")).unwrap(), b"step 1");
+        // A rebuilt step replaces what it kept.
+        keep_vmlinux(&build, &art);
+        assert_eq!(std::fs::read(art.join("vmlinux")).unwrap(), b"step 2");
+    }
+}
