@@ -145,7 +145,17 @@ fn installed(prefix: &Path, args: &[&str]) -> Option<Run> {
             cmd.env_remove(k);
         }
     }
-    let r = run_with(cmd, args);
+    let mut r = run_with(cmd, args);
+    // Failures name the installed kharness, not unshare.
+    r.argv[0] = format!(
+        "{} (from /, {} hidden)",
+        prefix.join("bin/kharness").display(),
+        hidden
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" and ")
+    );
     assert_ne!(
         r.code(),
         Some(97),
