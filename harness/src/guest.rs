@@ -330,7 +330,7 @@ fn describe(path: &Path, build_command: Option<String>) -> Result<GuestBinary> {
 }
 
 /// The PT_INTERP of a 64-bit little-endian ELF, `None` for a static binary.
-fn elf_interp(head: &[u8]) -> std::result::Result<Option<String>, String> {
+pub fn elf_interp(head: &[u8]) -> std::result::Result<Option<String>, String> {
     if head.len() < 64 || &head[..4] != b"\x7fELF" {
         return Err("not an ELF file".into());
     }

@@ -2,10 +2,16 @@
 //! from any directory with no checkout and no cargo: it takes the static
 //! guest from PREFIX/lib/kharness, says so in `doctor`, and never builds.
 //!
-//! The checkout cannot be moved away under a running test, so the
-//! installed kharness is run the way a machine without one would run it:
-//! from `/`, with PATH holding only Debian's directories (no cargo), no
-//! KHARNESS_* settings and no kharness.toml to find. install.sh reuses the
+//! The checkout cannot be moved away under a running test, so it is made
+//! unreachable instead: the installed kharness runs in a private mount
+//! namespace (`unshare --mount`; as a user, inside a user namespace of
+//! its own, `-r`) where an empty tmpfs lies over the checkout and over
+//! cargo's home, so nothing of the sources, the target directory or the
+//! toolchain can be read or built. It runs the way a machine without a
+//! checkout would run it: from `/`, with PATH holding only Debian's
+//! directories, no KHARNESS_* settings and no kharness.toml to find.
+//! Where namespaces are refused (a sandbox without the capability), the
+//! tests skip with the reason, and fail under CI. install.sh reuses the
 //! release binaries ci/setup.sh built (cargo's no-op); it never builds
 //! into a target directory of its own.
 
@@ -59,10 +65,79 @@ fn install() -> Option<tempfile::TempDir> {
     Some(prefix)
 }
 
-/// `PREFIX/bin/kharness ARGS` from `/`, with no cargo on PATH and nothing
-/// of the checkout or the caller's settings to lean on.
-fn installed(prefix: &Path, args: &[&str]) -> Run {
-    let mut cmd = Command::new(prefix.join("bin/kharness"));
+/// The checkout (this workspace) and cargo's home: what an installed
+/// kharness must not need.
+fn hidden_dirs() -> Vec<PathBuf> {
+    let checkout = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")));
+    [Some(checkout.to_owned()), cargo_home]
+        .into_iter()
+        .flatten()
+        .filter(|d| d.is_dir())
+        .map(|d| std::fs::canonicalize(d).unwrap())
+        .collect()
+}
+
+/// Mounts an empty tmpfs over each of its first N arguments (N is `$1`),
+/// then runs the rest.
+const HIDE: &str = r#"n=$1; shift
+while [ "$n" -gt 0 ]; do
+  mount -t tmpfs -o size=64k,mode=0555 kharness-hidden "$1" || exit 97
+  shift; n=$((n - 1))
+done
+exec "$@""#;
+
+/// `unshare`'s flags for a private mount namespace (inside a user
+/// namespace of our own when not root), once checked to let a tmpfs be
+/// mounted; else why not.
+fn namespace() -> Result<Vec<&'static str>, String> {
+    let mut flags = vec!["--mount", "--propagation", "private"];
+    if !rustix::process::geteuid().is_root() {
+        flags.insert(0, "--map-root-user");
+    }
+    let probe = tempfile::tempdir().unwrap();
+    let out = Command::new("unshare")
+        .args(&flags)
+        .args(["--", "sh", "-c", HIDE, "sh", "1"])
+        .arg(probe.path())
+        .arg("true")
+        .output();
+    match out {
+        Ok(o) if o.status.success() => Ok(flags),
+        Ok(o) => Err(format!(
+            "unshare {} cannot mount a tmpfs here ({}): {}",
+            flags.join(" "),
+            o.status,
+            String::from_utf8_lossy(&o.stderr).trim()
+        )),
+        Err(e) => Err(format!("unshare (util-linux) cannot run: {e}")),
+    }
+}
+
+/// `PREFIX/bin/kharness ARGS` from `/`, with no cargo on PATH, the
+/// checkout and cargo's home hidden under empty file systems, and none
+/// of the caller's settings to lean on. `None` (a skip, or a failure
+/// under CI) where mount namespaces are refused.
+fn installed(prefix: &Path, args: &[&str]) -> Option<Run> {
+    let flags = match namespace() {
+        Ok(f) => f,
+        Err(why) => {
+            have(
+                false,
+                &format!("a mount namespace to hide the checkout in: {why}"),
+            );
+            return None;
+        }
+    };
+    let hidden = hidden_dirs();
+    let mut cmd = Command::new("unshare");
+    cmd.args(&flags)
+        .args(["--", "sh", "-c", HIDE, "sh"])
+        .arg(hidden.len().to_string())
+        .args(&hidden)
+        .arg(prefix.join("bin/kharness"));
     cmd.current_dir("/").env("PATH", "/usr/bin:/bin");
     for (k, _) in std::env::vars_os() {
         let k = k.to_string_lossy().into_owned();
@@ -70,7 +145,24 @@ fn installed(prefix: &Path, args: &[&str]) -> Run {
             cmd.env_remove(k);
         }
     }
-    run_with(cmd, args)
+    let mut r = run_with(cmd, args);
+    // Failures name the installed kharness, not unshare.
+    r.argv[0] = format!(
+        "{} (from /, {} hidden)",
+        prefix.join("bin/kharness").display(),
+        hidden
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" and ")
+    );
+    assert_ne!(
+        r.code(),
+        Some(97),
+        "could not hide {hidden:?}: {}",
+        r.stderr()
+    );
+    Some(r)
 }
 
 fn guest_of(prefix: &Path) -> String {
@@ -86,7 +178,22 @@ fn an_installed_kharness_uses_its_own_guest_from_anywhere_without_cargo() {
     let p = prefix.path();
 
     // --accel tcg: doctor need not probe KVM for this.
-    let r = installed(p, &["doctor", "--accel", "tcg"]);
+    // The checkout is out of reach in there: its own guest build cannot
+    // be found (a check that the hiding works, so the passes below mean
+    // something).
+    let checkout_guest = target_dir().join("x86_64-unknown-linux-gnu/release/kharness-guest");
+    assert!(checkout_guest.is_file());
+    let Some(r) = installed(p, &["list", "--guest", checkout_guest.to_str().unwrap()]) else {
+        return;
+    };
+    r.expect_code(2);
+    assert!(
+        r.stderr().contains(&checkout_guest.display().to_string()),
+        "{}",
+        r.stderr()
+    );
+
+    let r = installed(p, &["doctor", "--accel", "tcg"]).unwrap();
     let doctor = r.stdout();
     let line = doctor
         .lines()
@@ -101,7 +208,7 @@ fn an_installed_kharness_uses_its_own_guest_from_anywhere_without_cargo() {
         "cargo must not be reachable: {cargo}"
     );
 
-    let r = installed(p, &["list", "tee.*"]);
+    let r = installed(p, &["list", "tee.*"]).unwrap();
     r.expect_code(0);
     assert!(
         r.stdout().contains("tee.duplicate_content"),
@@ -115,7 +222,7 @@ fn an_installed_kharness_uses_its_own_guest_from_anywhere_without_cargo() {
     let lone = tempfile::tempdir().unwrap();
     std::fs::create_dir(lone.path().join("bin")).unwrap();
     std::fs::copy(p.join("bin/kharness"), lone.path().join("bin/kharness")).unwrap();
-    let r = installed(lone.path(), &["list"]);
+    let r = installed(lone.path(), &["list"]).unwrap();
     r.expect_code(3);
     let lone_dir = std::fs::canonicalize(lone.path()).unwrap();
     for want in [
@@ -147,7 +254,7 @@ fn an_installed_kharness_boots_debian_612_and_passes_from_anywhere() {
     }
     let out = tempfile::tempdir().unwrap();
     let out_dir = out.path().display().to_string();
-    let r = installed(
+    let Some(r) = installed(
         p,
         &[
             "run",
@@ -164,7 +271,9 @@ fn an_installed_kharness_boots_debian_612_and_passes_from_anywhere() {
             "--out",
             &out_dir,
         ],
-    );
+    ) else {
+        return;
+    };
     r.expect_code(0);
     let res = results_json(&common::latest_run(out.path()));
     assert_eq!(res["guest"]["path"], guest_of(p).as_str());

@@ -71,6 +71,7 @@ pub enum Cmd {
     Merge(MergeArgs),
     Repro(ReproArgs),
     Bundle(BundleArgs),
+    Shell(ShellArgs),
     Doctor(DoctorArgs),
     Config(ConfigArgs),
     Completions(CompletionsArgs),
@@ -221,6 +222,115 @@ pub struct ReproArgs {
     /// kharness sources with cargo instead of using the installed one.
     #[arg(long)]
     pub rebuild_guest: bool,
+}
+
+/// Boot a kernel with the guest binary in it and open a shell there: for
+/// poking at a reproduced failure by hand, or under a debugger.
+///
+/// The kernel is --kernel (a bzImage or a release under /boot; the newest
+/// there by default), --tree DIR (built as `run --tree` builds it), or
+/// RUN_DIR --test ID: the kernel, backend, accelerator and perf mode that
+/// test ran with in that run, and the command that runs it again is
+/// printed. The guest binary is `kharness-guest` on the guest's PATH.
+///
+/// On a terminal the VM gets it (the console is the shell's tty; leave
+/// with `exit` or Ctrl-D). Otherwise the shell reads its commands from
+/// stdin and exits at its end, so `printf 'uname -r\n' | kharness shell`
+/// is a scripted session. The exit code is the shell's own exit status;
+/// 3 when the VM did not boot to the shell, 4 when it died before the
+/// shell exited.
+///
+/// --gdb starts QEMU's gdb stub on 127.0.0.1:PORT (and boots with
+/// nokaslr) and prints the gdb command that attaches, with the vmlinux
+/// that has the symbols: beside a kernel kharness built, or for a Debian
+/// kernel from its linux-image-RELEASE-dbg package.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  kharness shell                                   # newest kernel under /boot
+  kharness shell --kernel 6.1.0-56-amd64 --backend qemu
+  kharness shell --tree ~/linux --gdb              # build it, gdb stub on :1234
+  kharness shell --tree ~/linux --gdb 4321 --gdb-wait   # stopped until gdb continues
+  kharness shell kharness-runs/latest --test splice.file_to_pipe_cow
+  printf 'uname -r\\nkharness-guest list tee.*\\n' | kharness shell --kernel 6.1.0-56-amd64
+
+Exit codes: the shell's exit status; 2 bad input (no such kernel, run or
+test, a gdb port in use), 3 the VM did not boot to the shell (or a tool
+is missing), 4 the VM died before the shell exited, 130/143 interrupted.")]
+pub struct ShellArgs {
+    /// A run directory: boot what --test ran on in it.
+    #[arg(value_name = "RUN_DIR", requires = "shell_test", conflicts_with_all = ["shell_kernel", "shell_tree"])]
+    pub run_dir: Option<PathBuf>,
+    /// With RUN_DIR: the test whose kernel and VM options to boot (its
+    /// exact id). With several kernels in the run, the first with a result
+    /// that did not pass, else the first with a result.
+    #[arg(
+        long = "test",
+        id = "shell_test",
+        value_name = "ID",
+        requires = "run_dir"
+    )]
+    pub test: Option<String>,
+    /// Kernel to boot: a bzImage path, or a release under /boot.
+    #[arg(
+        long = "kernel",
+        short = 'k',
+        id = "shell_kernel",
+        value_name = "PATH|RELEASE",
+        conflicts_with = "shell_tree"
+    )]
+    pub kernel: Option<String>,
+    /// Build this kernel source tree as it is (as `run --tree` does) and
+    /// boot it.
+    #[arg(long = "tree", id = "shell_tree", value_name = "DIR")]
+    pub tree: Option<PathBuf>,
+    /// Extra kernel config fragment for --tree; repeatable.
+    #[arg(long = "fragment", value_name = "FILE", requires = "shell_tree")]
+    pub fragments: Vec<PathBuf>,
+    /// make -j for --tree (default: all cores).
+    #[arg(long, env = "KHARNESS_JOBS")]
+    pub jobs: Option<usize>,
+    /// Start QEMU's gdb stub on 127.0.0.1:PORT and print the gdb command
+    /// that attaches to it.
+    #[arg(long, value_name = "PORT", num_args = 0..=1, default_missing_value = "1234", value_parser = clap::value_parser!(u16).range(1..))]
+    pub gdb: Option<u16>,
+    /// With --gdb: keep the CPU stopped at the first instruction until gdb
+    /// continues it (`continue`).
+    #[arg(long, requires = "gdb")]
+    pub gdb_wait: bool,
+    /// How to boot [default: as `run`: vng where installed, else qemu;
+    /// qemu for --tree; RUN_DIR: the run's]. qemu needs a static busybox
+    /// (apt-get install busybox-static) for the shell.
+    #[arg(long, value_enum, env = "KHARNESS_BACKEND")]
+    pub backend: Option<BackendChoice>,
+    /// Accelerator [default: auto; RUN_DIR: the run's].
+    #[arg(long, value_enum, env = "KHARNESS_ACCEL")]
+    pub accel: Option<AccelChoice>,
+    /// Guest timing [default: auto; RUN_DIR: the run's]: deterministic
+    /// (TCG with -icount: slower) or wallclock.
+    #[arg(long, value_enum, env = "KHARNESS_PERF_MODE")]
+    pub perf_mode: Option<PerfModeChoice>,
+    /// Guest memory [default: 1G; RUN_DIR: the run's].
+    #[arg(long, env = "KHARNESS_MEMORY")]
+    pub memory: Option<String>,
+    /// Guest CPUs [default: 1 under TCG; RUN_DIR: the run's].
+    #[arg(long, env = "KHARNESS_CPUS")]
+    pub cpus: Option<u32>,
+    /// Stop the VM after this long (e.g. 10m) [default: never].
+    #[arg(long = "timeout", id = "shell_timeout", value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+    /// Use this static kharness-guest binary [default: the installed one;
+    /// RUN_DIR: the run's when it is still there].
+    #[arg(long, env = "KHARNESS_GUEST")]
+    pub guest: Option<PathBuf>,
+    /// Print the VM command line and exit without booting.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The virtme-ng program.
+    #[arg(long, default_value = "vng", env = "KHARNESS_VNG")]
+    pub vng: PathBuf,
+    /// The QEMU program (qemu backend).
+    #[arg(long, default_value = "qemu-system-x86_64", env = "KHARNESS_QEMU")]
+    pub qemu: PathBuf,
 }
 
 /// Pack results of a run with what reruns them into one file for someone

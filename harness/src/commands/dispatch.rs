@@ -41,7 +41,7 @@ pub fn main() -> i32 {
         return ExitCode::Ok as i32;
     }
     match outcome {
-        Ok(code) => code as i32,
+        Ok(code) => code,
         Err(e) => {
             let code = e.exit_code();
             if code == ExitCode::Usage {
@@ -59,13 +59,15 @@ pub fn main() -> i32 {
     }
 }
 
-fn dispatch(cli: Cli, config: &Layers) -> Result<ExitCode> {
+/// Runs the command; its exit code (`shell`'s is the guest shell's).
+fn dispatch(cli: Cli, config: &Layers) -> Result<i32> {
     let out = Output {
         quiet: cli.quiet,
         verbose: cli.verbose,
         dry_run: false,
     };
-    match cli.cmd {
+    let code = match cli.cmd {
+        Cmd::Shell(a) => return super::shell::run(a, &out),
         Cmd::Run(a) => super::run::run(a, out),
         Cmd::Series(a) => super::series::run(a, &out),
         Cmd::Bisect(a) => super::bisect::run(a, &out),
@@ -81,5 +83,6 @@ fn dispatch(cli: Cli, config: &Layers) -> Result<ExitCode> {
         }) => super::config::show(&command, config),
         Cmd::Completions(a) => super::man::completions(a),
         Cmd::Man(a) => super::man::man(a),
-    }
+    }?;
+    Ok(code as i32)
 }

@@ -15,5 +15,6 @@ pub mod report;
 pub mod repro;
 pub mod run;
 pub mod series;
+pub mod shell;
 
 pub use dispatch::main;

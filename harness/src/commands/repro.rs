@@ -297,7 +297,7 @@ fn render(r: &ReproReport) -> String {
 /// The recorded guest binary when it is at hand (the bundle's copy, or the
 /// path of the run when its hash still matches); else the one this
 /// kharness finds or builds, with a note that its hash differs.
-fn guest_for(
+pub(super) fn guest_for(
     recipe: &Recipe,
     dir: &Path,
     req: &ReproRequest,
@@ -340,7 +340,7 @@ fn guest_for(
 /// The image of one recorded kernel: the bundle's copy or the recorded
 /// path when its sha256 matches; else, for a series step, rebuilt from
 /// `--tree` (the build cache makes that instant when it has the step).
-fn kernel_for(
+pub(super) fn kernel_for(
     req: &ReproRequest,
     recipe: &Recipe,
     rk: &RecipeKernel,

@@ -229,14 +229,8 @@ fn initramfs_for(guest: &GuestBinary, run_dir: &RunDir) -> Result<PathBuf> {
     let dir = cache_dir()
         .map(|d| d.join("initramfs"))
         .unwrap_or_else(|| run_dir.path.clone());
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io("failed to create", &dir, e))?;
-    // "-s": the guest goes in stripped of debug sections (initramfs::build).
-    let path = dir.join(format!("kharness-guest-{}-s.cpio", &guest.sha256[..16]));
-    if !path.is_file() {
-        vm::initramfs::build(&guest.path, &path)
-            .map_err(|e| Error::io("failed to build the initramfs", &path, e))?;
-    }
-    Ok(path)
+    vm::initramfs::cached(&guest.path, &guest.sha256, &dir)
+        .map_err(|e| Error::io("failed to build the initramfs in", &dir, e))
 }
 
 /// A new, empty column for kernel `index`.

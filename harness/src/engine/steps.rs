@@ -147,6 +147,7 @@ pub fn build_step(
         .map_err(|e| Error::io("failed to read", &built.bzimage, e))?;
     crate::support::fs::write_atomic(&artifact, &bytes)
         .map_err(|e| Error::io("failed to write", &artifact, e))?;
+    keep_vmlinux(&built.build_dir, &artifact_dir);
     let build_s = started.elapsed().as_secs_f64();
     say_built(&label, build_s, &built, out);
     Ok(Step {
@@ -158,6 +159,19 @@ pub fn build_step(
         build_s,
         reused: false,
     })
+}
+
+/// Keeps the build's vmlinux (the ELF with symbols, for `kharness shell
+/// --gdb`) beside the step's bzImage: a hard link, which costs nothing
+/// while the build directory holds the same file (the next step's link
+/// writes a new one: ld unlinks its output first), else a copy. Best
+/// effort: a step without it still boots.
+fn keep_vmlinux(build_dir: &Path, artifact_dir: &Path) {
+    let (from, to) = (build_dir.join("vmlinux"), artifact_dir.join("vmlinux"));
+    let _ = std::fs::remove_file(&to);
+    if std::fs::hard_link(&from, &to).is_err() {
+        let _ = std::fs::copy(&from, &to);
+    }
 }
 
 /// Builds the mirror of a working tree as step `k` (1 after a base, 0
@@ -242,5 +256,27 @@ fn say_built(label: &str, build_s: f64, built: &build::Built, out: &Output) {
             "kharness: [{label}] built in {build_s:.1}s ({} kbuild steps)",
             built.steps
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kept_vmlinux_survives_the_next_link_of_the_build_directory() {
+        let d = tempfile::tempdir().unwrap();
+        let (build, art) = (d.path().join("build"), d.path().join("art"));
+        std::fs::create_dir_all(&build).unwrap();
+        std::fs::create_dir_all(&art).unwrap();
+        std::fs::write(build.join("vmlinux"), b"step 1").unwrap();
+        keep_vmlinux(&build, &art);
+        // The next step's link: ld unlinks its output, then writes it.
+        std::fs::remove_file(build.join("vmlinux")).unwrap();
+        std::fs::write(build.join("vmlinux"), b"step 2").unwrap();
+        assert_eq!(std::fs::read(art.join("vmlinux")).unwrap(), b"step 1");
+        // A rebuilt step replaces what it kept.
+        keep_vmlinux(&build, &art);
+        assert_eq!(std::fs::read(art.join("vmlinux")).unwrap(), b"step 2");
     }
 }

@@ -3,6 +3,7 @@
 pub mod build;
 pub mod debug;
 mod image;
+pub mod symbols;
 pub mod tree;
 
 pub use image::{

@@ -124,6 +124,123 @@ pub fn supervise(
     })
 }
 
+/// Runs `cmd` as [`supervise`] does (own process group, stopped on
+/// `stop`), but on kharness's terminal: stdout and stderr are kharness's
+/// own, stdin is `stdin`. When stdin is a terminal kharness has in the
+/// foreground, the child's group gets it for its lifetime (so it may read
+/// it and set its modes: QEMU puts it in raw mode), and afterwards the
+/// terminal comes back to kharness with the modes it had, however the
+/// child ended.
+pub fn supervise_attached(
+    cmd: &mut Command,
+    stdin: Stdio,
+    stop: Stop<'_>,
+) -> io::Result<Supervised> {
+    let started = Instant::now();
+    let terminal = Terminal::foreground();
+    let mut group = Group::spawn(
+        cmd.stdin(stdin)
+            .stdout(Stdio::inherit())
+            .stderr(Stdio::inherit()),
+    )?;
+    if let Some(t) = &terminal {
+        t.give_to(group.pgid);
+    }
+    let mut timed_out = false;
+    let mut cancelled = false;
+    let status = loop {
+        if group.leader_exited()? {
+            break group.finish();
+        }
+        if stop.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+            cancelled = true;
+        } else if stop.limit.is_some_and(|l| started.elapsed() >= l) {
+            timed_out = true;
+        }
+        if timed_out || cancelled {
+            break group.stop(GRACE);
+        }
+        std::thread::sleep(POLL);
+    };
+    if let Some(t) = terminal {
+        t.take_back();
+    }
+    Ok(Supervised {
+        status: status?,
+        timed_out,
+        interrupted: cancelled,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// The terminal on kharness's stdin while kharness is its foreground
+/// process group, and the modes it had.
+struct Terminal {
+    modes: rustix::termios::Termios,
+    own: Pid,
+}
+
+impl Terminal {
+    fn foreground() -> Option<Terminal> {
+        let fd = io::stdin();
+        if !rustix::termios::isatty(&fd) {
+            return None;
+        }
+        let own = rustix::process::getpgrp();
+        if rustix::termios::tcgetpgrp(&fd).ok()? != own {
+            // In the background (`kharness shell &`): leave it alone.
+            return None;
+        }
+        let modes = rustix::termios::tcgetattr(&fd).ok()?;
+        Some(Terminal { modes, own })
+    }
+
+    /// Makes `pgid` the foreground group. The child may already have
+    /// touched the terminal from the background and been stopped for it
+    /// (SIGTTIN/SIGTTOU): SIGCONT lets it go on, now in the foreground.
+    fn give_to(&self, pgid: Pid) {
+        let _ = rustix::termios::tcsetpgrp(io::stdin(), pgid);
+        let _ = rustix::process::kill_process_group(pgid, Signal::CONT);
+    }
+
+    /// Back to kharness's group, with the modes it had (a child killed
+    /// while in raw mode leaves the terminal raw). kharness is then in the
+    /// background, where changing the terminal raises SIGTTOU: blocked
+    /// for the two calls.
+    fn take_back(self) {
+        with_sigttou_blocked(|| {
+            let fd = io::stdin();
+            let _ = rustix::termios::tcsetpgrp(&fd, self.own);
+            let _ =
+                rustix::termios::tcsetattr(&fd, rustix::termios::OptionalActions::Now, &self.modes);
+        });
+    }
+}
+
+/// Runs `f` with SIGTTOU blocked in this thread (the kernel then lets a
+/// background process set the terminal's foreground group and modes).
+#[expect(
+    unsafe_code,
+    reason = "rustix has no safe way to block a signal; pthread_sigmask is libc's"
+)]
+fn with_sigttou_blocked(f: impl FnOnce()) {
+    // SAFETY: `sigset_t` is plain data, initialised by sigemptyset before
+    // use; pthread_sigmask reads `set` and writes `old`, both live locals.
+    let old = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTTOU);
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
+        old
+    };
+    f();
+    // SAFETY: `old` is the mask pthread_sigmask filled in above.
+    unsafe {
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+    }
+}
+
 /// Runs `cmd` supervised to the end with its output captured (for short
 /// tools: git, cp, strip), stopping it on Ctrl-C.
 pub fn output(cmd: &mut Command) -> io::Result<std::process::Output> {

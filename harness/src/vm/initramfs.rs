@@ -49,6 +49,34 @@ pub fn with_argv(base: &Path, argv: &[String], path: &Path) -> std::io::Result<(
     std::fs::write(path, &buf)
 }
 
+/// The archive a `kharness shell` boot adds after the guest's: a static
+/// busybox as `/bin/busybox`, the init script `kharness shell` boots
+/// with `rdinit=` ([`super::shell::QEMU_INIT`]), and for a scripted
+/// session its input.
+pub fn shell_archive(
+    busybox: &[u8],
+    init: &[u8],
+    input: Option<&[u8]>,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
+    let init_path = super::shell::QEMU_INIT.trim_start_matches('/');
+    let dir = init_path.rsplit_once('/').map_or("", |(d, _)| d);
+    let mut entries = vec![
+        Entry::Dir("bin"),
+        Entry::File("bin/busybox", busybox, 0o755),
+        Entry::Dir(dir),
+        Entry::File(init_path, init, 0o755),
+    ];
+    if let Some(text) = input {
+        entries.push(Entry::File(
+            super::shell::QEMU_INPUT.trim_start_matches('/'),
+            text,
+            0o644,
+        ));
+    }
+    write_entries(&entries, out)
+}
+
 fn write_entries(entries: &[Entry<'_>], out: &mut impl Write) -> std::io::Result<()> {
     for (i, e) in entries.iter().enumerate() {
         let ino = i as u32 + 1;
@@ -78,6 +106,21 @@ pub fn build(guest: &Path, path: &Path) -> std::io::Result<()> {
     let mut buf = Vec::with_capacity(init.len() + 4096);
     write_initramfs(&init, &mut buf)?;
     crate::support::fs::write_atomic(path, &buf)
+}
+
+/// The initramfs of the guest binary `guest` (sha256 `sha256`), built
+/// once into `dir` and kept there by its hash ("-s": stripped, see
+/// [`build`]).
+pub fn cached(guest: &Path, sha256: &str, dir: &Path) -> std::io::Result<std::path::PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join(format!(
+        "kharness-guest-{}-s.cpio",
+        &sha256[..16.min(sha256.len())]
+    ));
+    if !path.is_file() {
+        build(guest, &path)?;
+    }
+    Ok(path)
 }
 
 /// `guest` with `strip --strip-debug`, or `None` when that cannot be had.

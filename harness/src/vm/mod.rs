@@ -9,6 +9,7 @@ pub mod initramfs;
 mod process;
 mod qemu;
 mod quote;
+pub mod shell;
 pub mod vng;
 
 pub use accel::{

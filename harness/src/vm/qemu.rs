@@ -122,6 +122,17 @@ impl Qemu {
     }
 }
 
+/// QEMU's gdb stub on `port` of the loopback address only (`-s` would
+/// listen on every address); with `wait`, the CPU stays stopped until a
+/// debugger continues it (`-S`).
+pub fn gdb_stub_args(port: u16, wait: bool) -> Vec<String> {
+    let mut v = vec!["-gdb".to_owned(), format!("tcp:127.0.0.1:{port}")];
+    if wait {
+        v.push("-S".to_owned());
+    }
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

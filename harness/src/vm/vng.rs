@@ -128,8 +128,36 @@ impl Vng {
         Ok(())
     }
 
+    /// The argv of a `kharness shell` session: [`Vng::argv`] with
+    /// `append` added to the kernel command line, and with `shell` (an
+    /// executable) as the guest user's shell on the console in place of
+    /// `--exec` (vng's interactive mode: the shell gets a real tty).
+    pub fn session_argv(&self, shell: Option<&Path>, append: &[String]) -> Vec<OsString> {
+        let mut v = self.argv();
+        // `--exec STRING` is the last pair of [`Vng::argv`].
+        let exec = v.split_off(v.len() - 2);
+        for a in append {
+            v.push("--append".into());
+            v.push(a.into());
+        }
+        match shell {
+            Some(s) => {
+                v.push("--shell".into());
+                v.push(s.into());
+            }
+            None => v.extend(exec),
+        }
+        v
+    }
+
     pub fn command(&self) -> Command {
-        let mut cmd = super::quote::command_of(&self.argv());
+        self.command_for(&self.argv())
+    }
+
+    /// `argv` (this invocation's, e.g. [`Vng::session_argv`]) as a
+    /// command, with vng's directory on PATH when it is not there.
+    pub fn command_for(&self, argv: &[OsString]) -> Command {
+        let mut cmd = super::quote::command_of(argv);
         if let Some(dir) = self.program_dir_off_path() {
             cmd.env("PATH", prepend_path(&dir));
         }
