@@ -200,6 +200,9 @@ pub struct ReproArgs {
     /// --jobs came to mean VMs at once.
     #[arg(long, value_name = "N", env = "KHARNESS_BUILD_JOBS")]
     pub build_jobs: Option<usize>,
+    /// The old spelling of --build-jobs, refused with a pointer to it.
+    #[arg(long, hide = true, value_name = "N")]
+    pub jobs: Option<String>,
     /// Directory under which the rerun gets a new run directory.
     #[arg(long, default_value = "kharness-runs", env = "KHARNESS_OUT")]
     pub out: PathBuf,

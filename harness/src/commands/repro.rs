@@ -69,6 +69,11 @@ pub struct ReproReport {
 }
 
 pub fn run(a: ReproArgs, out: &Output) -> Result<ExitCode> {
+    if a.jobs.is_some() {
+        return Err(Error::Usage(
+            "repro --jobs was make -j for a rebuild; that is --build-jobs now".to_owned(),
+        ));
+    }
     execute(
         ReproRequest {
             source: a.source,

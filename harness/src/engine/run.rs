@@ -214,16 +214,23 @@ pub fn run_plan(plan: &Plan, out: &Output) -> Result<Option<(RunResults, RunDir)
     Ok(Some((results, run_dir)))
 }
 
+/// What bounds the VMs this host runs at once for `plan` booted by
+/// `backend` under `accel` ([`vm::Capacity::jobs`] is the default
+/// `--jobs`).
+pub fn capacity(plan: &Plan, backend: Backend, accel: Accel) -> vm::Capacity {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    vm::Capacity::of_host(
+        super::launch::vcpus_per_vm(plan, backend, accel, cores),
+        &plan.memory,
+    )
+}
+
 /// How many VMs run at once: --jobs, else what the machine can run
 /// ([`vm::Capacity`]); never more than there are passes. Says so when
 /// VMs will run side by side, and warns when --jobs asks for more than
 /// the machine runs (--jobs used to be make -j, now --build-jobs).
 fn vm_jobs(plan: &Plan, backend: Backend, accel: Accel, passes: usize, out: &Output) -> usize {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let cap = vm::Capacity::of_host(
-        super::launch::vcpus_per_vm(plan, backend, accel, cores),
-        &plan.memory,
-    );
+    let cap = capacity(plan, backend, accel);
     let fits = cap.jobs();
     if let Some(asked) = plan.jobs.filter(|&j| j > fits) {
         eprintln!(
