@@ -132,8 +132,8 @@ impl Board {
                 b.set_prefix(format!("{}{}", p.tag, b.prefix()));
             }
         }
-        if let (Some(m), Some(b)) = (&self.multi, p.bar.take()) {
-            p.bar = Some(m.add(b));
+        if let Some(m) = &self.multi {
+            p.bar = p.bar.take().map(|b| m.add(b));
         }
         p
     }
@@ -384,6 +384,20 @@ mod tests {
         assert_eq!((bar.position(), bar.message()), (1, "a.two".to_owned()));
         p.finish();
         assert!(bar.is_finished());
+    }
+
+    #[test]
+    fn a_board_keeps_one_vms_bar_as_it_was_and_tags_those_side_by_side() {
+        let one = Board::new(Mode::Bars, false).tests("6.12", "[1/1]", 3);
+        let bar = one.bar.clone().expect("one VM keeps its bar");
+        assert_eq!(bar.prefix(), "booting 6.12");
+        assert_eq!(one.tag, "", "one VM: lines as they always were");
+        let two = Board::new(Mode::Bars, true).tests("6.1", "[2/2]", 3);
+        let bar = two.bar.clone().expect("a bar per VM side by side");
+        assert_eq!(bar.prefix(), "[2/2] booting 6.1");
+        let lines = Board::new(Mode::Lines, true).tests("6.1", "[2/2]", 3);
+        assert!(lines.bar.is_none());
+        assert_eq!(lines.tag, "[2/2] ");
     }
 
     #[test]
