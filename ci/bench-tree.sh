@@ -54,7 +54,7 @@ echo "jobs $JOBS; load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 run() { # NAME EXPECTED_TEST
   local name=$1 want=$2 t code=0
   t=$(date +%s.%N)
-  "$kharness" run --tree "$tree" --base HEAD "${FILTERS[@]}" --jobs "$JOBS" \
+  "$kharness" run --tree "$tree" --base HEAD "${FILTERS[@]}" --build-jobs "$JOBS" \
     --out "$work/runs" >"$work/$name.out" 2>"$work/$name.err" || code=$?
   local took
   took=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$t" "$(date +%s.%N)")
@@ -110,7 +110,7 @@ edit_vmsplice
 commit "splice: vmsplice EINVAL"
 t=$(date +%s.%N)
 code=0
-"$kharness" series HEAD~2..HEAD --tree "$tree" "${FILTERS[@]}" --jobs "$JOBS" \
+"$kharness" series HEAD~2..HEAD --tree "$tree" "${FILTERS[@]}" --build-jobs "$JOBS" \
   --out "$work/runs" >"$work/series.out" 2>"$work/series.err" || code=$?
 echo "series HEAD~2..HEAD: $(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$t" "$(date +%s.%N)") s in all, exit $code"
 grep -E '\] (built in|reusing)' "$work/series.err" | sed 's/^kharness: /  /'

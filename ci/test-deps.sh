@@ -17,6 +17,12 @@
 #        (all four into kharness's test environment, ci/lib.sh; ci/test.sh puts
 #        its bin/ first on PATH for the tests)
 #
+#   npm: gitlab-ci-local       runs ci/templates/gitlab-ci.yml with its shell executor
+#                              (harness/tests/gitlab_local.rs); pinned, into
+#                              kharness's own npm prefix (.../kharness/test-node,
+#                              beside the test environment), never globally; 4.64.0
+#                              declares node >= 18, Debian 12's nodejs; apt's nodejs
+#                              and npm only when there is no npm at all
 #   cargo: cargo-nextest       the test runner of ci/test.sh (.config/nextest.toml);
 #                              pinned, built from crates.io with its lock file
 #                              (needs Rust 1.91) when `cargo nextest` is missing
@@ -63,6 +69,19 @@ if [ "$need_pip" = 1 ]; then
   venv_install test "${PIP_PACKAGES[@]}"
 else
   log "python modules and commands present in $venv: ${PY_MODULES[*]} ${PIP_COMMANDS[*]}"
+fi
+
+GCL_VERSION=4.64.0
+node_prefix=${XDG_DATA_HOME:-$HOME/.local/share}/kharness/test-node
+if ! command -v npm >/dev/null 2>&1; then
+  apt_install_missing nodejs npm
+fi
+if [ "$("$node_prefix/node_modules/.bin/gitlab-ci-local" --version 2>/dev/null)" = "$GCL_VERSION" ]; then
+  log "gitlab-ci-local $GCL_VERSION present in $node_prefix"
+else
+  log "installing gitlab-ci-local $GCL_VERSION into $node_prefix"
+  mkdir -p "$node_prefix"
+  npm install --prefix "$node_prefix" --no-fund --no-audit --no-save "gitlab-ci-local@$GCL_VERSION" >&2
 fi
 
 kunit=/usr/src/linux-source-6.12/tools/testing/kunit/kunit_parser.py

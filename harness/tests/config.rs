@@ -473,3 +473,45 @@ fn boots_retries_and_durations_are_keys_like_every_flag() {
         r.stderr()
     );
 }
+
+#[test]
+fn jobs_counts_vms_and_build_jobs_is_make_j() {
+    let s = Sandbox::new();
+    let proj = s.project("[profile.default]\njobs = 3\nbuild-jobs = 7\n");
+    let r = s.run(&[], &["config", "show", "series"]);
+    r.expect_code(0);
+    let out = r.stdout();
+    let from = format!("# project {}", proj.display());
+    assert!(
+        line_of(&out, "jobs").starts_with(&format!("jobs = 3 {from}")),
+        "{out}"
+    );
+    assert!(
+        line_of(&out, "build-jobs").starts_with(&format!("build-jobs = 7 {from}")),
+        "{out}"
+    );
+    assert!(!r.stderr().contains("unknown key"), "{}", r.stderr());
+    // The variables follow the flags.
+    let r = s.run(
+        &[("KHARNESS_JOBS", "2"), ("KHARNESS_BUILD_JOBS", "5")],
+        &["config", "show", "series"],
+    );
+    r.expect_code(0);
+    assert_eq!(line_of(&r.stdout(), "jobs"), "jobs = 2 # env KHARNESS_JOBS");
+    assert_eq!(
+        line_of(&r.stdout(), "build-jobs"),
+        "build-jobs = 5 # env KHARNESS_BUILD_JOBS"
+    );
+    // repro's make -j moved too: the old spelling is refused, not taken
+    // for something else.
+    let r = s.run(&[], &["repro", "somewhere", "--jobs", "4"]);
+    r.expect_code(2);
+    assert!(
+        r.stderr().contains("that is --build-jobs now"),
+        "{}",
+        r.stderr()
+    );
+    // --jobs 0 is no number of VMs.
+    let r = s.run(&[], &["run", "--dry-run", "--jobs", "0"]);
+    r.expect_code(2);
+}

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use rustix::process::Signal;
 
 const K612: &str = "/boot/vmlinuz-6.12.107+deb12-amd64";
+const K61: &str = "/boot/vmlinuz-6.1.0-56-amd64";
 const TREE: &str = "/usr/src/linux-source-6.12";
 
 /// One process as /proc shows it.
@@ -330,6 +331,31 @@ fn sigint_during_boot_leaves_a_valid_interrupted_run() {
     // Nothing had finished: every test is there, none claims a result.
     for id in ["tee.duplicate_content", "selftest.hang"] {
         assert_eq!(status_of(&res, id), "error");
+    }
+}
+
+#[test]
+#[ignore = "boots two VMs at once and interrupts them; ci/test.sh runs it"]
+fn sigint_with_two_vms_side_by_side_stops_both() {
+    let out = tempfile::tempdir().unwrap();
+    let o = out.path().to_str().unwrap();
+    let mut args = run_args("qemu", o);
+    args.extend(["--kernel", K61, "--jobs", "2"]);
+    let mut h = Harness::start(&args, &[]);
+    h.wait_until("two QEMUs", Duration::from_secs(300), |t| {
+        t.iter()
+            .filter(|p| p.comm.starts_with("qemu-system") && p.cmdline.contains(o))
+            .count()
+            == 2
+    });
+    // Both VMs were running; `interrupt` checks that neither outlived
+    // kharness.
+    h.interrupt(Signal::INT);
+    let res = interrupted_results(out.path());
+    let kernels = res["kernels"].as_array().unwrap();
+    assert_eq!(kernels.len(), 2, "{res}");
+    for k in kernels {
+        assert_eq!(k["outcome"], "interrupted", "{k}");
     }
 }
 

@@ -85,3 +85,56 @@ fn bars_on_a_terminal_and_plain_lines_under_ci() {
     }
     assert!(plain.contains(&format!("tee   {n} pass")), "{plain}");
 }
+
+#[test]
+#[ignore = "boots four VMs, two at a time; ci/test.sh runs it"]
+fn two_vms_side_by_side_get_a_bar_each_and_tagged_lines() {
+    let args = [
+        "run",
+        "--backend",
+        "qemu",
+        "--accel",
+        "tcg",
+        "--perf-mode",
+        "wallclock",
+        "--jobs",
+        "2",
+        "--kernel",
+        K612,
+        "--kernel",
+        "/boot/vmlinuz-6.1.0-56-amd64",
+        "--filter",
+        "tee.duplicate_content",
+        "--filter",
+        "tee.input_left_unconsumed",
+    ];
+    let tty = on_a_terminal(None, &args);
+    // One bar per VM, each named by its VM, drawn together.
+    for tag in ["[1/2]", "[2/2]"] {
+        assert!(
+            tty.contains(&format!("{tag} booting ")),
+            "no boot spinner for {tag}:\n{tty}"
+        );
+        // Every result line names its VM, on the terminal too.
+        for i in 1..=2 {
+            assert!(
+                tty.contains(&format!("  {tag} {i:>3}/2   pass")),
+                "{tag} {i}:\n{tty}"
+            );
+        }
+    }
+    let plain = on_a_terminal(Some("true"), &args);
+    assert!(
+        !plain.contains('\x1b'),
+        "escape sequences under CI:\n{plain}"
+    );
+    for tag in ["[1/2]", "[2/2]"] {
+        for i in 1..=2 {
+            // Whole lines: each starts a line of its own.
+            assert!(
+                plain.contains(&format!("\n  {tag} {i:>3}/2   pass")),
+                "{tag} {i}:\n{plain}"
+            );
+        }
+    }
+}

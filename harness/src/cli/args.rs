@@ -199,9 +199,13 @@ pub struct ReproArgs {
     /// at hand, and report whether the rebuild has the recorded sha256.
     #[arg(long, requires = "tree")]
     pub rebuild: bool,
-    /// make -j for a rebuild (default: all cores).
-    #[arg(long)]
-    pub jobs: Option<usize>,
+    /// make -j for a rebuild (default: all cores). Was --jobs before
+    /// --jobs came to mean VMs at once.
+    #[arg(long, value_name = "N", env = "KHARNESS_BUILD_JOBS")]
+    pub build_jobs: Option<usize>,
+    /// The old spelling of --build-jobs, refused with a pointer to it.
+    #[arg(long, hide = true, value_name = "N")]
+    pub jobs: Option<String>,
     /// Directory under which the rerun gets a new run directory.
     #[arg(long, default_value = "kharness-runs", env = "KHARNESS_OUT")]
     pub out: PathBuf,
@@ -287,8 +291,8 @@ pub struct ShellArgs {
     #[arg(long = "fragment", value_name = "FILE", requires = "shell_tree")]
     pub fragments: Vec<PathBuf>,
     /// make -j for --tree (default: all cores).
-    #[arg(long, env = "KHARNESS_JOBS")]
-    pub jobs: Option<usize>,
+    #[arg(long, value_name = "N", env = "KHARNESS_BUILD_JOBS")]
+    pub build_jobs: Option<usize>,
     /// Start QEMU's gdb stub on 127.0.0.1:PORT and print the gdb command
     /// that attaches to it.
     #[arg(long, value_name = "PORT", num_args = 0..=1, default_missing_value = "1234", value_parser = clap::value_parser!(u16).range(1..))]
@@ -500,9 +504,10 @@ pub struct KernelBuildArgs {
         env = "KHARNESS_DEBUG"
     )]
     pub debug: Vec<crate::kernel::debug::DebugChoice>,
-    /// make -j for kernels kharness builds (default: all cores).
-    #[arg(long, env = "KHARNESS_JOBS")]
-    pub jobs: Option<usize>,
+    /// make -j for kernels kharness builds (default: all cores). Was
+    /// --jobs (and KHARNESS_JOBS) before --jobs came to mean VMs at once.
+    #[arg(long, value_name = "N", env = "KHARNESS_BUILD_JOBS")]
+    pub build_jobs: Option<usize>,
     /// Smallest metric change that counts between steps, in percent.
     #[arg(
         long,
@@ -520,7 +525,7 @@ impl KernelBuildArgs {
             BuildOptions {
                 fragments: self.fragments,
                 debug: self.debug,
-                jobs: self.jobs,
+                jobs: self.build_jobs,
             },
             threshold,
         ))
@@ -598,6 +603,17 @@ pub struct BootArgs {
     /// The QEMU program (qemu backend).
     #[arg(long, default_value = "qemu-system-x86_64", env = "KHARNESS_QEMU")]
     pub qemu: PathBuf,
+    /// VMs to run at once: kernels, --boots passes, a shard's kernels and
+    /// series steps boot side by side (series steps once all are built).
+    /// Default: what the machine can run, the cores over the vCPUs of one
+    /// VM (1 under TCG), memory permitting (available memory over
+    /// --memory), at least 1. Results, their order and the run directory
+    /// are the same for any N; under deterministic timing so are the
+    /// metrics, while wall-clock timings suffer from VMs sharing the
+    /// host. --jobs used to be make -j: that is --build-jobs now, and a
+    /// --jobs above what the machine can run gets a warning saying so.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..), env = "KHARNESS_JOBS")]
+    pub jobs: Option<u16>,
 }
 
 impl RunArgs {
@@ -709,6 +725,7 @@ impl BootArgs {
             vng: self.vng,
             qemu: self.qemu,
             shard: None,
+            jobs: self.jobs.map(usize::from),
         }
     }
 }

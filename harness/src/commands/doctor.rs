@@ -222,6 +222,21 @@ fn checks(plan: &Plan, kernels: &Result<Vec<PathBuf>>, reprobe: bool) -> Vec<Che
                 ),
                 fix,
             });
+            let cap = crate::engine::capacity(plan, backend, v.accel);
+            checks.push(Check {
+                ok: true,
+                required: false,
+                what: "VMs at once".into(),
+                detail: match plan.jobs {
+                    Some(j) => format!(
+                        "{j} (--jobs; the machine runs {}: {})",
+                        cap.jobs(),
+                        cap.describe()
+                    ),
+                    None => format!("{} ({}; --jobs N to change)", cap.jobs(), cap.describe()),
+                },
+                fix: None,
+            });
         }
         _ => checks.push(Check {
             ok: false,

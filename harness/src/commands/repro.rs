@@ -32,7 +32,8 @@ pub struct ReproRequest {
     /// Rebuild series kernels from `tree` even when the recorded image is
     /// at hand (and say whether the rebuild matches it).
     pub rebuild: bool,
-    pub jobs: Option<usize>,
+    /// make -j for a rebuild.
+    pub build_jobs: Option<usize>,
     pub out: PathBuf,
     pub vng: PathBuf,
     pub qemu: PathBuf,
@@ -68,6 +69,11 @@ pub struct ReproReport {
 }
 
 pub fn run(a: ReproArgs, out: &Output) -> Result<ExitCode> {
+    if a.jobs.is_some() {
+        return Err(Error::Usage(
+            "repro --jobs was make -j for a rebuild; that is --build-jobs now".to_owned(),
+        ));
+    }
     execute(
         ReproRequest {
             source: a.source,
@@ -75,7 +81,7 @@ pub fn run(a: ReproArgs, out: &Output) -> Result<ExitCode> {
             filters: a.filters,
             tree: a.tree,
             rebuild: a.rebuild,
-            jobs: a.jobs,
+            build_jobs: a.build_jobs,
             out: a.out,
             vng: a.vng,
             qemu: a.qemu,
@@ -235,6 +241,7 @@ fn plan_for(
         boots: 1,
         max_boots: crate::plan::DEFAULT_MAX_BOOTS,
         shard: None,
+        jobs: None,
         retries: o.retries,
         test_timeout: o.test_timeout,
         vng: req.vng.clone(),
@@ -404,7 +411,7 @@ pub(super) fn kernel_for(
         // A debug run's checker fragments were recorded as files too.
         fragments: series.fragments.iter().map(|f| dir.join(f)).collect(),
         debug: Vec::new(),
-        jobs: req.jobs,
+        jobs: req.build_jobs,
     };
     let step = crate::engine::build_step(&build, &read, &mut scratch, &cache, k, out)?;
     let got = sha256_file(&step.bzimage).unwrap_or_default();
@@ -453,7 +460,7 @@ mod tests {
             filters: Vec::new(),
             tree: None,
             rebuild: false,
-            jobs: None,
+            build_jobs: None,
             out: "out".into(),
             vng: "vng".into(),
             qemu: "qemu-system-x86_64".into(),

@@ -290,7 +290,7 @@ fn from_run(dir: &Path, test: &str, a: &ShellArgs, out: &Output) -> Result<Targe
         filters: Vec::new(),
         tree: None,
         rebuild: false,
-        jobs: a.jobs,
+        build_jobs: a.build_jobs,
         out: PathBuf::new(),
         vng: a.vng.clone(),
         qemu: a.qemu.clone(),
@@ -375,7 +375,7 @@ fn build_tree(
     let build = crate::plan::BuildOptions {
         fragments: a.fragments.clone(),
         debug: Vec::new(),
-        jobs: a.jobs,
+        jobs: a.build_jobs,
     };
     let step = crate::engine::build_working_tree(&build, &snapshot, 0, out)?;
     Ok((step.bzimage, Some(snapshot)))

@@ -14,20 +14,20 @@ use crate::results::{Boot, BootReason, KernelOutcome, write_json};
 use crate::support::fs::write_atomic;
 use crate::support::text::slug;
 
-/// The directories of boot `boot_no` of kernel `index`: the first boot
-/// writes into the kernel's directory (with kernel.json), later ones into
-/// `bootN/` under it.
-fn layout(ctx: &Ctx<'_>, index: usize, id: &KernelIdentity, boot_no: u32) -> Result<Layout> {
+/// The directories of boot directory number `dir_no` of kernel `index`:
+/// 0 is the kernel's own directory (with kernel.json), n is `boot{n+1}/`
+/// under it.
+fn layout(ctx: &Ctx<'_>, index: usize, id: &KernelIdentity, dir_no: u32) -> Result<Layout> {
     let kernel_rel = format!("kernels/{}-{}", index + 1, slug(&id.release));
-    if boot_no == 0 {
+    if dir_no == 0 {
         let dir = ctx.run_dir.join(&kernel_rel);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io("failed to create", &dir, e))?;
         write_json(&dir.join("kernel.json"), id)?;
     }
-    let rel = if boot_no == 0 {
+    let rel = if dir_no == 0 {
         kernel_rel
     } else {
-        format!("{kernel_rel}/boot{}", boot_no + 1)
+        format!("{kernel_rel}/boot{}", dir_no + 1)
     };
     let dir = ctx.run_dir.join(&rel);
     let rw = dir.join("rw");
@@ -40,46 +40,48 @@ fn layout(ctx: &Ctx<'_>, index: usize, id: &KernelIdentity, boot_no: u32) -> Res
     })
 }
 
-/// Boots kernel `index` once to run the tests `tests` (those after
+/// Which boot: of kernel `index`, into directory number `dir` (see
+/// [`layout`]), named `tag` in progress lines.
+pub(super) struct BootSlot<'a> {
+    pub index: usize,
+    pub dir: u32,
+    pub tag: &'a str,
+}
+
+/// Boots kernel `slot.index` once to run the tests `tests` (those after
 /// `after` among the selected ones); returns the boot and the guest's
 /// events.
 pub(super) fn boot_vm(
     ctx: &Ctx<'_>,
-    index: usize,
+    slot: &BootSlot<'_>,
     id: &KernelIdentity,
-    boot_no: u32,
     why: &BootReason,
     after: Option<&str>,
     tests: &[TestInfo],
 ) -> Result<(Boot, Vec<Event>)> {
-    let (plan, out, run_dir) = (ctx.plan, ctx.out, &ctx.run_dir);
-    let layout = layout(ctx, index, id, boot_no)?;
+    let (plan, run_dir) = (ctx.plan, &ctx.run_dir);
+    let index = slot.index;
+    let layout = layout(ctx, index, id, slot.dir)?;
     let mut launch = launch::prepare(ctx, index, id, &layout, after)?;
     let command_sh = layout.dir.join("command.sh");
     let script = format!("{}\n# guest: {}\n", launch.display, launch.guest_argv);
     write_atomic(&command_sh, script.as_bytes())
         .map_err(|e| Error::io("failed to write", &command_sh, e))?;
-    if !out.quiet {
-        let how = match why {
-            BootReason::First => String::new(),
-            other => format!(", boot {}: {}", boot_no + 1, other.describe()),
-        };
-        eprintln!(
-            "kharness: [{}/{}] booting {} ({} tests, {}, {}{how})",
-            index + 1,
-            plan.kernels.len(),
-            id.release,
-            tests.len(),
-            ctx.backend.as_str(),
-            ctx.verdict.accel.as_str()
-        );
-    }
-    let started = SystemTime::now();
-    let mut progress = crate::support::progress::TestProgress::new(
-        &id.release,
+    let how = match why {
+        BootReason::First => String::new(),
+        other => format!(", boot {}: {}", slot.dir + 1, other.describe()),
+    };
+    ctx.board.say(&format!(
+        "kharness: [{}/{}] booting {} ({} tests, {}, {}{how})",
+        index + 1,
+        plan.kernels.len(),
+        id.release,
         tests.len(),
-        crate::support::progress::Mode::detect(out.quiet),
-    );
+        ctx.backend.as_str(),
+        ctx.verdict.accel.as_str()
+    ));
+    let started = SystemTime::now();
+    let mut progress = ctx.board.tests(&id.release, slot.tag, tests.len());
     let sup = crate::vm::supervise(
         &mut launch.command,
         &run_dir.join(&launch.stdout_rel),
@@ -117,11 +119,12 @@ pub(super) fn boot_vm(
         console_rel: &layout.console_rel,
         events: &events,
     });
-    if !bad_lines.is_empty() && !out.quiet {
-        eprintln!(
-            "kharness: {} unreadable line(s) in the guest's results (torn last write?)",
+    if !bad_lines.is_empty() {
+        ctx.board.say(&format!(
+            "kharness: {}{} unreadable line(s) in the guest's results (torn last write?)",
+            slot.tag,
             bad_lines.len()
-        );
+        ));
     }
     let boot = Boot {
         why: why.clone(),
@@ -137,16 +140,14 @@ pub(super) fn boot_vm(
         tests: tests.len(),
         environment: environment_of(&events),
     };
-    if !out.quiet {
-        eprintln!(
-            "kharness: [{}/{}] {} done in {:.1}s: {}",
-            index + 1,
-            plan.kernels.len(),
-            id.release,
-            boot.wall_s,
-            summary(&boot, &events)
-        );
-    }
+    ctx.board.say(&format!(
+        "kharness: [{}/{}] {} done in {:.1}s: {}",
+        index + 1,
+        plan.kernels.len(),
+        id.release,
+        boot.wall_s,
+        summary(&boot, &events)
+    ));
     Ok((boot, events))
 }
 

@@ -6,15 +6,14 @@ use std::path::PathBuf;
 
 use kharness_record::TestInfo;
 
-use super::Output;
 use crate::guest::GuestBinary;
 use crate::plan::{Part, Plan};
 use crate::results::RunDir;
+use crate::support::progress::Board;
 use crate::vm::{AccelVerdict, Backend, PerfMode};
 
 pub(super) struct Ctx<'a> {
     pub plan: &'a Plan,
-    pub out: &'a Output,
     pub run_dir: RunDir,
     pub guest: GuestBinary,
     pub catalogue: Vec<TestInfo>,
@@ -25,6 +24,8 @@ pub(super) struct Ctx<'a> {
     pub initramfs: Option<PathBuf>,
     /// With `--shard`: the part of the catalogue each booted kernel runs.
     pub parts: Option<Vec<Part>>,
+    /// Where the boots' progress goes (several VMs may run at once).
+    pub board: Board,
 }
 
 impl Ctx<'_> {

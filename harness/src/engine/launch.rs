@@ -68,6 +68,16 @@ fn default_cpus(accel: Accel) -> Option<u32> {
     (accel == Accel::Tcg).then_some(1)
 }
 
+/// The vCPUs one VM gets: --cpus, else 1 under TCG; under KVM vng's
+/// default (every core: it passes `--cpus $(nproc)`) and QEMU's (1).
+pub(super) fn vcpus_per_vm(plan: &Plan, backend: Backend, accel: Accel, cores: usize) -> u32 {
+    match (plan.cpus.or_else(|| default_cpus(accel)), backend) {
+        (Some(n), _) => n,
+        (None, Backend::Vng) => u32::try_from(cores).unwrap_or(u32::MAX),
+        (None, Backend::Qemu) => 1,
+    }
+}
+
 /// A vng boot whose guest command is the script `script` in the shared
 /// rw directory: vng's `--exec` travels on the kernel command line, the
 /// script (any length) does not.

@@ -14,7 +14,7 @@ mod steps;
 
 pub use classify::{Classified, Observed, boot_records, classify, tests_after};
 pub use error::EngineError;
-pub use run::{Output, boot_order, run_plan};
+pub use run::{Output, boot_order, capacity, run_plan};
 pub use steps::{
     SeriesReport, Step, build_step, build_working_tree, reusable_step, working_tree_subject,
 };

@@ -2,7 +2,10 @@
 //! crash), collects the records into a new run directory, and writes
 //! results.json, the reports and the recipe.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::time::SystemTime;
 
 use super::context::Ctx;
@@ -10,13 +13,14 @@ use super::error::EngineError;
 use super::launch::{
     RECORDS, VNG_SCRIPT, Which, qemu_for, qemu_guest_argv, vng_for, vng_guest_argv,
 };
-use super::pass::run_pass;
+use super::pass::{PassOf, PassRun, run_pass};
 use crate::error::{Error, Result};
 use crate::guest::{self, GuestBinary};
 use crate::kernel::{self, KernelIdentity};
 use crate::plan::{self, Part, Plan};
 use crate::results::{BootReason, KernelOutcome, KernelRun, RunDir, RunResults, write_json};
 use crate::support::paths::cache_dir;
+use crate::support::progress::{Board, Mode};
 use crate::vm::{self, Accel, Backend, BackendChoice, PerfMode};
 
 /// Options that change how a run talks, not what it does.
@@ -158,9 +162,11 @@ pub fn run_plan(plan: &Plan, out: &Output) -> Result<Option<(RunResults, RunDir)
     let shard_info = plan.shard.zip(parts.clone()).map(|(spec, parts)| {
         plan::shard_info(spec, identities.len(), catalogue.len(), parts, out.quiet)
     });
+    // One column per kernel; with --boots M each gets M passes, A B A B.
+    let order = boot_order(booted.len(), plan.boots);
+    let jobs = vm_jobs(plan, backend, verdict.accel, order.len(), out);
     let ctx = Ctx {
         plan,
-        out,
         run_dir,
         guest,
         catalogue,
@@ -169,6 +175,7 @@ pub fn run_plan(plan: &Plan, out: &Output) -> Result<Option<(RunResults, RunDir)
         perf_mode,
         initramfs,
         parts,
+        board: Board::new(Mode::detect(out.quiet), jobs > 1),
     };
     let mut results = RunResults {
         schema: crate::results::RESULTS_SCHEMA,
@@ -189,28 +196,15 @@ pub fn run_plan(plan: &Plan, out: &Output) -> Result<Option<(RunResults, RunDir)
         ),
         kernels: Vec::new(),
     };
-    // One column per kernel; with --boots M each gets M passes, A B A B.
     let mut columns: Vec<Option<KernelRun>> = vec![None; identities.len()];
-    for (j, k) in boot_order(booted.len(), plan.boots) {
-        if crate::support::process::interrupted() {
-            break;
-        }
-        let i = booted[j].0;
-        let id = &identities[i];
-        let why = if plan.boots > 1 {
-            BootReason::Repeat {
-                k: k + 1,
-                of: plan.boots,
-            }
-        } else {
-            BootReason::First
-        };
-        let kr = columns[i].get_or_insert_with(|| column(plan, i, id));
-        run_pass(&ctx, i, id, kr, why)?;
+    let passes: Vec<(usize, u32)> = order.iter().map(|&(j, k)| (booted[j].0, k)).collect();
+    run_passes(&ctx, &identities, &passes, jobs, |(i, _), pass| {
+        let kr = columns[i].get_or_insert_with(|| column(plan, i, &identities[i]));
+        pass.add_to(kr);
         results.kernels = columns.iter().flatten().cloned().collect();
         // Partial results survive a later crash of the harness itself.
-        write_json(&ctx.run_dir.join("results.json"), &results)?;
-    }
+        write_json(&ctx.run_dir.join("results.json"), &results)
+    })?;
     results.interrupted = crate::support::process::interrupted();
     results.finished = Some(humantime::format_rfc3339_seconds(SystemTime::now()).to_string());
     let run_dir = ctx.run_dir;
@@ -218,6 +212,121 @@ pub fn run_plan(plan: &Plan, out: &Output) -> Result<Option<(RunResults, RunDir)
     crate::report::write_all(&run_dir.path, &results, out.verbose)?;
     crate::results::recipe::write(&run_dir.path, plan, &results)?;
     Ok(Some((results, run_dir)))
+}
+
+/// What bounds the VMs this host runs at once for `plan` booted by
+/// `backend` under `accel` ([`vm::Capacity::jobs`] is the default
+/// `--jobs`).
+pub fn capacity(plan: &Plan, backend: Backend, accel: Accel) -> vm::Capacity {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    vm::Capacity::of_host(
+        super::launch::vcpus_per_vm(plan, backend, accel, cores),
+        &plan.memory,
+    )
+}
+
+/// How many VMs run at once: --jobs, else what the machine can run
+/// ([`vm::Capacity`]); never more than there are passes. Says so when
+/// VMs will run side by side, and warns when --jobs asks for more than
+/// the machine runs (--jobs used to be make -j, now --build-jobs).
+fn vm_jobs(plan: &Plan, backend: Backend, accel: Accel, passes: usize, out: &Output) -> usize {
+    let cap = capacity(plan, backend, accel);
+    let fits = cap.jobs();
+    if let Some(asked) = plan.jobs.filter(|&j| j > fits) {
+        eprintln!(
+            "kharness: warning: --jobs {asked} runs up to {asked} VMs at once, more than this \
+             machine runs ({fits}: {}); they compete for cores and memory, and wall-clock \
+             timings suffer. (--jobs counts VMs; make -j for kernel builds is --build-jobs.)",
+            cap.describe()
+        );
+    }
+    let jobs = plan.jobs.unwrap_or(fits).clamp(1, passes.max(1));
+    if jobs > 1 && !out.quiet {
+        let why = match plan.jobs {
+            Some(_) => "--jobs".to_owned(),
+            None => format!("{}; --jobs N to change", cap.describe()),
+        };
+        eprintln!("kharness: {jobs} VMs at once ({why})");
+    }
+    jobs
+}
+
+/// Runs `passes` ((kernel, pass) pairs, in boot order) on `jobs` threads,
+/// each booting one VM at a time (a VM dies with the thread that
+/// started it, see `support::process`, so a thread stays until its VM is
+/// reaped). `done` gets every pass in the order of `passes`, whatever
+/// order they end in: results, their partial writes and the reports are
+/// the same for any `jobs`. After Ctrl-C or an error no new pass starts;
+/// those running end (Ctrl-C stops their VMs) and are still handed over
+/// up to the first error, which is returned.
+fn run_passes(
+    ctx: &Ctx<'_>,
+    identities: &[KernelIdentity],
+    passes: &[(usize, u32)],
+    jobs: usize,
+    mut done: impl FnMut((usize, u32), PassRun) -> Result<()>,
+) -> Result<()> {
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let (tx, rx) = mpsc::channel::<(usize, Result<PassRun>)>();
+    std::thread::scope(|s| {
+        for _ in 0..jobs.max(1) {
+            let tx = tx.clone();
+            let (next, failed) = (&next, &failed);
+            s.spawn(move || {
+                while !crate::support::process::interrupted() && !failed.load(Ordering::Relaxed) {
+                    let u = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&(i, k)) = passes.get(u) else { break };
+                    let first = if ctx.plan.boots > 1 {
+                        BootReason::Repeat {
+                            k: k + 1,
+                            of: ctx.plan.boots,
+                        }
+                    } else {
+                        BootReason::First
+                    };
+                    let tag = if ctx.plan.boots > 1 {
+                        format!("[{}/{} pass {}]", i + 1, ctx.plan.kernels.len(), k + 1)
+                    } else {
+                        format!("[{}/{}]", i + 1, ctx.plan.kernels.len())
+                    };
+                    let of = PassOf {
+                        index: i,
+                        id: &identities[i],
+                        pass: k,
+                        first,
+                        tag,
+                    };
+                    let r = run_pass(ctx, of);
+                    if r.is_err() {
+                        failed.store(true, Ordering::Relaxed);
+                    }
+                    if tx.send((u, r)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut ended: BTreeMap<usize, Result<PassRun>> = BTreeMap::new();
+        let mut cursor = 0;
+        let mut error = None;
+        for (u, r) in rx {
+            ended.insert(u, r);
+            while error.is_none() {
+                let Some(r) = ended.remove(&cursor) else {
+                    break;
+                };
+                let handed = r.and_then(|p| done(passes[cursor], p));
+                if let Err(e) = handed {
+                    failed.store(true, Ordering::Relaxed);
+                    error = Some(e);
+                }
+                cursor += 1;
+            }
+        }
+        error.map_or(Ok(()), Err)
+    })
 }
 
 fn is_installed(program: &Path) -> bool {

@@ -119,5 +119,9 @@ mod tests {
         let mut p = plan();
         p.out = "elsewhere".into();
         assert_eq!(hash(&p), base);
+        // Nor how many VMs run at once: shards run with different --jobs
+        // merge.
+        p.jobs = Some(3);
+        assert_eq!(hash(&p), base);
     }
 }

@@ -59,6 +59,10 @@ pub struct Plan {
     /// Run only this part of the plan (`--shard K/N`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<super::ShardSpec>,
+    /// VMs at once (`--jobs`); none: what the machine can run. Not part
+    /// of the plan hash: the results do not depend on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jobs: Option<usize>,
 }
 
 impl Plan {
@@ -87,6 +91,7 @@ impl Plan {
             vng: "vng".into(),
             qemu: "qemu-system-x86_64".into(),
             shard: None,
+            jobs: None,
         }
     }
 }

@@ -11,7 +11,7 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use kharness_record::Event;
 
 /// Where a running kernel build has got to (fed by `kernel::build`).
@@ -88,6 +88,57 @@ fn bar_style() -> ProgressStyle {
         .progress_chars("=> ")
 }
 
+/// Where the progress of a run's VMs goes. One VM at a time: its bar,
+/// or its lines, as they always were. Several at once (`--jobs`): on a
+/// terminal one bar per VM, kept together by indicatif's MultiProgress
+/// with every line printed above them; elsewhere the same lines, each
+/// tagged with its VM (`[2/3]`), whole lines only, so nothing interleaves
+/// mid-line.
+#[derive(Clone)]
+pub struct Board {
+    mode: Mode,
+    multi: Option<MultiProgress>,
+    parallel: bool,
+}
+
+impl Board {
+    /// A board for VMs shown in `mode`, `parallel` when more than one
+    /// may run at once.
+    pub fn new(mode: Mode, parallel: bool) -> Self {
+        Board {
+            mode,
+            multi: (parallel && mode == Mode::Bars)
+                .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
+            parallel,
+        }
+    }
+
+    /// Prints a whole line on stderr (above the bars), unless quiet.
+    pub fn say(&self, line: &str) {
+        match (&self.multi, self.mode) {
+            (_, Mode::Quiet) => {}
+            (Some(m), _) => m.suspend(|| eprintln!("{line}")),
+            (None, _) => eprintln!("{line}"),
+        }
+    }
+
+    /// Progress of `total` tests on `kernel` in the VM `tag` names
+    /// (`[1/2]`; shown only when VMs run side by side).
+    pub fn tests(&self, kernel: &str, tag: &str, total: usize) -> TestProgress {
+        let mut p = TestProgress::new(kernel, total, self.mode);
+        if self.parallel {
+            p.tag = format!("{tag} ");
+            if let Some(b) = &p.bar {
+                b.set_prefix(format!("{}{}", p.tag, b.prefix()));
+            }
+        }
+        if let Some(m) = &self.multi {
+            p.bar = p.bar.take().map(|b| m.add(b));
+        }
+        p
+    }
+}
+
 /// The guest's tests while one VM runs, fed from its results file.
 pub struct TestProgress {
     total: usize,
@@ -97,6 +148,9 @@ pub struct TestProgress {
     bar: Option<ProgressBar>,
     booted: bool,
     kernel: String,
+    /// `[1/2] ` before the lines and the bar's name when VMs run side by
+    /// side; empty otherwise.
+    tag: String,
 }
 
 impl TestProgress {
@@ -125,6 +179,7 @@ impl TestProgress {
             bar,
             booted: false,
             kernel: kernel.to_owned(),
+            tag: String::new(),
         }
     }
 
@@ -152,7 +207,7 @@ impl TestProgress {
             if let Some(b) = &self.bar {
                 b.set_style(bar_style());
                 b.set_length(self.total as u64);
-                b.set_prefix(self.kernel.clone());
+                b.set_prefix(format!("{}{}", self.tag, self.kernel));
                 b.reset_elapsed();
             }
         }
@@ -177,7 +232,8 @@ impl TestProgress {
                     .map(|s| format!(" ({s})"))
                     .unwrap_or_default();
                 let line = format!(
-                    "  {:>3}/{:<3} {:<8} {}{why}",
+                    "  {}{:>3}/{:<3} {:<8} {}{why}",
+                    self.tag,
                     self.done,
                     self.total,
                     r.status.as_str(),
@@ -328,6 +384,20 @@ mod tests {
         assert_eq!((bar.position(), bar.message()), (1, "a.two".to_owned()));
         p.finish();
         assert!(bar.is_finished());
+    }
+
+    #[test]
+    fn a_board_keeps_one_vms_bar_as_it_was_and_tags_those_side_by_side() {
+        let one = Board::new(Mode::Bars, false).tests("6.12", "[1/1]", 3);
+        let bar = one.bar.clone().expect("one VM keeps its bar");
+        assert_eq!(bar.prefix(), "booting 6.12");
+        assert_eq!(one.tag, "", "one VM: lines as they always were");
+        let two = Board::new(Mode::Bars, true).tests("6.1", "[2/2]", 3);
+        let bar = two.bar.clone().expect("a bar per VM side by side");
+        assert_eq!(bar.prefix(), "[2/2] booting 6.1");
+        let lines = Board::new(Mode::Lines, true).tests("6.1", "[2/2]", 3);
+        assert!(lines.bar.is_none());
+        assert_eq!(lines.tag, "[2/2] ");
     }
 
     #[test]

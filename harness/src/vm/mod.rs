@@ -3,6 +3,7 @@
 
 mod accel;
 mod backend;
+mod capacity;
 pub mod console;
 mod error;
 pub mod initramfs;
@@ -17,6 +18,7 @@ pub use accel::{
     resolve_accel,
 };
 pub use backend::{Backend, BackendChoice, ICOUNT, NO_TIMER_CHECK, PerfMode, PerfModeChoice};
+pub use capacity::{Capacity, available_mib, memory_mib};
 pub use error::VmError;
 pub use process::supervise;
 pub use qemu::Qemu;
