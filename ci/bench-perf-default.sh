@@ -94,16 +94,31 @@ def load(name):
     return (json.load(open(os.path.join(run, "series.json"))),
             json.load(open(os.path.join(run, "results.json"))))
 
-named = other = 0
+# The perf tests whose timed work splices a file into a pipe, through the
+# function patch 2 slows: splice_file_to_pipe itself, and the synchronous
+# half of io_uring_splice_vs_sync (IORING_OP_SPLICE, its other half, goes
+# through it too).
+SAME_PATH = {"perf.splice_file_to_pipe", "perf.io_uring_splice_vs_sync"}
+named = wrong = 0
+also = {}
 for i in range(1, slow_runs + 1):
     s, _ = load(f"slow{i}")
     ch = s.get("changes", [])
-    hit = [c for c in ch if c["patch"] == 2 and c["test"] == "perf.splice_file_to_pipe"]
-    rest = [c for c in ch if c not in hit]
+    hit = [c for c in ch if c["patch"] == 2 and c["test"] == "perf.splice_file_to_pipe"
+           and c["what"] == "metric throughput"]
     named += bool(hit)
-    other += bool(rest)
-print(f"slowdown series: patch 2 named for perf.splice_file_to_pipe in {named} of {slow_runs} run(s); "
-      f"something else named in {other} of {slow_runs}")
+    for c in ch:
+        if c in hit:
+            continue
+        if c["patch"] == 2 and c["test"] in SAME_PATH and c["what"].startswith("metric "):
+            key = f"{c['test']} {c['what'][7:]}"
+            also[key] = also.get(key, 0) + 1
+        else:
+            wrong += 1
+print(f"slowdown series: patch 2 named for perf.splice_file_to_pipe throughput in {named} of {slow_runs} run(s)")
+for key, n in sorted(also.items()):
+    print(f"  also named at patch 2 (the same file->pipe splice): {key} in {n} of {slow_runs}")
+print(f"  anything else (another patch, another test, a status or observation): {wrong} change(s) in {slow_runs} run(s)")
 
 quiet = 0
 for i in range(1, aa_runs + 1):
