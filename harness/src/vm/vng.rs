@@ -91,7 +91,7 @@ impl Vng {
         // carries WARNs, lockdep reports and the guest's test markers.
         v.push("--verbose".into());
         v.push("--append".into());
-        v.push(format!("loglevel=5 {}", super::NO_TIMER_CHECK).into());
+        v.push(format!("loglevel=5 {}", super::boot_params(self.accel).join(" ")).into());
         v.push("--memory".into());
         v.push(self.memory.clone().into());
         if let Some(n) = self.cpus {
