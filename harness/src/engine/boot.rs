@@ -64,8 +64,13 @@ pub(super) fn boot_vm(
             BootReason::First => String::new(),
             other => format!(", boot {}: {}", boot_no + 1, other.describe()),
         };
+        let image = launch
+            .image
+            .as_ref()
+            .map(|i| format!(", {}", i.describe()))
+            .unwrap_or_default();
         eprintln!(
-            "kharness: [{}/{}] booting {} ({} tests, {}, {}{how})",
+            "kharness: [{}/{}] booting {} ({} tests, {}, {}{image}{how})",
             index + 1,
             plan.kernels.len(),
             id.release,

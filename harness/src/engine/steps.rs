@@ -147,6 +147,16 @@ pub fn build_step(
         .map_err(|e| Error::io("failed to read", &built.bzimage, e))?;
     crate::support::fs::write_atomic(&artifact, &bytes)
         .map_err(|e| Error::io("failed to write", &artifact, e))?;
+    // The uncompressed kernel beside it: the qemu backend boots it directly
+    // (crate::kernel::direct), and it has the symbols a debugger wants.
+    let vmlinux = built.build_dir.join(crate::kernel::direct::VMLINUX);
+    if vmlinux.is_file() {
+        let kept = artifact_dir.join(crate::kernel::direct::VMLINUX);
+        let bytes =
+            std::fs::read(&vmlinux).map_err(|e| Error::io("failed to read", &vmlinux, e))?;
+        crate::support::fs::write_atomic(&kept, &bytes)
+            .map_err(|e| Error::io("failed to write", &kept, e))?;
+    }
     let build_s = started.elapsed().as_secs_f64();
     say_built(&label, build_s, &built, out);
     Ok(Step {
