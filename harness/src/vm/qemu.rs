@@ -91,7 +91,7 @@ impl Qemu {
     /// panic. Then [`super::boot_params`].
     pub fn cmdline(&self) -> String {
         let mut words = vec!["console=ttyS0", "loglevel=5", "panic=-1", "oops=panic"];
-        words.extend(super::boot_params(self.accel));
+        words.extend(super::boot_params(self.icount));
         words.extend(self.append.iter().map(|s| s.as_str()));
         words.join(" ")
     }
@@ -147,6 +147,15 @@ mod tests {
             argv.last()
                 .unwrap()
                 .ends_with("oops=panic no_timer_check nolapic_timer kharness_argv=00")
+        );
+        let wallclock = Qemu { icount: false, ..q };
+        assert!(!wallclock.argv().iter().any(|a| a == "-icount"));
+        assert!(
+            wallclock
+                .cmdline()
+                .ends_with("oops=panic no_timer_check kharness_argv=00"),
+            "{}",
+            wallclock.cmdline()
         );
     }
 }
