@@ -90,6 +90,16 @@ fn a_working_tree_and_then_its_commits_are_reported_against_their_base() {
         r.stdout()
     );
     assert!(r.stdout().contains("working tree "), "{}", r.stdout());
+    // Both kernels kharness built boot their vmlinux directly: the base
+    // from the build cache (vmlinux kept beside the bzImage), the working
+    // tree from its build directory (vmlinux at its top).
+    assert_eq!(
+        r.stderr().matches("qemu, tcg, vmlinux via PVH").count()
+            + r.stderr().matches("qemu, kvm, vmlinux via PVH").count(),
+        2,
+        "{}",
+        r.stderr()
+    );
     // Nothing was written into the tree: no .config, no objects, no
     // worktree files; only the edit shows.
     assert_eq!(

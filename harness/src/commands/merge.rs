@@ -313,6 +313,7 @@ pub fn merge(shards: &[Shard], run_id: &str) -> RunResults {
         accel: first.accel.clone(),
         backend: first.backend,
         perf_mode: first.perf_mode,
+        icount_shift: first.icount_shift,
         guest: first.guest.clone(),
         filters: first.filters.clone(),
         plan_hash: first.plan_hash.clone(),

@@ -71,8 +71,13 @@ pub(super) fn boot_vm(
         BootReason::First => String::new(),
         other => format!(", boot {}: {}", slot.dir + 1, other.describe()),
     };
+    let image = launch
+        .image
+        .as_ref()
+        .map(|i| format!(", {}", i.describe()))
+        .unwrap_or_default();
     ctx.board.say(&format!(
-        "kharness: [{}/{}] booting {} ({} tests, {}, {}{how})",
+        "kharness: [{}/{}] booting {} ({} tests, {}, {}{image}{how})",
         index + 1,
         plan.kernels.len(),
         id.release,

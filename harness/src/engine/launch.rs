@@ -10,6 +10,7 @@ use super::error::EngineError;
 use crate::error::{Error, Result};
 use crate::guest::GuestBinary;
 use crate::kernel::KernelIdentity;
+use crate::kernel::direct::BootImage;
 use crate::plan::{Part, Plan};
 use crate::vm::{self, Accel, Backend, PerfMode, Qemu, Vng};
 
@@ -55,7 +56,7 @@ pub(super) fn guest_run_args(plan: &Plan, results: &str, which: Which<'_>) -> Ve
 
 fn icount_opts(perf_mode: PerfMode) -> Vec<String> {
     match perf_mode {
-        PerfMode::Deterministic => vec![vm::ICOUNT.join(" ")],
+        PerfMode::Deterministic => vec![vm::icount_args().join(" ")],
         PerfMode::Wallclock => Vec::new(),
     }
 }
@@ -134,10 +135,12 @@ pub(super) fn qemu_guest_argv(plan: &Plan, which: Which<'_>) -> Vec<String> {
 
 /// A qemu-direct boot of `initrd`, which holds the guest and its argv
 /// ([`crate::vm::initramfs::with_argv`]): nothing of the selection goes on
-/// the kernel command line.
+/// the kernel command line. The kernel is `image`: the bzImage's own
+/// vmlinux when it can boot directly ([`crate::kernel::direct`]).
 pub(super) fn qemu_for(
     plan: &Plan,
     id: &KernelIdentity,
+    image: &BootImage,
     initrd: &Path,
     results: &Path,
     accel: Accel,
@@ -145,7 +148,10 @@ pub(super) fn qemu_for(
 ) -> Qemu {
     Qemu {
         program: plan.qemu.clone(),
-        kernel: id.path.clone(),
+        kernel: match image {
+            BootImage::Direct(vmlinux) => vmlinux.clone(),
+            BootImage::BzImage(_) => id.path.clone(),
+        },
         initrd: initrd.to_owned(),
         accel,
         memory: plan.memory.clone(),
@@ -184,6 +190,8 @@ pub(super) struct Launch {
     pub guest_argv: String,
     /// A per-boot file to remove once the VM is gone (the qemu initramfs).
     pub scratch: Option<PathBuf>,
+    /// What the qemu backend boots (vmlinux or bzImage, and why).
+    pub image: Option<BootImage>,
 }
 
 /// The command for one boot of kernel `index`, per backend.
@@ -239,6 +247,7 @@ pub(super) fn prepare(
                 twin,
                 guest_argv: crate::support::quote::sh_join(&argv),
                 scratch: None,
+                image: None,
             })
         }
         Backend::Qemu => {
@@ -251,9 +260,11 @@ pub(super) fn prepare(
             let initrd = layout.dir.join("initrd.cpio");
             crate::vm::initramfs::with_argv(base, &argv, &initrd)
                 .map_err(|e| Error::io("failed to write", &initrd, e))?;
+            let image = crate::kernel::direct::boot_image(id);
             let q = qemu_for(
                 ctx.plan,
                 id,
+                &image,
                 &initrd,
                 &records,
                 ctx.verdict.accel,
@@ -275,6 +286,7 @@ pub(super) fn prepare(
                 twin: None,
                 guest_argv: crate::support::quote::sh_join(&argv),
                 scratch: Some(initrd),
+                image: Some(image),
             })
         }
     }
@@ -319,6 +331,7 @@ mod tests {
         let q = qemu_for(
             &p,
             &identity(),
+            &BootImage::BzImage("a test".into()),
             Path::new("/tmp/i.cpio"),
             Path::new("/tmp/r"),
             Accel::Tcg,

@@ -97,6 +97,7 @@ pub fn run_plan(plan: &Plan, out: &Output) -> Result<Option<(RunResults, RunDir)
                     qemu_for(
                         plan,
                         id,
+                        &crate::kernel::direct::boot_image(id),
                         &rw.join("initrd.cpio"),
                         &rw.join(RECORDS),
                         Accel::Tcg,
@@ -187,6 +188,7 @@ pub fn run_plan(plan: &Plan, out: &Output) -> Result<Option<(RunResults, RunDir)
         accel: ctx.verdict.clone(),
         backend: Some(backend),
         perf_mode: Some(perf_mode),
+        icount_shift: (perf_mode == PerfMode::Deterministic).then_some(crate::vm::ICOUNT_SHIFT),
         guest: ctx.guest.clone(),
         filters: plan.filters.clone(),
         plan_hash: Some(plan_hash),

@@ -147,6 +147,8 @@ pub fn build_step(
         .map_err(|e| Error::io("failed to read", &built.bzimage, e))?;
     crate::support::fs::write_atomic(&artifact, &bytes)
         .map_err(|e| Error::io("failed to write", &artifact, e))?;
+    // The uncompressed kernel beside it: the qemu backend boots it directly
+    // (crate::kernel::direct), and it has the symbols a debugger wants.
     keep_vmlinux(&built.build_dir, &artifact_dir);
     let build_s = started.elapsed().as_secs_f64();
     say_built(&label, build_s, &built, out);

@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod debug;
+pub mod direct;
 mod image;
 pub mod symbols;
 pub mod tree;

@@ -160,7 +160,13 @@ pub fn compare(a: &RunResults, b: &RunResults, threshold: f64) -> Comparison {
             x.as_str(),
             y.as_str()
         )),
-        _ => None,
+        _ => match (a.icount_shift_or_old(), b.icount_shift_or_old()) {
+            (Some(x), Some(y)) if x != y => Some(format!(
+                "metrics not compared: run A measured them at icount shift {x}, run B at \
+                 shift {y} (guest time per instruction differs)"
+            )),
+            _ => None,
+        },
     };
     let (pairs, unpaired) = pair_kernels(a, b);
     let pairs = pairs
@@ -556,6 +562,31 @@ mod tests {
             "a test the other side lacks"
         );
         assert!(!c(Some(Skip), Some(Pass)).vanished());
+    }
+
+    #[test]
+    fn deterministic_runs_at_different_icount_shifts_do_not_compare_metrics() {
+        let old: RunResults = serde_json::from_str(include_str!(
+            "../../tests/fixtures/perf-reps-two-kernels.json"
+        ))
+        .expect("the fixture parses");
+        assert_eq!(old.icount_shift, None, "recorded before the shift was");
+        let at = |shift: Option<u8>| RunResults {
+            icount_shift: shift,
+            ..old.clone()
+        };
+        let refused = compare(&old, &at(Some(4)), DEFAULT_THRESHOLD).perf_refused;
+        let why = refused.expect("shift 0 against shift 4 is refused");
+        assert!(why.contains("shift 0") && why.contains("shift 4"), "{why}");
+        assert!(
+            compare(&old, &at(Some(0)), DEFAULT_THRESHOLD)
+                .perf_refused
+                .is_none(),
+            "an old deterministic run measured at shift 0"
+        );
+        let same = compare(&at(Some(4)), &at(Some(4)), DEFAULT_THRESHOLD);
+        assert!(same.perf_refused.is_none());
+        assert!(same.pairs.iter().any(|p| !p.metrics.is_empty()));
     }
 
     #[test]

@@ -34,6 +34,12 @@ pub struct RunResults {
     /// How metrics were measured; metrics of different modes never compare.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub perf_mode: Option<PerfMode>,
+    /// The `-icount` shift of a deterministic run: guest time per
+    /// instruction is 2^shift ns, so metrics of different shifts do not
+    /// compare. Absent in deterministic results before it was recorded,
+    /// which all ran at shift 0 ([`RunResults::icount_shift_or_old`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icount_shift: Option<u8>,
     pub guest: GuestBinary,
     pub filters: Vec<String>,
     /// SHA-256 over what defines the plan (`shard::PlanKey`): the shards of
@@ -52,6 +58,13 @@ pub struct RunResults {
 }
 
 impl RunResults {
+    /// The icount shift a deterministic run measured at: the recorded
+    /// one, else 0 (what kharness used before it recorded the shift).
+    /// None for other modes.
+    pub fn icount_shift_or_old(&self) -> Option<u8> {
+        (self.perf_mode == Some(PerfMode::Deterministic)).then(|| self.icount_shift.unwrap_or(0))
+    }
+
     /// The run directory to name in a command a reader can paste.
     pub fn dir_shown(&self) -> String {
         match &self.dir {

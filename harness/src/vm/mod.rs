@@ -17,7 +17,10 @@ pub use accel::{
     Accel, AccelChoice, AccelVerdict, CACHE_FILE as ACCEL_CACHE_FILE, KVM_GROUP_HINT, Probe,
     resolve_accel,
 };
-pub use backend::{Backend, BackendChoice, ICOUNT, NO_TIMER_CHECK, PerfMode, PerfModeChoice};
+pub use backend::{
+    Backend, BackendChoice, ICOUNT_SHIFT, NO_LAPIC_TIMER, NO_TIMER_CHECK, PerfMode, PerfModeChoice,
+    boot_params, icount_args,
+};
 pub use capacity::{Capacity, available_mib, memory_mib};
 pub use error::VmError;
 pub use process::supervise;

@@ -21,7 +21,7 @@ pub struct Qemu {
     pub results: PathBuf,
     /// Kernel command line words after the console setup.
     pub append: Vec<String>,
-    /// `-icount shift=0,align=off,sleep=off`: guest time counts executed
+    /// `-icount` ([`super::icount_args`]): guest time counts executed
     /// instructions, so guest-measured durations repeat under TCG.
     pub icount: bool,
 }
@@ -71,8 +71,8 @@ impl Qemu {
         push("-serial");
         push("chardev:results");
         if self.icount {
-            for a in super::ICOUNT {
-                push(a);
+            for a in super::icount_args() {
+                push(&a);
             }
         }
         v.push("-kernel".into());
@@ -88,15 +88,10 @@ impl Qemu {
     /// levels 0-4, and WARNs, lockdep reports and the guest's test markers
     /// are level 4), so the console stays short but still carries every
     /// oops, BUG and WARN; reboot (and so exit, with -no-reboot) at once on
-    /// panic. `no_timer_check`: see [`super::NO_TIMER_CHECK`].
+    /// panic. Then [`super::boot_params`].
     pub fn cmdline(&self) -> String {
-        let mut words = vec![
-            "console=ttyS0",
-            "loglevel=5",
-            "panic=-1",
-            "oops=panic",
-            super::NO_TIMER_CHECK,
-        ];
+        let mut words = vec!["console=ttyS0", "loglevel=5", "panic=-1", "oops=panic"];
+        words.extend(super::boot_params(self.icount));
         words.extend(self.append.iter().map(|s| s.as_str()));
         words.join(" ")
     }
@@ -157,12 +152,21 @@ mod tests {
             .collect();
         assert!(argv.contains(&"file,id=results,path=/tmp/a,,b/records.jsonl".to_owned()));
         assert_eq!(argv.iter().filter(|a| *a == "-serial").count(), 2);
-        assert!(argv.contains(&"shift=0,align=off,sleep=off".to_owned()));
+        assert!(argv.contains(&"shift=4,align=off,sleep=off".to_owned()));
         assert!(!argv.contains(&"-cpu".to_owned()));
         assert!(
             argv.last()
                 .unwrap()
-                .ends_with("oops=panic no_timer_check kharness_argv=00")
+                .ends_with("oops=panic no_timer_check nolapic_timer kharness_argv=00")
+        );
+        let wallclock = Qemu { icount: false, ..q };
+        assert!(!wallclock.argv().iter().any(|a| a == "-icount"));
+        assert!(
+            wallclock
+                .cmdline()
+                .ends_with("oops=panic no_timer_check kharness_argv=00"),
+            "{}",
+            wallclock.cmdline()
         );
     }
 }

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use super::{Accel, Backend, ICOUNT, PerfMode, Qemu, Vng};
+use super::{Accel, Backend, PerfMode, Qemu, Vng};
 use crate::error::{ExitCode, OpError};
 use crate::support::process::{self, Stop, Supervised};
 use crate::support::quote::{sh_join, sh_quote};
@@ -346,7 +346,7 @@ fn prepare_vng(s: &Session, dir: tempfile::TempDir) -> Result<Prepared, ShellErr
         .map_err(write_err(&script))?;
     let mut qemu_opts = Vec::new();
     if s.perf_mode == PerfMode::Deterministic {
-        qemu_opts.push(ICOUNT.join(" "));
+        qemu_opts.push(super::icount_args().join(" "));
     }
     let mut append = Vec::new();
     if let Some(g) = s.gdb {

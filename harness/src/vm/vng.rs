@@ -91,7 +91,8 @@ impl Vng {
         // carries WARNs, lockdep reports and the guest's test markers.
         v.push("--verbose".into());
         v.push("--append".into());
-        v.push(format!("loglevel=5 {}", super::NO_TIMER_CHECK).into());
+        let icount = self.qemu_opts.iter().any(|o| o.starts_with("-icount"));
+        v.push(format!("loglevel=5 {}", super::boot_params(icount).join(" ")).into());
         v.push("--memory".into());
         v.push(self.memory.clone().into());
         if let Some(n) = self.cpus {
@@ -234,5 +235,18 @@ mod tests {
                 .iter()
                 .any(|a| a == "--disable-kvm")
         );
+    }
+
+    #[test]
+    fn only_deterministic_boots_go_without_the_apic_timer() {
+        let append = |v: &Vng| {
+            let argv = v.argv();
+            let at = argv.iter().position(|a| a == "--append").unwrap();
+            argv[at + 1].to_string_lossy().into_owned()
+        };
+        let mut v = sample(Accel::Tcg);
+        assert_eq!(append(&v), "loglevel=5 no_timer_check");
+        v.qemu_opts = vec![crate::vm::icount_args().join(" ")];
+        assert_eq!(append(&v), "loglevel=5 no_timer_check nolapic_timer");
     }
 }
