@@ -61,15 +61,17 @@ echo "kernel $kernel, accelerator $accel, $ROUNDS rounds, filter '${FILTER:-<all
 now() { date +%s.%N; }
 minus() { python3 -c "import sys; print(float(sys.argv[1]) - float(sys.argv[2]))" "$1" "$2"; }
 # Each timed command must succeed (exit 0, or 1 for a test failure of the
-# kernel): a run that failed to start would time nothing.
+# kernel): a run that failed to start, or whose guest died, timed something
+# else. Its time is printed as nan, and its round left out of the medians.
 timed() {
   local t0 rc=0
   t0=$(now)
   "$@" >"$out/last.log" 2>&1 || rc=$?
   if [ "$rc" -gt 1 ]; then
-    echo "failed (exit $rc): $*" >&2
+    echo "failed (exit $rc), its round is left out: $*" >&2
     tail -n 5 "$out/last.log" >&2
-    exit 1
+    echo nan
+    return
   fi
   minus "$(now)" "$t0"
 }
@@ -80,7 +82,7 @@ outside() {
 import json, sys
 r = json.load(open(sys.argv[1]))
 vm = sum(b["wall_s"] for k in r["kernels"] for b in k["boots"])
-print(f"{float(sys.argv[2]) - vm:.2f}")' "$out/runs/latest/results.json" "$1"
+print(f"{float(sys.argv[2]) - vm:.2f}")' "$out/runs/latest/results.json" "$1" 2>/dev/null || echo nan
 }
 b=() d=() w=() od=() ow=()
 for i in $(seq "$ROUNDS"); do
@@ -94,8 +96,15 @@ for i in $(seq "$ROUNDS"); do
 done
 
 python3 - "${b[*]}" "${d[*]}" "${w[*]}" "${od[*]} ${ow[*]}" <<'PY'
-import statistics, sys
+import math, statistics, sys
 b, d, w, o = ([float(x) for x in a.split()] for a in sys.argv[1:5])
+rounds = [r for r in zip(b, d, w) if not any(map(math.isnan, r))]
+if len(rounds) < len(b):
+    print(f"{len(b) - len(rounds)} of {len(b)} rounds left out (a run failed)")
+if not rounds:
+    sys.exit(1)
+b, d, w = zip(*rounds)
+o = [x for x in o if not math.isnan(x)]
 mb, md, mw = statistics.median(b), statistics.median(d), statistics.median(w)
 print(f"median: bare vng {mb:.2f} s, kharness run {md:.2f} s, --perf-mode wallclock {mw:.2f} s")
 print(f"kharness outside the VM: median {statistics.median(o):.2f} s, max {max(o):.2f} s")
