@@ -47,7 +47,9 @@ enum Cmd {
         /// one that then passes is reported as flaky, not as passed.
         #[arg(long, default_value_t = 0, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=100))]
         retries: u32,
-        /// Append JSON events (one per line) to this file.
+        /// Append JSON events (one per line) to this file, or write them to
+        /// this serial port (kharness's VMs use /dev/ttyS1); each is made
+        /// durable as it is written, so a crash loses no finished test.
         #[arg(long, value_name = "FILE")]
         results: Option<PathBuf>,
         /// Print JSON events on stdout instead of KTAP.

@@ -4,6 +4,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -20,7 +21,8 @@ pub struct RunOptions {
     /// How many more times a test that fails, errors or times out runs;
     /// one that then passes is reported `flaky`.
     pub retries: u32,
-    /// Where JSON events go, one per line, synced after each.
+    /// Where JSON events go, one per line, each made durable as written
+    /// (a file synced, a serial port drained).
     pub results: Option<PathBuf>,
     /// Print JSON events instead of KTAP on stdout.
     pub json: bool,
@@ -61,14 +63,7 @@ impl Sink {
         let line = kharness_record::event_line(ev);
         if let Some(f) = &mut self.results {
             f.write_all(line.as_bytes())?;
-            // The host may read this after the guest dies: make it durable.
-            // A serial port (the qemu-direct channel) cannot be synced and
-            // says EINVAL; its bytes are already on their way.
-            if let Err(e) = f.sync_data() {
-                if e.raw_os_error() != Some(libc::EINVAL) {
-                    return Err(e);
-                }
-            }
+            make_durable(f)?;
         }
         let mut out = std::io::stdout().lock();
         if self.json {
@@ -88,6 +83,22 @@ impl Sink {
             writeln!(out, "{}", kharness_record::ktap_result_line(self.n, rec))?;
         }
         out.flush()
+    }
+}
+
+/// Makes what was written to the results channel survive the guest dying
+/// right after: the host may read it only then. A serial port (the
+/// channel under both VM backends, `/dev/ttyS1`) is drained: once the
+/// bytes have left the UART, QEMU has written them to the host's file. A
+/// file (a run outside kharness's VMs) is synced. Other devices that
+/// cannot be synced say EINVAL; their bytes are already on their way.
+fn make_durable(f: &File) -> std::io::Result<()> {
+    if rustix::termios::isatty(f) {
+        return rustix::termios::tcdrain(f).map_err(std::io::Error::from);
+    }
+    match f.sync_data() {
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok(()),
+        other => other,
     }
 }
 
@@ -129,7 +140,14 @@ pub fn run(opts: &RunOptions) -> i32 {
 
     let results = match &opts.results {
         None => None,
-        Some(p) => match OpenOptions::new().create(true).append(true).open(p) {
+        // O_NOCTTY: a serial port must not become the runner's
+        // controlling terminal (it may be a session leader, as PID 1 is).
+        Some(p) => match OpenOptions::new()
+            .create(true)
+            .append(true)
+            .custom_flags(libc::O_NOCTTY)
+            .open(p)
+        {
             Ok(f) => Some(f),
             Err(e) => {
                 eprintln!(

@@ -18,6 +18,16 @@ const TREE: &str = "/usr/src/linux-source-6.12";
 /// `kharness series guest-crash-and-hang --final-only` with these filters
 /// and VM time limit, its run directory under `out`.
 fn run_series(out: &std::path::Path, timeout: &str, filters: &[&str]) -> common::Run {
+    run_series_with(out, timeout, filters, &[])
+}
+
+/// [`run_series`] with more options (`--backend vng`).
+fn run_series_with(
+    out: &std::path::Path,
+    timeout: &str,
+    filters: &[&str],
+    more: &[&str],
+) -> common::Run {
     let series = series_dir("guest-crash-and-hang");
     let mut args = vec![
         "series",
@@ -37,6 +47,7 @@ fn run_series(out: &std::path::Path, timeout: &str, filters: &[&str]) -> common:
     for f in filters {
         args.extend(["--filter", f]);
     }
+    args.extend(more);
     kharness(&args)
 }
 
@@ -153,8 +164,19 @@ fn panic_hang_and_warn_are_charged_to_their_tests_and_the_rest_is_kept() {
 #[test]
 #[ignore = "builds a patched kernel (or reuses it) and boots it; ci/test.sh runs it"]
 fn a_kernel_warn_marks_its_test_and_no_other() {
+    warn_marks_its_test_and_no_other(&[]);
+}
+
+/// The same through vng, whose console and results channel are its own.
+#[test]
+#[ignore = "builds a patched kernel (or reuses it) and boots it; ci/test.sh runs it"]
+fn a_kernel_warn_under_vng_marks_its_test_and_no_other() {
+    warn_marks_its_test_and_no_other(&["--backend", "vng"]);
+}
+
+fn warn_marks_its_test_and_no_other(more: &[&str]) {
     let out = tempfile::tempdir().unwrap();
-    let r = run_series(
+    let r = run_series_with(
         out.path(),
         "90s",
         &[
@@ -162,9 +184,17 @@ fn a_kernel_warn_marks_its_test_and_no_other() {
             "selftest.kernel_warn",
             "splice.from_dev_zero",
         ],
+        more,
     );
     r.expect_code(1);
     let res = results_json(&latest_run(out.path()));
+    if let Some(i) = more.iter().position(|a| *a == "--backend") {
+        assert_eq!(
+            res["backend"],
+            more[i + 1],
+            "booted by the backend asked for"
+        );
+    }
     let patched = step(&res, "+1");
     assert_eq!(patched["outcome"], "completed", "{patched}");
     // The guest runs tests in the order of the filters.

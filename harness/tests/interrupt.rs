@@ -286,8 +286,8 @@ fn interrupt_during_tests(backend: &str, sig: Signal) -> Vec<Proc> {
 }
 
 /// A QEMU booting the run's kernel is in the tree: its command line names
-/// the run directory under `out` (the qemu backend's initramfs, vng's
-/// --rwdir). The QEMU of the KVM probe before it does not count: where
+/// the run directory under `out` (the qemu backend's initramfs, and under
+/// both backends the records file of the results port). The QEMU of the KVM probe before it does not count: where
 /// /dev/kvm exists but KVM does not work, the probe is not cached, so
 /// every run starts one, and a signal sent then lands before any kernel
 /// column exists.

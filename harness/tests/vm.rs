@@ -484,7 +484,7 @@ fn a_vm_over_its_time_limit_is_stopped_and_reported_hung() {
     let res = results_json(&latest_run(out.path()));
     assert_eq!(res["kernels"][0]["outcome"], "hung");
     // Nothing of the VM may survive the stop. Its command line names this
-    // test's run directory (vng's --rwdir), so other runs' VMs on the
+    // test's run directory (the records file), so other runs' VMs on the
     // machine do not count.
     let ps = std::process::Command::new("pgrep")
         .args(["-f", &format!("qemu-system-x86_64.*{o}")])

@@ -41,15 +41,27 @@ pub struct Classified {
     pub findings: Vec<ConsoleFinding>,
 }
 
+/// What the kernel prints when init powers the machine off (KERN_EMERG, so
+/// on every console): the end of a guest that did not die.
+const POWER_DOWN: &str = "reboot: Power down";
+
 /// The outcome of one boot. In order: the user's interrupt, the time
 /// limit, a fatal complaint on the console (panic, oops), a guest that
 /// died (vng's 255, or a suite that started and never said done), a
 /// suite that never started; else the boot completed.
+///
+/// vng's 255 says only that vng got no exit status from the guest. When
+/// the suite said done and the kernel then powered off, the guest did not
+/// die: virtme-ng's init ran the command on the console instead of its
+/// virtio ports, whose status port it then lacked. Seen under `-icount`,
+/// where udev's 300 s settle timeout can pass in a moment of warped guest
+/// time before the ports appear ("Failed to wait for daemon to reply").
 pub fn classify(o: &Observed<'_>) -> Classified {
     let findings = console::scan(o.console);
     let suite_seen = o.events.iter().any(|e| matches!(e, Event::Suite { .. }));
     let done = o.events.iter().any(|e| matches!(e, Event::Done { .. }));
     let fatal = findings.iter().find(|f| f.fatal);
+    let status_lost = o.exit == Some(255) && done && o.console.contains(POWER_DOWN);
     let (outcome, detail) = if o.interrupted {
         (
             KernelOutcome::Interrupted,
@@ -68,7 +80,7 @@ pub fn classify(o: &Observed<'_>) -> Classified {
             KernelOutcome::Crashed,
             Some(format!("kernel {}: {}", f.kind, first_line(&f.excerpt))),
         )
-    } else if o.exit == Some(255) || (suite_seen && !done) {
+    } else if (o.exit == Some(255) && !status_lost) || (suite_seen && !done) {
         (
             KernelOutcome::Crashed,
             Some(format!(
@@ -283,8 +295,28 @@ mod tests {
         let c = classify(&observed(CLEAN_CONSOLE, &evs));
         assert_eq!(c.outcome, KernelOutcome::Crashed);
         assert!(c.detail.unwrap().contains("see kernels/1-6.12/console.log"));
-        // vng's 255: the guest died, even with a complete channel.
+        // vng's 255 with a complete channel and no power-off: the guest
+        // died after its last record.
         let evs = events(CLEAN_EVENTS);
+        let died = CLEAN_CONSOLE.replace(POWER_DOWN, "");
+        let mut o = observed(&died, &evs);
+        o.exit = Some(255);
+        assert_eq!(classify(&o).outcome, KernelOutcome::Crashed);
+    }
+
+    #[test]
+    fn a_lost_exit_status_after_a_clean_power_off_is_a_completed_boot() {
+        // virtme-ng's console fallback: every record, then the power-off,
+        // and vng's 255 for want of the guest's status.
+        let evs = events(CLEAN_EVENTS);
+        let mut o = observed(CLEAN_CONSOLE, &evs);
+        o.exit = Some(255);
+        assert_eq!(
+            (classify(&o).outcome, classify(&o).detail),
+            (KernelOutcome::Completed, None)
+        );
+        // Not when the suite never said done.
+        let evs = events(PANIC_EVENTS);
         let mut o = observed(CLEAN_CONSOLE, &evs);
         o.exit = Some(255);
         assert_eq!(classify(&o).outcome, KernelOutcome::Crashed);

@@ -14,13 +14,18 @@ use crate::kernel::direct::BootImage;
 use crate::plan::{Part, Plan};
 use crate::vm::{self, Accel, Backend, PerfMode, Qemu, Vng};
 
-/// Where the results file lives inside the guest-writable directory.
+/// Where the results file lives inside the boot's `rw/` directory.
 pub(super) const RECORDS: &str = "records.jsonl";
+
+/// The guest's results channel under both backends: its second serial
+/// port, whose output QEMU writes to the boot's records file on the host.
+const RESULTS_PORT: &str = "/dev/ttyS1";
 
 /// Which tests of the plan one boot runs: a shard's part of the
 /// catalogue, and of that only the tests after `after` (a fresh boot after
 /// a crash or hang). With the filters it goes to the guest in a file
-/// (vng: a script in the rw directory; qemu: the initramfs), never on
+/// (vng: a script in the boot's directory, which the guest reads
+/// through the host root vng shares; qemu: the initramfs), never on
 /// the kernel command line, which x86 cuts at 2048 bytes.
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct Which<'a> {
@@ -79,14 +84,15 @@ pub(super) fn vcpus_per_vm(plan: &Plan, backend: Backend, accel: Accel, cores: u
     }
 }
 
-/// A vng boot whose guest command is the script `script` in the shared
-/// rw directory: vng's `--exec` travels on the kernel command line, the
+/// A vng boot whose guest command is the script `script` (a host file the
+/// guest reads through the shared host root) and whose records arrive in
+/// `results`: vng's `--exec` travels on the kernel command line, the
 /// script (any length) does not.
 pub(super) fn vng_for(
     plan: &Plan,
     id: &KernelIdentity,
     script: &Path,
-    rw: &Path,
+    results: &Path,
     accel: Accel,
     perf_mode: PerfMode,
 ) -> Vng {
@@ -94,7 +100,7 @@ pub(super) fn vng_for(
         program: crate::vm::vng::locate(&plan.vng).unwrap_or_else(|| plan.vng.clone()),
         kernel: id.path.clone(),
         accel,
-        rwdir: rw.to_owned(),
+        results: Some(results.to_owned()),
         memory: plan.memory.clone(),
         cpus: plan.cpus.or_else(|| default_cpus(accel)),
         exec: vec!["sh".to_owned(), script.to_string_lossy().into_owned()],
@@ -103,19 +109,10 @@ pub(super) fn vng_for(
 }
 
 /// The guest's argv under vng: the binary (the host's, shared read-only)
-/// and its `run` arguments, records into `rw`.
-pub(super) fn vng_guest_argv(
-    plan: &Plan,
-    guest: &GuestBinary,
-    rw: &Path,
-    which: Which<'_>,
-) -> Vec<String> {
+/// and its `run` arguments, records on the second serial port.
+pub(super) fn vng_guest_argv(plan: &Plan, guest: &GuestBinary, which: Which<'_>) -> Vec<String> {
     let mut argv = vec![guest.path.to_string_lossy().into_owned()];
-    argv.extend(guest_run_args(
-        plan,
-        &rw.join(RECORDS).to_string_lossy(),
-        which,
-    ));
+    argv.extend(guest_run_args(plan, RESULTS_PORT, which));
     argv
 }
 
@@ -124,13 +121,13 @@ pub(super) fn vng_script(argv: &[String]) -> String {
     format!("exec {}\n", crate::support::quote::sh_join(argv))
 }
 
-/// Where the vng guest command is written, in the rw directory.
+/// Where the vng guest command is written, in the boot's directory.
 pub(super) const VNG_SCRIPT: &str = "kharness-run.sh";
 
 /// The guest's argv under qemu-direct (PID 1 of the initramfs; records
 /// on the second serial port).
 pub(super) fn qemu_guest_argv(plan: &Plan, which: Which<'_>) -> Vec<String> {
-    guest_run_args(plan, "/dev/ttyS1", which)
+    guest_run_args(plan, RESULTS_PORT, which)
 }
 
 /// A qemu-direct boot of `initrd`, which holds the guest and its argv
@@ -163,7 +160,7 @@ pub(super) fn qemu_for(
 }
 
 /// A boot's directory in the run directory: `rel` (relative to the run
-/// directory), `dir` (absolute), its guest-writable `rw/`.
+/// directory), `dir` (absolute), its `rw/` for what the guest writes.
 pub(super) struct Layout {
     pub rel: String,
     pub dir: PathBuf,
@@ -183,7 +180,8 @@ pub(super) struct Launch {
     /// Where the VM's stdout and stderr go, relative to the run directory.
     pub stdout_rel: String,
     pub stderr_rel: String,
-    /// A plain temporary twin of `rw/` for vng, whose records are copied back.
+    /// For vng, a plain temporary directory standing in for the boot's
+    /// directory (see [`prepare`]); its records are copied back.
     pub twin: Option<tempfile::TempDir>,
     /// The guest's argv, quoted (for command.sh: it is in a file, not on
     /// the command line).
@@ -208,29 +206,37 @@ pub(super) fn prepare(
     };
     match ctx.backend {
         Backend::Vng => {
-            // vng splits --rwdir at '=' and QEMU at ',': a run directory
-            // with such characters gets a plain temporary twin whose
-            // records are copied back.
-            let canonical_rw = std::fs::canonicalize(&layout.rw).unwrap_or(layout.rw.clone());
-            let twin = if vm::is_vng_safe_path(&canonical_rw) {
+            // The records file goes to QEMU through vng's host shell and
+            // QEMU's option parser, and the guest reads the script through
+            // the host root: a boot directory with characters either would
+            // take apart, or one the guest does not see, gets a plain
+            // temporary stand-in in /tmp whose records are copied back.
+            let dir = std::fs::canonicalize(&layout.dir).unwrap_or(layout.dir.clone());
+            let twin = if vm::is_vng_safe_path(&dir) && vm::vng::guest_sees(&dir) {
                 None
             } else {
                 Some(
                     tempfile::Builder::new()
-                        .prefix("kharness-rw")
+                        .prefix("kharness-boot")
                         .tempdir_in("/tmp")
                         .map_err(|e| Error::io("failed to create a directory in", "/tmp", e))?,
                 )
             };
-            let rw = twin
-                .as_ref()
-                .map(|t| t.path().to_owned())
-                .unwrap_or(canonical_rw);
-            let argv = vng_guest_argv(ctx.plan, &ctx.guest, &rw, which);
-            let script = rw.join(VNG_SCRIPT);
+            let (script, records) = match &twin {
+                Some(t) => (t.path().join(VNG_SCRIPT), t.path().join(RECORDS)),
+                None => (dir.join(VNG_SCRIPT), dir.join("rw").join(RECORDS)),
+            };
+            let argv = vng_guest_argv(ctx.plan, &ctx.guest, which);
             crate::support::fs::write_atomic(&script, vng_script(&argv).as_bytes())
                 .map_err(|e| Error::io("failed to write", &script, e))?;
-            let vng = vng_for(ctx.plan, id, &script, &rw, ctx.verdict.accel, ctx.perf_mode);
+            let vng = vng_for(
+                ctx.plan,
+                id,
+                &script,
+                &records,
+                ctx.verdict.accel,
+                ctx.perf_mode,
+            );
             vng.check_cmdline().map_err(|source| EngineError::Kernel {
                 release: id.release.clone(),
                 source,
@@ -240,7 +246,7 @@ pub(super) fn prepare(
             Ok(Launch {
                 command: vng.command(),
                 display: vng.display(),
-                records: rw.join(RECORDS),
+                records,
                 guest_rel: guest_rel.clone(),
                 stdout_rel: guest_rel,
                 stderr_rel: layout.console_rel.clone(),
@@ -347,13 +353,13 @@ mod tests {
         let v = vng_for(
             &p,
             &identity(),
-            Path::new("/tmp/run/rw/kharness-run.sh"),
-            Path::new("/tmp/run/rw"),
+            Path::new("/tmp/run/kharness-run.sh"),
+            Path::new("/tmp/run/rw/records.jsonl"),
             Accel::Tcg,
             PerfMode::Deterministic,
         );
         assert!(v.check_cmdline().is_ok(), "{}", v.exec_string());
-        assert_eq!(v.exec_string(), "sh /tmp/run/rw/kharness-run.sh");
+        assert_eq!(v.exec_string(), "sh /tmp/run/kharness-run.sh");
     }
 
     #[test]

@@ -90,8 +90,16 @@ pub fn run_plan(plan: &Plan, out: &Output) -> Result<Option<(RunResults, RunDir)
             let which = Which { part, after: None };
             let (cmd, argv) = match backend {
                 Backend::Vng => (
-                    vng_for(plan, id, &rw.join(VNG_SCRIPT), rw, Accel::Tcg, perf_mode).display(),
-                    vng_guest_argv(plan, &guest, rw, which),
+                    vng_for(
+                        plan,
+                        id,
+                        &rw.join(VNG_SCRIPT),
+                        &rw.join(RECORDS),
+                        Accel::Tcg,
+                        perf_mode,
+                    )
+                    .display(),
+                    vng_guest_argv(plan, &guest, which),
                 ),
                 Backend::Qemu => (
                     qemu_for(

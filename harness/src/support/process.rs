@@ -113,7 +113,7 @@ pub fn supervise(
         if timed_out || cancelled {
             break group.stop(GRACE)?;
         }
-        std::thread::sleep(POLL);
+        group.wait_exit(POLL);
     };
     tick();
     Ok(Supervised {
@@ -276,6 +276,9 @@ pub fn output(cmd: &mut Command) -> io::Result<std::process::Output> {
 pub struct Group {
     child: Child,
     pgid: Pid,
+    /// Readable once the leader exits (Linux 5.3 and later), so a wait
+    /// ends then rather than at the next poll.
+    pidfd: Option<std::os::fd::OwnedFd>,
     status: Option<ExitStatus>,
     /// The group's watchman: see [`Group::spawn`].
     reaper: Option<Child>,
@@ -308,9 +311,11 @@ impl Group {
             .process_group(pgid.as_raw_nonzero().get())
             .spawn()
             .ok();
+        let pidfd = rustix::process::pidfd_open(pgid, rustix::process::PidfdFlags::empty()).ok();
         Ok(Group {
             child,
             pgid,
+            pidfd,
             status: None,
             reaper,
         })
@@ -332,6 +337,23 @@ impl Group {
         Ok(got.is_some())
     }
 
+    /// Waits up to `limit` for the leader to exit, returning as soon as it
+    /// does (it stays unreaped); a signal (Ctrl-C) ends the wait early.
+    /// Without a pidfd it sleeps `limit`.
+    pub fn wait_exit(&self, limit: Duration) {
+        use rustix::event::{PollFd, PollFlags, poll};
+        let Some(fd) = self.pidfd.as_ref().filter(|_| self.status.is_none()) else {
+            std::thread::sleep(limit);
+            return;
+        };
+        let ts = rustix::time::Timespec {
+            tv_sec: i64::try_from(limit.as_secs()).unwrap_or(i64::MAX),
+            tv_nsec: i64::from(limit.subsec_nanos()),
+        };
+        // Readable, EINTR or a failure: the caller looks again either way.
+        let _ = poll(&mut [PollFd::new(fd, PollFlags::IN)], Some(&ts));
+    }
+
     /// SIGTERM to the group, up to `grace` for the leader to go, then
     /// [`Group::finish`].
     pub fn stop(&mut self, grace: Duration) -> io::Result<ExitStatus> {
@@ -339,7 +361,7 @@ impl Group {
             let _ = rustix::process::kill_process_group(self.pgid, Signal::TERM);
             let until = Instant::now() + grace;
             while Instant::now() < until && !self.leader_exited()? {
-                std::thread::sleep(POLL.min(grace));
+                self.wait_exit(POLL.min(grace));
             }
         }
         self.finish()
@@ -438,6 +460,21 @@ mod tests {
             pidfile.display()
         ));
         cmd
+    }
+
+    #[test]
+    fn a_wait_ends_when_the_leader_exits_not_at_its_limit() {
+        let mut g = Group::spawn(Command::new("sleep").arg("0.5")).unwrap();
+        let started = Instant::now();
+        assert!(!g.leader_exited().unwrap(), "sleep 0.5 still runs");
+        g.wait_exit(Duration::from_secs(30));
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "waited {:?} for `sleep 0.5`",
+            started.elapsed()
+        );
+        assert!(g.leader_exited().unwrap());
+        assert!(g.finish().unwrap().success());
     }
 
     #[test]

@@ -294,7 +294,7 @@ fn probe_kvm(qemu: &Path, kernel: &Path, limit: Duration) -> Found {
                 limit.as_secs()
             ));
         }
-        std::thread::sleep(Duration::from_millis(100));
+        group.wait_exit(Duration::from_millis(100));
     }
 }
 

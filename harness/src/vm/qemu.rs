@@ -31,7 +31,7 @@ pub struct Qemu {
 pub const CMDLINE_MAX: usize = 2047;
 
 /// QEMU splits option values at commas; a literal comma is written twice.
-fn opt_escape(p: &std::path::Path) -> String {
+pub(super) fn opt_escape(p: &std::path::Path) -> String {
     p.to_string_lossy().replace(',', ",,")
 }
 

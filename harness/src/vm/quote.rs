@@ -7,9 +7,9 @@ pub fn command_of(argv: &[std::ffi::OsString]) -> std::process::Command {
     cmd
 }
 
-/// Whether a host path can be handed to vng's `--rwdir` as is: vng splits
-/// that value at `=` and QEMU splits its options at `,`, so only a
-/// conservative character set passes.
+/// Whether a host path can be handed to vng inside a QEMU option as is:
+/// vng joins `--qemu-opts` into a host shell command and QEMU splits its
+/// options at `,`, so only a conservative character set passes.
 pub fn is_vng_safe_path(p: &std::path::Path) -> bool {
     p.to_str().is_some_and(|s| {
         s.starts_with('/')

@@ -198,13 +198,24 @@ poweroff -f
     )
 }
 
+/// The guest's end of the status channel: the second serial port, which
+/// both backends carry to a host file.
+pub const STATUS_PORT: &str = "/dev/ttyS1";
+
 /// The vng backend's wrapper: the guest binary first on PATH, the shell
 /// (bash when the host has it, interactively; `sh` reading stdin
-/// otherwise), its status in the session directory.
-pub fn vng_wrapper_script(interactive: bool, banner: &[String], dir: &Path) -> String {
+/// otherwise), its status written to `status`: in the guest the second
+/// serial port, [`STATUS_PORT`], which vng's results channel carries to
+/// the host (the guest sees the host's root read-only).
+pub fn vng_wrapper_script(
+    interactive: bool,
+    banner: &[String],
+    dir: &Path,
+    status: &Path,
+) -> String {
     let d = dir.to_string_lossy();
     let bin = sh_quote(&format!("{d}/bin")).into_owned();
-    let status = sh_quote(&format!("{d}/status")).into_owned();
+    let status = sh_quote(&status.to_string_lossy()).into_owned();
     let shell = if interactive {
         format!(
             "{}if [ -x /bin/bash ]; then /bin/bash -i; else /bin/sh -i; fi",
@@ -339,8 +350,10 @@ fn prepare_vng(s: &Session, dir: tempfile::TempDir) -> Result<Prepared, ShellErr
     let script = root.join("kharness-shell.sh");
     {
         let mut f = std::fs::File::create(&script).map_err(write_err(&script))?;
-        f.write_all(vng_wrapper_script(s.interactive, &s.banner, root).as_bytes())
-            .map_err(write_err(&script))?;
+        f.write_all(
+            vng_wrapper_script(s.interactive, &s.banner, root, Path::new(STATUS_PORT)).as_bytes(),
+        )
+        .map_err(write_err(&script))?;
     }
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
         .map_err(write_err(&script))?;
@@ -361,7 +374,7 @@ fn prepare_vng(s: &Session, dir: tempfile::TempDir) -> Result<Prepared, ShellErr
         program: s.vng.clone(),
         kernel: s.kernel.clone(),
         accel: s.accel,
-        rwdir: root.to_owned(),
+        results: Some(root.join("status")),
         memory: s.memory.clone(),
         cpus: cpus(s),
         exec: vec!["sh".to_owned(), script.to_string_lossy().into_owned()],
@@ -439,7 +452,12 @@ mod tests {
         std::os::unix::fs::symlink("/bin/echo", bin.join(GUEST_ON_PATH)).unwrap();
         let script = d.path().join("w.sh");
         let banner = vec!["it's $(id)".to_owned()];
-        std::fs::write(&script, vng_wrapper_script(false, &banner, d.path())).unwrap();
+        let status = d.path().join("status");
+        std::fs::write(
+            &script,
+            vng_wrapper_script(false, &banner, d.path(), &status),
+        )
+        .unwrap();
         let out = Command::new("sh")
             .arg(&script)
             .stdin(std::fs::File::open("/dev/null").unwrap())
@@ -462,7 +480,7 @@ mod tests {
         let out = child.wait_with_output().unwrap();
         assert_eq!(out.status.code(), Some(6));
         assert_eq!(String::from_utf8_lossy(&out.stdout), "hello\n");
-        let status = std::fs::read_to_string(d.path().join("status")).unwrap();
+        let status = std::fs::read_to_string(&status).unwrap();
         assert_eq!(parse_status(&status), Ended::Exited(6));
     }
 }

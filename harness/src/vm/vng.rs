@@ -53,6 +53,30 @@ fn prepend_path(dir: &Path) -> OsString {
     std::env::join_paths(dirs).unwrap_or_else(|_| dir.as_os_str().to_owned())
 }
 
+/// Host directories a vng guest does not see as they are on the host:
+/// virtme-ng's init mounts fresh file systems over them (virtme-ng 1.42's
+/// `/proc/mounts` in a guest: /run, /var/log, /var/tmp, /var/cache, three
+/// under /var/lib, besides the kernel's own /dev, /proc and /sys). The rest
+/// of the host root is the guest's, read-only or under an overlay.
+const HIDDEN_IN_GUEST: [&str; 10] = [
+    "/dev",
+    "/proc",
+    "/sys",
+    "/run",
+    "/var/log",
+    "/var/tmp",
+    "/var/cache",
+    "/var/lib/private",
+    "/var/lib/sudo",
+    "/var/lib/apt",
+];
+
+/// Whether a file at host path `p` (absolute, symlinks resolved) is there
+/// for a vng guest to read, through the host root vng shares.
+pub fn guest_sees(p: &Path) -> bool {
+    p.is_absolute() && !HIDDEN_IN_GUEST.iter().any(|h| p.starts_with(h))
+}
+
 /// How to get virtme-ng, for messages.
 pub const INSTALL_HINT: &str = "run ci/setup.sh from the kharness checkout, or `pipx install virtme-ng` (Debian: apt-get install pipx)";
 
@@ -63,8 +87,13 @@ pub struct Vng {
     pub program: PathBuf,
     pub kernel: PathBuf,
     pub accel: Accel,
-    /// Host directory the guest may write (same path inside the guest).
-    pub rwdir: PathBuf,
+    /// Host file receiving what the guest writes to its second serial
+    /// port, `/dev/ttyS1` (the records), as the qemu backend does; `None`
+    /// for a guest that reports nothing. No shared rw directory: vng
+    /// exports each one through a file-system daemon of its own (virtiofsd,
+    /// else 9p), which cost 3 s of every boot here, and 9p made each
+    /// record's sync a round trip to the host's disk.
+    pub results: Option<PathBuf>,
     pub memory: String,
     pub cpus: Option<u32>,
     /// The guest command as argv; quoted into vng's `--exec` string.
@@ -72,6 +101,24 @@ pub struct Vng {
     /// Extra QEMU arguments (vng `--qemu-opts`).
     pub qemu_opts: Vec<String>,
 }
+
+/// The QEMU arguments of the results channel: a second 16550 UART at
+/// COM2's address (the guest's ttyS1, index 1: after vng's console on
+/// COM1) whose output QEMU appends to `results` on the host, as it arrives.
+/// vng joins these arguments into a host shell command, so `results` must
+/// be a path [`super::is_vng_safe_path`] accepts; commas are doubled for
+/// QEMU all the same.
+fn results_port(results: &Path) -> [String; 2] {
+    [
+        format!(
+            "-chardev file,id={RESULTS_CHARDEV},path={}",
+            super::qemu::opt_escape(results)
+        ),
+        format!("-device isa-serial,chardev={RESULTS_CHARDEV},index=1"),
+    ]
+}
+
+const RESULTS_CHARDEV: &str = "kharness-results";
 
 impl Vng {
     /// The argv, program first. Passed to the OS as is: no host shell.
@@ -103,8 +150,11 @@ impl Vng {
         for o in &self.qemu_opts {
             v.push(format!("--qemu-opts={o}").into());
         }
-        v.push("--rwdir".into());
-        v.push(self.rwdir.clone().into());
+        if let Some(results) = &self.results {
+            for o in results_port(results) {
+                v.push(format!("--qemu-opts={o}").into());
+            }
+        }
         v.push("--exec".into());
         v.push(self.exec_string().into());
         v
@@ -200,12 +250,57 @@ mod tests {
             program: "vng".into(),
             kernel: "/boot/vmlinuz-6.12".into(),
             accel,
-            rwdir: "/tmp/run/k1".into(),
+            results: Some("/tmp/run/k1/rw/records.jsonl".into()),
             memory: "1G".into(),
             cpus: Some(2),
             exec: vec!["/opt/kharness guest".into(), "run".into(), "*zero*".into()],
             qemu_opts: vec![],
         }
+    }
+
+    #[test]
+    fn records_come_over_a_second_serial_port_not_a_shared_directory() {
+        let argv: Vec<String> = sample(Accel::Tcg)
+            .argv()
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert!(!argv.iter().any(|a| a.starts_with("--rwdir")), "{argv:?}");
+        let opts: Vec<&str> = argv
+            .iter()
+            .filter_map(|a| a.strip_prefix("--qemu-opts="))
+            .collect();
+        assert_eq!(
+            opts,
+            [
+                "-chardev file,id=kharness-results,path=/tmp/run/k1/rw/records.jsonl",
+                "-device isa-serial,chardev=kharness-results,index=1",
+            ]
+        );
+        let quiet = Vng {
+            results: None,
+            ..sample(Accel::Tcg)
+        };
+        assert!(
+            !quiet
+                .argv()
+                .iter()
+                .any(|a| a.to_string_lossy().contains("isa-serial"))
+        );
+    }
+
+    #[test]
+    fn a_guest_sees_the_host_root_except_what_vng_mounts_over() {
+        assert!(guest_sees(Path::new(
+            "/tmp/kharness-runs/x/kharness-run.sh"
+        )));
+        assert!(guest_sees(Path::new("/home/me/linux/kharness-runs/x")));
+        assert!(guest_sees(Path::new("/var/lib/ci/runs")));
+        assert!(guest_sees(Path::new("/running")));
+        assert!(!guest_sees(Path::new("/run/user/1000/runs/x")));
+        assert!(!guest_sees(Path::new("/var/tmp/runs/x")));
+        assert!(!guest_sees(Path::new("/dev/shm/runs")));
+        assert!(!guest_sees(Path::new("relative/runs")));
     }
 
     #[test]
