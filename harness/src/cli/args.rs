@@ -867,12 +867,14 @@ impl BisectArgs {
         }
         debug_times_by_the_wall_clock(&build, &mut run);
         Ok(BisectPlan {
-            tree: self.tree,
-            good: self.good,
-            bad: self.bad,
-            test: self.test,
-            criterion,
-            repeat: self.repeat,
+            ask: crate::plan::bisect::BisectAsk {
+                tree: self.tree,
+                good: self.good,
+                bad: self.bad,
+                test: self.test,
+                criterion,
+                repeat: self.repeat,
+            },
             build,
             threshold,
             run,

@@ -11,16 +11,16 @@ use crate::series::git::{self, GitError};
 pub fn run(a: BisectArgs, out: &Output) -> Result<ExitCode> {
     let mut bp = a.plan()?;
     // Everything the user named is checked before anything is built.
-    bp.tree = crate::kernel::build::check_kernel_tree(&bp.tree)
+    bp.ask.tree = crate::kernel::build::check_kernel_tree(&bp.ask.tree)
         .map_err(|e| Error::Usage(format!("--tree: {e}")))?;
-    let good = git::resolve(&bp.tree, "--good", &bp.good)?;
-    git::resolve(&bp.tree, "--bad", &bp.bad)?;
+    let good = git::resolve(&bp.ask.tree, "--good", &bp.ask.good)?;
+    git::resolve(&bp.ask.tree, "--bad", &bp.ask.bad)?;
     let patches = tempfile::tempdir()
         .map_err(|e| Error::io("failed to create", "a temporary directory", e))?;
-    let spec = format!("{}..{}", bp.good, bp.bad);
+    let spec = format!("{}..{}", bp.ask.good, bp.ask.bad);
     let range =
-        git::read_range(&bp.tree, &spec, patches.path()).map_err(|e| range_error(&bp, e))?;
-    check_test(&bp.test, &bp.run)?;
+        git::read_range(&bp.ask.tree, &spec, patches.path()).map_err(|e| range_error(&bp, e))?;
+    check_test(&bp.ask.test, &bp.run)?;
     super::series::check_fragments(&bp.build)?;
     super::series::check_debug_files(&bp.build)?;
     crate::results::check_out(&bp.run.out)?;
@@ -30,7 +30,7 @@ pub fn run(a: BisectArgs, out: &Output) -> Result<ExitCode> {
     let input = BisectInput {
         plan: &bp,
         range: &range,
-        good_subject: git::subject(&bp.tree, &good)?,
+        good_subject: git::subject(&bp.ask.tree, &good)?,
         cache: &cache,
     };
     let (report, run_dir) = bisect(&input, out)?;
@@ -52,21 +52,21 @@ fn range_error(bp: &crate::plan::bisect::BisectPlan, e: GitError) -> Error {
     match e {
         GitError::NotAncestor { .. } => Error::Usage(format!(
             "--good {} is not an ancestor of --bad {} in {}",
-            bp.good,
-            bp.bad,
-            bp.tree.display()
+            bp.ask.good,
+            bp.ask.bad,
+            bp.ask.tree.display()
         )),
         GitError::Empty { .. } => Error::Usage(format!(
             "--good {} and --bad {}: no commit between them to bisect (--bad has no commit \
              --good lacks)",
-            bp.good, bp.bad
+            bp.ask.good, bp.ask.bad
         )),
         GitError::Merge {
             commit, subject, ..
         } => Error::Usage(format!(
             "--good {}..--bad {}: commit {commit} \"{subject}\" is a merge; bisect steps \
              through a linear history, so give a --good after the merge",
-            bp.good, bp.bad
+            bp.ask.good, bp.ask.bad
         )),
         e => e.into(),
     }

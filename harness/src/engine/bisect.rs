@@ -44,7 +44,8 @@ impl Builder<'_> {
         let tree = match &mut self.tree {
             Some(t) => t,
             None => {
-                let t = ScratchTree::open_at(&bp.tree, self.input.cache, &self.input.range.base)?;
+                let t =
+                    ScratchTree::open_at(&bp.ask.tree, self.input.cache, &self.input.range.base)?;
                 for n in t.notes() {
                     if !out.quiet {
                         eprintln!("kharness:   {n}");
@@ -85,8 +86,8 @@ pub fn bisect(input: &BisectInput<'_>, out: &Output) -> Result<(BisectReport, Ru
     if !out.quiet {
         eprintln!(
             "kharness: bisect {} {} over {n} commit(s) {}..{} (at most {} step(s) between the ends)",
-            bp.test,
-            bp.criterion.describe(),
+            bp.ask.test,
+            bp.ask.criterion.describe(),
             short(&range.base),
             short(&commits[n].id),
             max_steps(n)
@@ -99,8 +100,8 @@ pub fn bisect(input: &BisectInput<'_>, out: &Output) -> Result<(BisectReport, Ru
         let mut plan = bp.run.clone();
         plan.accel = accel.get();
         plan.out = steps_dir.clone();
-        plan.filters = vec![bp.test.clone()];
-        plan.boots = bp.repeat;
+        plan.filters = vec![bp.ask.test.clone()];
+        plan.boots = bp.ask.repeat;
         plan.labels = kernels.iter().map(|(_, l)| l.clone()).collect();
         plan.kernels = kernels.iter().map(|(s, _)| s.bzimage.clone()).collect();
         match crate::engine::run_plan(&plan, out)? {
@@ -128,7 +129,7 @@ pub fn bisect(input: &BisectInput<'_>, out: &Output) -> Result<(BisectReport, Ru
     // The ends, built and booted first (interleaved, so a host that
     // drifts drifts for both), then judged.
     let mut ends_built = Vec::new();
-    for (k, end, rev) in [(0, "--good", &bp.good), (n, "--bad", &bp.bad)] {
+    for (k, end, rev) in [(0, "--good", &bp.ask.good), (n, "--bad", &bp.ask.bad)] {
         match builder.step(k, out) {
             Ok(s) => ends_built.push(s),
             Err(_) if stopped() => return Err(Error::Interrupted),
@@ -150,13 +151,13 @@ pub fn bisect(input: &BisectInput<'_>, out: &Output) -> Result<(BisectReport, Ru
     )?;
     let cols = &ends.cols;
     let judge = Judge::from_ends(
-        &bp.test,
-        &bp.criterion,
+        &bp.ask.test,
+        &bp.ask.criterion,
         bp.threshold,
         ends.metrics,
         &Ends {
-            good_rev: &bp.good,
-            bad_rev: &bp.bad,
+            good_rev: &bp.ask.good,
+            bad_rev: &bp.ask.bad,
             good: &cols[0],
             bad: &cols[1],
         },
@@ -177,7 +178,7 @@ pub fn bisect(input: &BisectInput<'_>, out: &Output) -> Result<(BisectReport, Ru
             Some((&cols[i], &ends.dir)),
             Judged {
                 verdict: v,
-                evidence: format!("{}: {evidence}", bp.test),
+                evidence: format!("{}: {evidence}", bp.ask.test),
             },
         );
         say(&st, 0, out);
@@ -243,12 +244,7 @@ pub fn bisect(input: &BisectInput<'_>, out: &Output) -> Result<(BisectReport, Ru
         Outcome::Among { commits } => commits[0],
     };
     let report = BisectReport {
-        tree: bp.tree.clone(),
-        good: bp.good.clone(),
-        bad: bp.bad.clone(),
-        test: bp.test.clone(),
-        criterion: bp.criterion.clone(),
-        repeat: bp.repeat,
+        ask: bp.ask.clone(),
         commits: n,
         outcome,
         culprits,
@@ -353,15 +349,15 @@ fn reproducer(bp: &BisectPlan, parent: &str, culprit: &str) -> String {
         "series".into(),
         format!("{}..{}", short(parent), short(culprit)),
         "--tree".into(),
-        bp.tree.display().to_string(),
+        bp.ask.tree.display().to_string(),
         "--filter".into(),
-        bp.test.clone(),
+        bp.ask.test.clone(),
     ];
-    if matches!(bp.criterion, crate::plan::bisect::Criterion::Metric(_)) {
+    if matches!(bp.ask.criterion, crate::plan::bisect::Criterion::Metric(_)) {
         argv.extend(["--reps".into(), bp.run.reps.to_string()]);
     }
-    if bp.repeat > 1 {
-        argv.extend(["--boots".into(), bp.repeat.to_string()]);
+    if bp.ask.repeat > 1 {
+        argv.extend(["--boots".into(), bp.ask.repeat.to_string()]);
     }
     if bp.run.perf_mode != crate::vm::PerfModeChoice::Auto {
         argv.extend([

@@ -36,8 +36,9 @@ impl Criterion {
     }
 }
 
-/// What `kharness bisect` was asked to do.
-pub struct BisectPlan {
+/// What the user asked `kharness bisect` for, as `bisect.json` repeats it.
+#[derive(Debug, Clone, Serialize)]
+pub struct BisectAsk {
     pub tree: std::path::PathBuf,
     pub good: String,
     pub bad: String,
@@ -46,6 +47,11 @@ pub struct BisectPlan {
     /// Runs of each step, each in a fresh boot; a step is bad when any
     /// run is.
     pub repeat: u32,
+}
+
+/// What `kharness bisect` was asked to do, and how it builds and boots.
+pub struct BisectPlan {
+    pub ask: BisectAsk,
     pub build: BuildOptions,
     /// Smallest relative metric change that counts (0.02 = 2%).
     pub threshold: f64,

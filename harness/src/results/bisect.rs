@@ -637,12 +637,8 @@ impl BisectStep {
 /// What a bisection found, as `bisect.json` holds it.
 #[derive(Debug, Clone, Serialize)]
 pub struct BisectReport {
-    pub tree: std::path::PathBuf,
-    pub good: String,
-    pub bad: String,
-    pub test: String,
-    pub criterion: Criterion,
-    pub repeat: u32,
+    #[serde(flatten)]
+    pub ask: crate::plan::bisect::BisectAsk,
     /// Commits in good..bad.
     pub commits: usize,
     pub outcome: crate::plan::bisect::Outcome,
@@ -670,12 +666,12 @@ impl BisectReport {
         let _ = writeln!(
             s,
             "Bisected {} {} over {} commit(s) of {}..{} in {}:",
-            self.test,
-            self.criterion.describe(),
+            self.ask.test,
+            self.ask.criterion.describe(),
             self.commits,
-            self.good,
-            self.bad,
-            self.tree.display()
+            self.ask.good,
+            self.ask.bad,
+            self.ask.tree.display()
         );
         let _ = writeln!(s, "  at --good: {}", self.good_shown);
         let _ = writeln!(s, "  at --bad:  {}", self.bad_shown);
@@ -742,7 +738,7 @@ impl BisectReport {
             s,
             "  log: {} (git -C {} bisect replay {})",
             log.display(),
-            crate::support::quote::sh_quote(&self.tree.display().to_string()),
+            crate::support::quote::sh_quote(&self.ask.tree.display().to_string()),
             crate::support::quote::sh_quote(&log.display().to_string())
         );
         let _ = writeln!(s, "  reproduce: {}", self.reproduce);
