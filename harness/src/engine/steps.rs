@@ -169,7 +169,8 @@ pub fn build_step(
 /// writes a new one: ld unlinks its output first), else a copy. Best
 /// effort: a step without it still boots.
 fn keep_vmlinux(build_dir: &Path, artifact_dir: &Path) {
-    let (from, to) = (build_dir.join("vmlinux"), artifact_dir.join("vmlinux"));
+    let vmlinux = crate::kernel::direct::VMLINUX;
+    let (from, to) = (build_dir.join(vmlinux), artifact_dir.join(vmlinux));
     let _ = std::fs::remove_file(&to);
     if std::fs::hard_link(&from, &to).is_err() {
         let _ = std::fs::copy(&from, &to);

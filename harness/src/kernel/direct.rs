@@ -40,13 +40,14 @@ impl BootImage {
     }
 }
 
-/// Where the `vmlinux` of the bzImage at `bzimage` would be.
-fn candidates(bzimage: &Path) -> Vec<PathBuf> {
+/// Where the `vmlinux` of the bzImage at `bzimage` would be: beside it,
+/// then at the top of the build directory it lies in.
+pub(super) fn candidates(bzimage: &Path) -> Vec<PathBuf> {
     let mut v = Vec::new();
     if let Some(dir) = bzimage.parent() {
         v.push(dir.join(VMLINUX));
     }
-    if bzimage.ends_with("arch/x86/boot/bzImage") {
+    if bzimage.ends_with(super::build::BZIMAGE) {
         if let Some(root) = bzimage.ancestors().nth(4) {
             v.push(root.join(VMLINUX));
         }

@@ -24,17 +24,10 @@ fn debian_debug_path(release: &str) -> PathBuf {
 /// it lies in (`O=DIR` leaves DIR/arch/x86/boot/bzImage and DIR/vmlinux),
 /// or Debian's debug package's.
 pub fn vmlinux_for(image: &Path, release: &str) -> Symbols {
-    let beside = image.with_file_name("vmlinux");
-    let build_dir = image.ancestors().nth(4).map(|d| d.join("vmlinux"));
-    let in_build_dir = image
-        .ends_with(super::build::BZIMAGE)
-        .then_some(build_dir)
-        .flatten();
     let debian = debian_debug_path(release);
-    for c in [Some(beside), in_build_dir, Some(debian.clone())]
-        .into_iter()
-        .flatten()
-    {
+    let mut candidates = super::direct::candidates(image);
+    candidates.push(debian.clone());
+    for c in candidates {
         if is_elf(&c) {
             return Symbols::Found(c);
         }
