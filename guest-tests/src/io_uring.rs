@@ -209,7 +209,7 @@ pub const TESTS: &[Test] = &[
     Test {
         id: "io_uring.cancel_blocked_splice",
         tags: &["io_uring", "splice", "cancel", "semantics"],
-        about: "IORING_OP_ASYNC_CANCEL of a splice blocked in an io-wq worker on an empty pipe gives -EALREADY, and the splice completes with -EINTR, never the internal -ERESTARTSYS",
+        about: "IORING_OP_ASYNC_CANCEL of a splice blocked in an io-wq worker on an empty pipe gives -EALREADY, and the splice completes with -EINTR, never the internal -ERESTARTSYS (leaked before upstream e1a64bc64897, stable 6.1.191 and 6.12.115)",
         see: "shared/seeds/000 (signal handling in splice_from_pipe_next)",
         run: cancel_blocked_splice,
     },
@@ -1439,15 +1439,16 @@ fn cancel_blocked_splice(ctx: &mut Ctx) -> TestResult {
     // io-wq cancels running work by signalling its worker
     // (io_wq_worker_cancel()); the pipe wait then returns -ERESTARTSYS,
     // which io_uring must turn into -EINTR: there is no syscall to restart.
-    // Debian's 6.12.107 leaks it into the CQE. The stable fix "io_uring:
-    // don't pass restart error codes to userspace", which converts it in
-    // io_issue_sqe(), came with upstream 6.12.115 and 6.1.191 (Debian's
+    // Debian's 6.12.107 leaks it into the CQE. Upstream commit e1a64bc64897
+    // ("io_uring: don't pass restart error codes to userspace"), which
+    // converts it in io_issue_sqe() for every opcode, reached stable in
+    // 6.12.115 and 6.1.191 (Debian's
     // changelogs of linux 6.12.115-1 and 6.1.192-1): so Debian's 6.1.192
     // and a 6.12.117 built from source give -EINTR. Not the config, not the
     // backend: mutant 28 reverts the fix on 6.12.117 and the leak returns.
     if crate::util::internal_errno_name(-splice).is_some() {
         return Err(Outcome::Fail(format!(
-            "the cancelled splice completed with {} ({splice}), a kernel-internal code; fixed by the stable commit \"io_uring: don't pass restart error codes to userspace\" (in 6.1.191 and 6.12.115)",
+            "the cancelled splice completed with {} ({splice}), a kernel-internal code; fixed by upstream commit e1a64bc64897 (\"io_uring: don't pass restart error codes to userspace\", stable 6.1.191 and 6.12.115)",
             res_name(splice)
         )));
     }

@@ -106,8 +106,8 @@ fn whole_suite_passes_on_both_debian_kernels_and_shows_their_differences() {
         K612,
     ]);
     // Debian's 6.12.107 leaks ERESTARTSYS into the CQE of a cancelled
-    // IORING_OP_SPLICE (fixed in 6.12.115 by the stable commit "io_uring:
-    // don't pass restart error codes to userspace"): a real kernel bug the
+    // IORING_OP_SPLICE (fixed by upstream commit e1a64bc64897, "io_uring:
+    // don't pass restart error codes to userspace", stable 6.12.115): a real kernel bug the
     // suite must report, so the run exits 1.
     r.expect_code(1);
     let s = r.stdout();
@@ -422,7 +422,10 @@ fn boots_interleave_kernels_and_pool_their_samples_in_one_column() {
     // fail (A's second boot before B's first).
     let order = [&starts[0][0], &starts[1][0], &starts[0][1], &starts[1][1]];
     assert!(order.windows(2).all(|w| w[0] <= w[1]), "{order:?}");
-    assert!(starts[0][1] > starts[0][0] && starts[1][1] > starts[1][0], "{order:?}");
+    assert!(
+        starts[0][1] > starts[0][0] && starts[1][1] > starts[1][0],
+        "{order:?}"
+    );
     // compare pools the four samples a side (kept in --out).
     let rs = run.to_str().unwrap();
     let kept = tempfile::tempdir().unwrap();
