@@ -32,15 +32,9 @@ pub fn terminal(res: &RunResults, verbose: bool) -> String {
         ids.len(),
         res.accel.accel.as_str()
     );
-    let status_of = |k: usize, id: &str| -> Option<Status> {
-        // With repetitions, the worst status of any rep stands.
-        res.kernels[k]
-            .records
-            .iter()
-            .filter(|r| r.id == id)
-            .map(|r| r.status)
-            .min_by_key(|st| Status::ALL.iter().position(|x| x == st))
-    };
+    let view = crate::report::view::View::new(res);
+    // With repetitions, the worst status of any rep stands.
+    let status_of = |k: usize, id: &str| view.status(k, id);
     let bad_first = |id: &String| {
         let bad = (0..cols.len()).any(|k| status_of(k, id).is_some_and(|st| st.is_bad()));
         !bad
@@ -159,13 +153,19 @@ pub fn terminal(res: &RunResults, verbose: bool) -> String {
     }
 
     s.push('\n');
-    for kr in &res.kernels {
-        let bad = kr.records.iter().filter(|r| r.status.is_bad()).count();
+    for (k, kr) in res.kernels.iter().enumerate() {
+        // Tests, as in the tables above: each by its worst repetition.
+        let count = |keep: &dyn Fn(Status) -> bool| {
+            ids.iter()
+                .filter_map(|id| status_of(k, id))
+                .filter(|&st| keep(st))
+                .count()
+        };
         let boots = match kr.boots.len() {
             0 | 1 => String::new(),
             n => format!(" ({n} boots)"),
         };
-        let flaky = match kr.count(Status::Flaky) {
+        let flaky = match count(&|st| st == Status::Flaky) {
             0 => String::new(),
             n => format!(", {n} flaky"),
         };
@@ -174,9 +174,9 @@ pub fn terminal(res: &RunResults, verbose: bool) -> String {
                 s,
                 "{}: {} passed{flaky}, {} failed, {} skipped; {} in {:.1}s{boots}",
                 kr.name(),
-                kr.count(Status::Pass),
-                bad,
-                kr.count(Status::Skip),
+                count(&|st| st == Status::Pass),
+                count(&|st| st.is_bad()),
+                count(&|st| st == Status::Skip),
                 kr.outcome.as_str(),
                 kr.wall_s
             );
@@ -428,6 +428,32 @@ mod tests {
             t,
             "A          BB\nlong name  x\nspanning row that is long\n"
         );
+    }
+
+    #[test]
+    fn the_kernel_line_counts_tests_not_repetitions() {
+        use crate::report::view::tests::{rec, run};
+        let rep = |id: &str, st: &str, rep: u32| serde_json::json!({"id": id, "status": st, "duration_us": 1, "rep": rep});
+        let res = run(&[(
+            "6.1",
+            "completed",
+            &[
+                rep("perf.a", "pass", 0),
+                rep("perf.a", "pass", 1),
+                rep("perf.a", "pass", 2),
+                rep("perf.b", "pass", 0),
+                rep("perf.b", "fail", 1),
+                rec("a.skip", "skip"),
+            ],
+        )]);
+        let t = terminal(&res, false);
+        // perf.b counts once, as failed: its worst repetition, as in the
+        // AREA table ("1 pass, 1 fail, 1 skip").
+        assert!(
+            t.contains("\n6.1: 1 passed, 1 failed, 1 skipped; completed in "),
+            "{t}"
+        );
+        assert!(t.contains("all   1 pass, 1 fail, 1 skip"), "{t}");
     }
 
     #[test]
