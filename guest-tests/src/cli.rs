@@ -1,5 +1,6 @@
 //! Command line of `kharness-guest`.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -178,15 +179,22 @@ fn list(json: bool, filters: &[String]) -> i32 {
         eprintln!("kharness-guest: no test matches {filters:?}");
         return 2;
     }
+    let mut out = std::io::stdout().lock();
     for t in tests {
-        if json {
-            let info = crate::registry::info(t);
-            println!(
-                "{}",
-                serde_json::to_string(&info).expect("catalogue entries serialise")
-            );
+        let line = if json {
+            serde_json::to_string(&crate::registry::info(t)).expect("catalogue entries serialise")
         } else {
-            println!("{:<48} [{}] {}", t.id, t.tags.join(","), t.about);
+            format!("{:<48} [{}] {}", t.id, t.tags.join(","), t.about)
+        };
+        // A reader that stops early (`| head`) is not an error: the list
+        // ends there. Any other write error is.
+        match writeln!(out, "{line}") {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return 0,
+            Err(e) => {
+                eprintln!("kharness-guest: writing the list: {e}");
+                return 1;
+            }
         }
     }
     0
