@@ -97,14 +97,14 @@ pub const TESTS: &[Test] = &[
     Test {
         id: "signals.splice_sigkill_zero_to_null",
         tags: &["signals", "splice", "kill"],
-        about: "SIGKILL ends a child looping splice(zero source -> pipe -> /dev/null) within 5 s; reports the kill-to-reap latency",
+        about: "SIGKILL ends a child looping splice(zero source -> pipe -> /dev/null): under 5 s of CPU time after the kill, reaped within 30 s; reports the kill-to-reap latency and CPU time",
         see: "shared/seeds/000 (splice sources that always succeed must stay killable)",
         run: splice_sigkill_zero_to_null,
     },
     Test {
         id: "signals.sendfile_sigkill_loop",
         tags: &["signals", "sendfile", "kill"],
-        about: "SIGKILL ends a child looping 1 GiB sendfile(zero source -> /dev/null) within 5 s; reports the kill-to-reap latency",
+        about: "SIGKILL ends a child looping 2 GiB sendfile(zero source -> /dev/null) calls: after the kill it uses less CPU time than a quarter of one call (timed first; 40 ms to 5 s), reaped within 30 s; reports the kill-to-reap latency and CPU time",
         see: "commit c725bfce7968 (vfs: Make sendfile(2) killable even better)",
         run: sendfile_sigkill_loop,
     },
@@ -150,8 +150,11 @@ const SIG: libc::c_int = libc::SIGUSR1;
 /// Generous bound for a blocking call to come back after its interruption
 /// or unblocking, even under TCG.
 const RETURN_BOUND: Duration = Duration::from_secs(10);
-/// Bound for a SIGKILLed child to be reaped.
+/// Bound on the CPU time a SIGKILLed child may still use, when nothing
+/// finer is known.
 const KILL_BOUND: Duration = Duration::from_secs(5);
+/// How long a SIGKILLed child may take to be reaped at all.
+const KILL_WAIT: Duration = Duration::from_secs(30);
 
 /// The calling thread's scheduler state letter from /proc, if readable.
 fn thread_state(tid: Pid) -> Option<char> {
@@ -702,8 +705,16 @@ fn zero_source(ctx: &Ctx, via_sendfile: bool) -> Result<(File, &'static str), Ou
 }
 
 /// Forks `body`, waits for its ready byte, lets it run a little, SIGKILLs
-/// it and measures until it is reaped.
-fn kill_latency(ctx: &mut Ctx, body: impl FnOnce(OwnedFd) -> i32) -> TestResult {
+/// it and waits until it is reaped: a failure if it used `bound` of CPU
+/// time after the SIGKILL, or is still alive after [`KILL_WAIT`].
+///
+/// CPU time, not elapsed time: under `-icount ...,sleep=off` the guest's
+/// clock jumps to the next timer whenever the guest is idle, so a parent
+/// polling while the host is slow to answer some I/O sees seconds pass
+/// (8.8 s once, on a correct kernel, under host load). What a kernel that
+/// does not stop a killed task costs is the task's own CPU time.
+fn kill_latency(ctx: &mut Ctx, bound: Duration, body: impl FnOnce(OwnedFd) -> i32) -> TestResult {
+    use crate::sys::process::{cpu_time, try_reap};
     let (ready_r, ready_w) = pipe_with(PipeFlags::CLOEXEC)?;
     let pid = fork_child(|| body(ready_w)).or_error("fork")?;
     // The parent's copy of the write end went into the closure; the child
@@ -724,35 +735,61 @@ fn kill_latency(ctx: &mut Ctx, body: impl FnOnce(OwnedFd) -> i32) -> TestResult 
         return Err(Outcome::Error("the child never started its loop".into()));
     }
     std::thread::sleep(Duration::from_millis(50));
+    let cpu_before = cpu_time(pid);
     let start = Instant::now();
     rustix::process::kill_process(pid, Signal::KILL).or_error("kill")?;
-    let status = loop {
-        match rustix::process::waitpid(Some(pid), WaitOptions::NOHANG) {
-            Ok(Some((_, st))) => break Some(st),
-            Ok(None) if start.elapsed() < 2 * KILL_BOUND => {
-                std::thread::sleep(Duration::from_micros(200));
-            }
-            Ok(None) => break None,
-            Err(Errno::INTR) => {}
-            Err(e) => return Err(e).or_error("waitpid"),
+    let mut polls = 0u32;
+    let reaped = loop {
+        match try_reap(pid) {
+            Ok(Some(r)) => break r,
+            Ok(None) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+            Err(e) => return Err(e).or_error("wait4"),
         }
+        polls += 1;
+        // Every ~5 ms of polling: a child still burning CPU past the bound
+        // is a verdict already, without waiting for its call to end.
+        if polls % 25 == 0 {
+            if let (Some(a), Some(b)) = (cpu_before, cpu_time(pid)) {
+                let used = b.saturating_sub(a);
+                if used >= bound {
+                    ctx.metric("kill_to_reap", start.elapsed().as_secs_f64() * 1e3, "ms");
+                    return Err(Outcome::Fail(format!(
+                        "child still running {used:?} of CPU time after SIGKILL (bound {bound:?})"
+                    )));
+                }
+            }
+        }
+        if start.elapsed() >= KILL_WAIT {
+            return Err(Outcome::Fail(format!(
+                "child still alive {:?} after SIGKILL",
+                start.elapsed()
+            )));
+        }
+        std::thread::sleep(Duration::from_micros(200));
     };
     let latency = start.elapsed();
     ctx.metric("kill_to_reap", latency.as_secs_f64() * 1e3, "ms");
-    let Some(status) = status else {
-        return Err(Outcome::Fail(format!(
-            "child still alive {latency:?} after SIGKILL"
-        )));
-    };
     check_eq!(
-        status.terminating_signal(),
-        Some(Signal::KILL.as_raw()),
+        libc::WIFSIGNALED(reaped.status).then(|| libc::WTERMSIG(reaped.status)),
+        Some(libc::SIGKILL),
         "child's terminating signal"
     );
-    check!(
-        latency < KILL_BOUND,
-        "child took {latency:?} to die after SIGKILL"
-    );
+    match cpu_before {
+        Some(a) => {
+            let used = reaped.cpu.saturating_sub(a);
+            ctx.metric("kill_to_reap_cpu", used.as_secs_f64() * 1e3, "ms");
+            check!(
+                used < bound,
+                "child used {used:?} of CPU time after SIGKILL before it died (bound {bound:?})"
+            );
+        }
+        // No /proc: the elapsed time is all there is.
+        None => check!(
+            latency < bound,
+            "child took {latency:?} to die after SIGKILL (bound {bound:?})"
+        ),
+    }
     Ok(())
 }
 
@@ -764,7 +801,7 @@ fn splice_sigkill_zero_to_null(ctx: &mut Ctx) -> TestResult {
     let chunk = rustix::pipe::fcntl_setpipe_size(&w, 1 << 20)
         .or_else(|_| rustix::pipe::fcntl_getpipe_size(&w))
         .or_error("pipe size")?;
-    kill_latency(ctx, move |ready| {
+    kill_latency(ctx, KILL_BOUND, move |ready| {
         let mut told = false;
         loop {
             let mut off = 0u64;
@@ -790,23 +827,55 @@ fn sendfile_sigkill_loop(ctx: &mut Ctx) -> TestResult {
     let (src, source) = zero_source(ctx, true)?;
     ctx.environment("zero_source", source);
     let null = File::options().write(true).open("/dev/null")?;
-    kill_latency(ctx, move |ready| {
+    let send = move |len: usize| {
+        let mut off = 0u64;
+        let off = if source == "dev_zero" {
+            None
+        } else {
+            Some(&mut off)
+        };
+        rustix::fs::sendfile(&null, &src, off, len)
+    };
+    // The bound scales with this machine: the time one call of SENDFILE_CALL
+    // bytes takes here, timed on SENDFILE_PROBE bytes. The child is killed
+    // 50 ms into its first call, so a kernel that lets a SIGKILLed sendfile
+    // run on (no early signal test in splice_from_pipe_next(), reverted
+    // c725bfce7968; mutant 40) spends most of a call's CPU time, a page at
+    // a time, before the child can die: four times the bound. A killable
+    // one lets it die within milliseconds.
+    let t = Instant::now();
+    let mut probed = 0;
+    while probed < SENDFILE_PROBE {
+        match send(SENDFILE_PROBE - probed) {
+            Ok(0) => return Err(Outcome::Error("sendfile probe hit EOF".into())),
+            Ok(n) => probed += n,
+            Err(e) => return Err(e).or_error("sendfile probe"),
+        }
+    }
+    let call = t
+        .elapsed()
+        .mul_f64(SENDFILE_CALL as f64 / SENDFILE_PROBE as f64);
+    ctx.metric("sendfile_call_time", call.as_secs_f64() * 1e3, "ms");
+    // At least 40 ms: /proc counts CPU time in 10 ms ticks.
+    let bound = (call / 4).clamp(Duration::from_millis(40), KILL_BOUND);
+    kill_latency(ctx, bound, move |ready| {
         if rustix::io::write(&ready, b"r").is_err() {
             return 2;
         }
         loop {
-            let mut off = 0u64;
-            let off = if source == "dev_zero" {
-                None
-            } else {
-                Some(&mut off)
-            };
-            if rustix::fs::sendfile(&null, &src, off, 1 << 30).is_err() {
+            if send(SENDFILE_CALL).is_err() {
                 return 3;
             }
         }
     })
 }
+
+/// One sendfile call of `signals.sendfile_sigkill_loop`: the most a
+/// read or write moves in one call (MAX_RW_COUNT, INT_MAX rounded down to
+/// a page).
+const SENDFILE_CALL: usize = 0x7fff_f000;
+/// What it times to scale its bound.
+const SENDFILE_PROBE: usize = 16 << 20;
 
 fn sendfile_handled_signal(ctx: &mut Ctx) -> TestResult {
     let null = File::options().write(true).open("/dev/null")?;
