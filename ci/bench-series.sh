@@ -11,6 +11,12 @@
 #   FILTER='splice.*' ci/bench-series.sh        # fewer tests per boot
 #   SERIES=kernel-patches/splice-fatal-signal ci/bench-series.sh
 #   WARM=1 ci/bench-series.sh                   # keep ~/.cache/kharness (rerun cost)
+#   CCACHE=1 ci/bench-series.sh                 # empty kharness cache, ccache on:
+#                                               # the base mostly from ccache, the
+#                                               # patches rebuilt as a developer's are
+#
+# After the steps, where each build's time went (kharness's build phases,
+# see ci/series-steps.py).
 #
 # The load average is printed at start and end: figures taken while other
 # work ran are slower than the machine can do.
@@ -25,7 +31,8 @@ ci/setup.sh >/dev/null
 out=$(mktemp -d /tmp/kharness-sbench.XXXXXX)
 trap 'rm -rf "$out"' EXIT
 if [ -z "${WARM:-}" ]; then
-  export KHARNESS_CACHE_DIR=$out/cache CCACHE_DISABLE=1
+  export KHARNESS_CACHE_DIR=$out/cache
+  [ -n "${CCACHE:-}" ] || export CCACHE_DISABLE=1
 fi
 filter_args=()
 [ -n "$FILTER" ] && filter_args=(--filter "$FILTER")

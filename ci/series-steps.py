@@ -2,7 +2,10 @@
 """Prints a series run's steps as the benchmarks show them: per step its
 build time (or "reused"), the VM's wall time, the time inside tests, the
 rest (boot and power-off), and its results by status; then each kernel
-complaint with its test, and how many series.toml expectations were met.
+complaint with its test, and how many series.toml expectations were met;
+then, per built step, where make's time went (kharness's phases: walk,
+compile, archives, vmlinux.o, modpost, kallsyms, link, bzImage; each good
+to the 0.2 s kharness reads the build log at).
 
     ci/series-steps.py RUN_DIR        (a run directory: series.json, results.json)
 """
@@ -36,3 +39,16 @@ expectations = series.get("expectations", [])
 if expectations:
     unmet = [e for e in expectations if not e.get("met")]
     print(f"expectations: {len(expectations) - len(unmet)} of {len(expectations)} met")
+built = [s for s in series["steps"] if s.get("build_phases")]
+if built:
+    names = []
+    for s in built:
+        for p in s["build_phases"]:
+            if p["name"] not in names:
+                names.append(p["name"])
+    print("build phases (wall seconds):")
+    print(f"{'step':<6} " + " ".join(f"{n:>9}" for n in names))
+    for s in built:
+        got = {p["name"]: p["seconds"] for p in s["build_phases"]}
+        cells = [f"{got[n]:>9.1f}" if n in got else f"{'':>9}" for n in names]
+        print(f"{s['label']:<6} " + " ".join(cells))

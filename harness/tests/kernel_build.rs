@@ -108,6 +108,30 @@ fn default_fragment_builds_a_bzimage_without_writing_the_source() {
     let id = kharness::kernel::identify(&built.bzimage).expect("a bootable bzImage");
     assert!(id.release.starts_with("6.12"), "{}", id.release);
     assert_eq!(built.config_hash, configured.config_hash);
+    // A build from nothing goes through every phase, in kbuild's order,
+    // and the phases account for make's whole run.
+    let names: Vec<&str> = built.phases.iter().map(|p| p.name).collect();
+    assert_eq!(
+        names,
+        [
+            "walk",
+            "compile",
+            "archives",
+            "vmlinux.o",
+            "modpost",
+            "kallsyms",
+            "link",
+            "bzImage"
+        ],
+        "{:?}",
+        built.phases
+    );
+    let sum: f64 = built.phases.iter().map(|p| p.seconds).sum();
+    assert!(
+        sum <= built.elapsed.as_secs_f64() && sum > 0.9 * built.elapsed.as_secs_f64(),
+        "phases {sum:.1}s of a {:.1}s build",
+        built.elapsed.as_secs_f64()
+    );
 
     // A second configure lands on the same directory, and a build with
     // nothing changed does (almost) nothing.
@@ -121,6 +145,13 @@ fn default_fragment_builds_a_bzimage_without_writing_the_source() {
         rebuilt.steps
     );
     assert!(rebuilt.steps < 20, "{} steps", rebuilt.steps);
+    let names: Vec<&str> = rebuilt.phases.iter().map(|p| p.name).collect();
+    assert_eq!(
+        names,
+        ["walk"],
+        "nothing to compile or link: {:?}",
+        rebuilt.phases
+    );
 
     let written = written_since(&source(), &marker);
     assert!(

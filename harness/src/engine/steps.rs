@@ -26,6 +26,8 @@ pub struct Step {
     pub bzimage: PathBuf,
     /// Seconds spent building (0 when the artifact was reused).
     pub build_s: f64,
+    /// Where make's part of `build_s` went (empty when reused).
+    pub build_phases: Vec<build::BuildPhase>,
     pub reused: bool,
 }
 
@@ -69,6 +71,7 @@ pub fn reusable_step(
         patchset_hash: series.prefix_hash(k),
         bzimage: artifact,
         build_s: 0.0,
+        build_phases: Vec::new(),
         reused: true,
     })
 }
@@ -159,6 +162,7 @@ pub fn build_step(
         patchset_hash: prefix,
         bzimage: artifact,
         build_s,
+        build_phases: built.phases,
         reused: false,
     })
 }
@@ -214,6 +218,7 @@ pub fn build_working_tree(
         patchset_hash: String::new(),
         bzimage: built.bzimage,
         build_s,
+        build_phases: built.phases,
         reused: false,
     })
 }

@@ -23,7 +23,7 @@ use crate::support::hash::sha256_hex;
 
 use self::kconfig::{Dropped, Requests};
 use self::make::MakeCommand;
-pub use self::make::{BuildProgress, SCRUBBED_ENV};
+pub use self::make::{BuildPhase, BuildProgress, SCRUBBED_ENV};
 
 /// The fragment kharness ships, `images/kharness.config`, built into the
 /// binary so an installed kharness needs no checkout. Used when a spec names
@@ -113,7 +113,7 @@ pub struct Configured {
 }
 
 /// A finished build.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Built {
     pub bzimage: PathBuf,
     pub config_hash: String,
@@ -125,6 +125,8 @@ pub struct Built {
     /// rebuild.
     pub steps: usize,
     pub ccache: bool,
+    /// Where the build's wall time went, phase by phase.
+    pub phases: Vec<BuildPhase>,
 }
 
 /// Why a kernel could not be configured or built.
@@ -420,6 +422,7 @@ pub fn build(
         elapsed: started.elapsed(),
         steps: outcome.steps,
         ccache: configured.ccache,
+        phases: outcome.phases,
     })
 }
 

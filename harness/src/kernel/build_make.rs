@@ -55,6 +55,79 @@ pub struct MakeOutcome {
     pub status: ExitStatus,
     pub cancelled: bool,
     pub steps: usize,
+    /// Where its time went; see [`phases`].
+    pub phases: Vec<BuildPhase>,
+}
+
+/// A part of a kernel build and the wall time it took, from when kharness
+/// saw kbuild start it until it saw the next part start (the log is read
+/// every 0.2 s, so each figure is good to about that).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct BuildPhase {
+    /// `walk` (make reading Makefiles and .cmd files, prepare, host
+    /// tools), `compile` (what changed, with objtool on each object),
+    /// `archives` (`AR`), `vmlinux.o` (the relocatable link of
+    /// everything), `modpost` (modpost, version and export objects),
+    /// `kallsyms` (the `.tmp_vmlinux*` link passes that lay out the symbol
+    /// table), `link` (the final `LD vmlinux`, System.map, sorttable),
+    /// `bzImage` (arch/x86/boot: compression, the decompressor, setup).
+    pub name: &'static str,
+    pub seconds: f64,
+}
+
+/// A step line of kbuild's output and when it was seen.
+#[derive(Debug, Clone)]
+struct Mark {
+    at: Duration,
+    tag: String,
+    target: String,
+}
+
+/// Sums the time from each step line to the next into the phase the line
+/// starts (see [`BuildPhase`]); the last phase runs to `end`. Phases in
+/// the order the build went through them; a build with no step lines (a
+/// no-change rebuild) is all `walk`.
+fn phases(marks: &[Mark], end: Duration) -> Vec<BuildPhase> {
+    let mut out: Vec<BuildPhase> = Vec::new();
+    let mut current = "walk";
+    let mut since = Duration::ZERO;
+    let add = |out: &mut Vec<BuildPhase>, name: &'static str, d: Duration| match out
+        .iter_mut()
+        .find(|p| p.name == name)
+    {
+        Some(p) => p.seconds += d.as_secs_f64(),
+        None => out.push(BuildPhase {
+            name,
+            seconds: d.as_secs_f64(),
+        }),
+    };
+    let mut linked_o = false;
+    for m in marks {
+        let phase = phase_of(&m.tag, &m.target, current, linked_o);
+        linked_o |= phase == "vmlinux.o";
+        if phase != current {
+            add(&mut out, current, m.at.saturating_sub(since));
+            current = phase;
+            since = m.at;
+        }
+    }
+    add(&mut out, current, end.saturating_sub(since));
+    out
+}
+
+/// The phase the step `tag target` starts, coming after `current`.
+fn phase_of(tag: &str, target: &str, current: &'static str, linked_o: bool) -> &'static str {
+    match (tag, target) {
+        ("LD", "vmlinux.o") => "vmlinux.o",
+        (_, t) if t.contains(".tmp_vmlinux") => "kallsyms",
+        ("LD", "vmlinux") => "link",
+        (_, t) if t.contains("arch/x86/boot") && current == "link" => "bzImage",
+        _ if matches!(current, "vmlinux.o" | "modpost") => "modpost",
+        _ if matches!(current, "link" | "bzImage") => current,
+        ("AR", _) if !linked_o => "archives",
+        ("CC" | "AS" | "LDS" | "CPP", _) if !linked_o => "compile",
+        _ => current,
+    }
 }
 
 impl MakeCommand {
@@ -93,7 +166,7 @@ impl MakeCommand {
         let log = File::create(&self.log)?;
         let log_err = log.try_clone()?;
         let started = Instant::now();
-        let mut tail = LogTail::open(&self.log)?;
+        let mut tail = LogTail::open(&self.log, started)?;
         let mut last_report = Instant::now();
         let mut report = |tail: &mut LogTail, force: bool| {
             tail.poll();
@@ -122,6 +195,7 @@ impl MakeCommand {
         )?;
         let (status, cancelled) = (sup.status, sup.interrupted);
         report(&mut tail, true);
+        let phases = phases(&tail.marks, started.elapsed());
         if status.success() && !cancelled {
             // Best effort: only a progress bar's length depends on it.
             let _ = std::fs::write(&counted, format!("{}\n", tail.steps));
@@ -130,6 +204,7 @@ impl MakeCommand {
             status,
             cancelled,
             steps: tail.steps,
+            phases,
         })
     }
 }
@@ -141,16 +216,20 @@ struct LogTail {
     partial: String,
     steps: usize,
     last: String,
+    started: Instant,
+    marks: Vec<Mark>,
 }
 
 impl LogTail {
-    fn open(path: &Path) -> std::io::Result<Self> {
+    fn open(path: &Path, started: Instant) -> std::io::Result<Self> {
         Ok(LogTail {
             file: File::open(path)?,
             pos: 0,
             partial: String::new(),
             steps: 0,
             last: String::new(),
+            started,
+            marks: Vec::new(),
         })
     }
 
@@ -163,11 +242,16 @@ impl LogTail {
         }
         self.pos += buf.len() as u64;
         self.partial.push_str(&String::from_utf8_lossy(&buf));
+        let at = self.started.elapsed();
         while let Some(nl) = self.partial.find('\n') {
             let line: String = self.partial.drain(..=nl).collect();
             if is_step(&line) {
                 self.steps += 1;
-                self.last = line.split_whitespace().collect::<Vec<_>>().join(" ");
+                let mut words = line.split_whitespace();
+                let tag = words.next().unwrap_or_default().to_owned();
+                let target = words.collect::<Vec<_>>().join(" ");
+                self.last = format!("{tag} {target}");
+                self.marks.push(Mark { at, tag, target });
             }
         }
     }
@@ -309,6 +393,99 @@ mod tests {
             stat.is_empty() || stat.contains(") Z"),
             "grandchild {pid} outlived the cancel"
         );
+    }
+
+    /// The step lines of a one-line rebuild as kbuild 6.12 prints them,
+    /// at the second each was seen.
+    fn rebuild_marks() -> Vec<Mark> {
+        [
+            (1.0, "CALL scripts/checksyscalls.sh"),
+            (3.0, "CC fs/splice.o"),
+            (6.5, "AR fs/built-in.a"),
+            (8.0, "AR vmlinux.a"),
+            (8.2, "LD vmlinux.o"),
+            (8.5, "MODPOST vmlinux.symvers"),
+            (8.8, "CC init/version-timestamp.o"),
+            (9.0, "KSYMS .tmp_vmlinux0.kallsyms.S"),
+            (9.1, "LD .tmp_vmlinux1"),
+            (10.4, "AS .tmp_vmlinux2.kallsyms.o"),
+            (11.0, "LD vmlinux"),
+            (11.4, "SORTTAB vmlinux"),
+            (11.6, "CC arch/x86/boot/version.o"),
+            (12.0, "GZIP arch/x86/boot/compressed/vmlinux.bin.gz"),
+            (13.0, "BUILD arch/x86/boot/bzImage"),
+        ]
+        .iter()
+        .map(|(at, line)| {
+            let (tag, target) = line.split_once(' ').unwrap();
+            Mark {
+                at: Duration::from_secs_f64(*at),
+                tag: tag.into(),
+                target: target.into(),
+            }
+        })
+        .collect()
+    }
+
+    #[test]
+    fn a_rebuild_splits_into_its_phases_in_order() {
+        let got: Vec<(&str, String)> = phases(&rebuild_marks(), Duration::from_secs_f64(13.2))
+            .iter()
+            .map(|p| (p.name, format!("{:.1}", p.seconds)))
+            .collect();
+        let want = [
+            ("walk", "3.0"),
+            ("compile", "3.5"),
+            ("archives", "1.7"),
+            ("vmlinux.o", "0.3"),
+            ("modpost", "0.5"),
+            ("kallsyms", "2.0"),
+            ("link", "0.6"),
+            ("bzImage", "1.6"),
+        ];
+        let want: Vec<(&str, String)> = want.iter().map(|(n, s)| (*n, (*s).to_owned())).collect();
+        assert_eq!(got, want);
+        let total: f64 = phases(&rebuild_marks(), Duration::from_secs(20))
+            .iter()
+            .map(|p| p.seconds)
+            .sum();
+        assert!(
+            (total - 20.0).abs() < 1e-9,
+            "phases cover the build: {total}"
+        );
+    }
+
+    #[test]
+    fn a_build_with_no_steps_is_all_walk_and_a_vmlinux_build_has_no_bzimage_phase() {
+        let p = phases(&[], Duration::from_secs(4));
+        assert_eq!(
+            p,
+            [BuildPhase {
+                name: "walk",
+                seconds: 4.0
+            }]
+        );
+        let marks: Vec<Mark> = rebuild_marks().into_iter().take(12).collect();
+        let names: Vec<&str> = phases(&marks, Duration::from_secs(12))
+            .iter()
+            .map(|p| p.name)
+            .collect();
+        assert_eq!(names.last(), Some(&"link"));
+        assert!(!names.contains(&"bzImage"));
+    }
+
+    #[test]
+    fn the_phases_come_from_the_log_as_make_writes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let cmd = sh(
+            "echo \"  CC      fs/splice.o\"; sleep 0.5; echo \"  LD      vmlinux.o\"; sleep 0.5",
+            dir.path(),
+        );
+        let out = cmd.run(None, &mut |_| {}).unwrap();
+        let names: Vec<&str> = out.phases.iter().map(|p| p.name).collect();
+        assert_eq!(names, ["walk", "compile", "vmlinux.o"], "{:?}", out.phases);
+        let compile = out.phases[1].seconds;
+        assert!((0.2..=0.9).contains(&compile), "{:?}", out.phases);
     }
 
     #[test]
