@@ -422,7 +422,10 @@ fn boots_interleave_kernels_and_pool_their_samples_in_one_column() {
     // fail (A's second boot before B's first).
     let order = [&starts[0][0], &starts[1][0], &starts[0][1], &starts[1][1]];
     assert!(order.windows(2).all(|w| w[0] <= w[1]), "{order:?}");
-    assert!(starts[0][1] > starts[0][0] && starts[1][1] > starts[1][0], "{order:?}");
+    assert!(
+        starts[0][1] > starts[0][0] && starts[1][1] > starts[1][0],
+        "{order:?}"
+    );
     // compare pools the four samples a side (kept in --out).
     let rs = run.to_str().unwrap();
     let kept = tempfile::tempdir().unwrap();
