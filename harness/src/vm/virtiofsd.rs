@@ -45,10 +45,15 @@ pub fn falls_back_to_9p(
 
 /// The virtiofsd programs vng would try, in its order: a `virtiofsd` on
 /// PATH (with `vng_dir`, the directory kharness puts first on vng's PATH,
-/// ahead of it), then the fixed places; executables only.
+/// ahead of it; `vng` as a bare name has none), then the fixed places;
+/// executables only.
 fn candidates(vng_dir: Option<&Path>) -> Vec<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
-    let mut v: Vec<PathBuf> = vng_dir.map(|d| d.join("virtiofsd")).into_iter().collect();
+    let mut v: Vec<PathBuf> = vng_dir
+        .filter(|d| d.is_absolute())
+        .map(|d| d.join("virtiofsd"))
+        .into_iter()
+        .collect();
     v.extend(crate::support::paths::which("virtiofsd"));
     v.extend(FIXED_PATHS.iter().map(PathBuf::from));
     v.retain(|p| {
