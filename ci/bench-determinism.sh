@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Deterministic perf mode, measured: boots the default kernel BOOTS times
-# with the qemu backend, each boot running every perf test (tag:perf), while
-# a busy loop keeps another core loaded; first with --perf-mode
-# deterministic (QEMU -icount), then with --perf-mode wallclock. For every
-# metric of every perf test it takes max/min over the boots, and prints:
+# with the qemu backend (BACKEND=vng: through vng), each boot running every
+# perf test (tag:perf), while a busy loop keeps another core loaded; first
+# with --perf-mode deterministic (QEMU -icount), then with --perf-mode
+# wallclock. For every metric of every perf test it takes max/min over the
+# boots, and prints:
 #
 #   - each primary metric (throughput, latency) with its spread per mode;
 #   - how many metrics repeat exactly, within 0.5%, or spread more;
@@ -14,11 +15,13 @@
 #   ci/bench-determinism.sh                      # 5 boots per mode, tag:perf
 #   BOOTS=3 FILTER=perf.splice_file_to_pipe ci/bench-determinism.sh
 #   KERNEL=path/to/bzImage MODES=deterministic ci/bench-determinism.sh
+#   BACKEND=vng MODES=deterministic ci/bench-determinism.sh   # through vng
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BOOTS=${BOOTS:-5}
 FILTER=${FILTER:-tag:perf}
 MODES=${MODES:-deterministic wallclock}
+BACKEND=${BACKEND:-qemu}
 kernel_args=()
 [ -n "${KERNEL:-}" ] && kernel_args=(--kernel "$KERNEL")
 
@@ -33,11 +36,11 @@ trap cleanup EXIT
 python3 -c 'while True: pass' &
 busy_pid=$!
 
-echo "load before: $(cut -d' ' -f1-3 /proc/loadavg); $BOOTS boots per mode; filter $FILTER"
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg); $BOOTS boots per mode; filter $FILTER; backend $BACKEND"
 for mode in $MODES; do
   for i in $(seq "$BOOTS"); do
     # --reps 1: one sample per boot, so the spread is across boots.
-    "$kharness" run --quiet --backend qemu --accel tcg --perf-mode "$mode" --reps 1 \
+    "$kharness" run --quiet --backend "$BACKEND" --accel tcg --perf-mode "$mode" --reps 1 \
       "${kernel_args[@]}" --filter "$FILTER" --out "$out/$mode" >/dev/null || {
       echo "boot $i ($mode) failed: see above" >&2
       exit 1

@@ -65,10 +65,12 @@ fn scripted(args: &[&str], script: &str) -> Run {
     }
 }
 
-const SCRIPT: &str =
-    "uname -r\necho marker-$((6*7))\nkharness-guest list tee.duplicate_content\nexit 7\n";
+const SCRIPT: &str = "uname -r\necho marker-$((6*7))\nkharness-guest list tee.duplicate_content\n\
+     echo modules: $(cut -d' ' -f1 /proc/modules)\nexit 7\n";
 
-fn check_scripted(backend: &str) {
+/// Runs [`SCRIPT`] under `backend`; returns the names of the modules the
+/// guest had loaded when it ran.
+fn check_scripted(backend: &str) -> Vec<String> {
     let r = scripted(
         &[
             "--kernel",
@@ -90,6 +92,11 @@ fn check_scripted(backend: &str) {
     }
     // The script ran, not its echo: the expansion happened in the guest.
     assert!(!out.contains("$((6*7))"), "{out}");
+    let line = out
+        .lines()
+        .find_map(|l| l.strip_prefix("modules:"))
+        .unwrap_or_else(|| panic!("no module list\n{out}"));
+    line.split_whitespace().map(str::to_owned).collect()
 }
 
 #[test]
@@ -101,7 +108,15 @@ fn a_scripted_session_under_qemu_runs_the_commands_and_returns_the_shell_status(
 #[test]
 #[ignore = "boots a VM; ci/test.sh runs it"]
 fn a_scripted_session_under_vng_runs_the_commands_and_returns_the_shell_status() {
-    check_scripted("vng");
+    let loaded = check_scripted("vng");
+    // vng's root over 9p needs its modules, and udev's coldplug loaded
+    // none of the drivers kharness keeps out of vng boots.
+    assert!(loaded.iter().any(|m| m == "9p"), "{loaded:?}");
+    let kept_out: Vec<&String> = loaded
+        .iter()
+        .filter(|m| kharness::vm::vng::UNUSED_DRIVERS.contains(&m.as_str()))
+        .collect();
+    assert!(kept_out.is_empty(), "loaded: {kept_out:?}");
 }
 
 /// Reads `reader` on a thread, sending chunks, so a test can wait for

@@ -96,8 +96,10 @@ pub(super) fn vng_for(
     accel: Accel,
     perf_mode: PerfMode,
 ) -> Vng {
+    let program = crate::vm::vng::locate(&plan.vng).unwrap_or_else(|| plan.vng.clone());
+    let force_9p = crate::vm::virtiofsd::vng_uses_9p(program.parent());
     Vng {
-        program: crate::vm::vng::locate(&plan.vng).unwrap_or_else(|| plan.vng.clone()),
+        program,
         kernel: id.path.clone(),
         accel,
         results: Some(results.to_owned()),
@@ -105,6 +107,7 @@ pub(super) fn vng_for(
         cpus: plan.cpus.or_else(|| default_cpus(accel)),
         exec: vec!["sh".to_owned(), script.to_string_lossy().into_owned()],
         qemu_opts: icount_opts(perf_mode),
+        force_9p,
     }
 }
 

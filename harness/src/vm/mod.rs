@@ -11,6 +11,7 @@ mod process;
 mod qemu;
 mod quote;
 pub mod shell;
+pub mod virtiofsd;
 pub mod vng;
 
 pub use accel::{

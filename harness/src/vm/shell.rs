@@ -379,6 +379,7 @@ fn prepare_vng(s: &Session, dir: tempfile::TempDir) -> Result<Prepared, ShellErr
         cpus: cpus(s),
         exec: vec!["sh".to_owned(), script.to_string_lossy().into_owned()],
         qemu_opts,
+        force_9p: super::virtiofsd::vng_uses_9p(s.vng.parent()),
     };
     let argv = v.session_argv(s.interactive.then_some(script.as_path()), &append);
     let command = v.command_for(&argv);

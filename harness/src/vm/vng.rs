@@ -100,6 +100,67 @@ pub struct Vng {
     pub exec: Vec<String>,
     /// Extra QEMU arguments (vng `--qemu-opts`).
     pub qemu_opts: Vec<String>,
+    /// The host root over 9p at once (vng `--force-9p`): where vng's
+    /// virtiofsd cannot start it would wait 3.1 s for it first
+    /// ([`super::virtiofsd`]).
+    pub force_9p: bool,
+}
+
+/// Drivers vng's boots never load (`modprobe.blacklist=`, which udev's
+/// coldplug honours): those of the emulated hardware of vng's QEMU
+/// machine (q35 with `-cpu max` under TCG: the CD-ROM on AHCI, the ICH9
+/// watchdogs and SMBus, the PS/2 mouse, the PC speaker, the firmware
+/// config, KVM for the CPU's SVM/VMX flag) and the CPU-feature crypto
+/// modules, which run their self-tests as they load. The suite uses none
+/// of them (no block device, input, crypto or nested VM), nor does
+/// virtme-ng (its ports, 9p and overlay come from the kernel or its
+/// initramfs). Loading these ~35 modules from the host's /lib/modules over
+/// 9p, each decompressed, signature-checked and self-tested, was most of
+/// a boot here: Debian 6.12 under TCG, one test, median of 2 alternating
+/// rounds (load 2.4-4.1): deterministic mode 20.9 s (19.3 s of CPU)
+/// with them, 14.8 s (10.5 s) without; the slowest phase under -icount,
+/// and the one whose 300 s `udevadm settle` timeout in guest time made
+/// virtme-ng-init start the suite on the console while modules still
+/// loaded. A name a kernel lacks costs nothing.
+pub const UNUSED_DRIVERS: [&str; 29] = [
+    "kvm",
+    "kvm_amd",
+    "kvm_intel",
+    "ccp",
+    "sr_mod",
+    "cdrom",
+    "sg",
+    "ahci",
+    "libahci",
+    "libata",
+    "iTCO_wdt",
+    "intel_pmc_bxt",
+    "i6300esb",
+    "lpc_ich",
+    "i2c_i801",
+    "psmouse",
+    "serio_raw",
+    "evdev",
+    "pcspkr",
+    "button",
+    "qemu_fw_cfg",
+    "crct10dif_pclmul",
+    "crc32_pclmul",
+    "crc32c_intel",
+    "ghash_clmulni_intel",
+    "sha1_ssse3",
+    "sha256_ssse3",
+    "sha512_ssse3",
+    "aesni_intel",
+];
+
+/// The kernel parameters of a vng boot after vng's own: the console level
+/// (see [`Vng::argv`]), [`super::boot_params`], [`UNUSED_DRIVERS`].
+fn kernel_params(icount: bool) -> String {
+    let mut words = vec!["loglevel=5".to_owned()];
+    words.extend(super::boot_params(icount).iter().map(|s| (*s).to_owned()));
+    words.push(format!("modprobe.blacklist={}", UNUSED_DRIVERS.join(",")));
+    words.join(" ")
 }
 
 /// The QEMU arguments of the results channel: a second 16550 UART at
@@ -139,7 +200,10 @@ impl Vng {
         v.push("--verbose".into());
         v.push("--append".into());
         let icount = self.qemu_opts.iter().any(|o| o.starts_with("-icount"));
-        v.push(format!("loglevel=5 {}", super::boot_params(icount).join(" ")).into());
+        v.push(kernel_params(icount).into());
+        if self.force_9p {
+            v.push("--force-9p".into());
+        }
         v.push("--memory".into());
         v.push(self.memory.clone().into());
         if let Some(n) = self.cpus {
@@ -255,6 +319,7 @@ mod tests {
             cpus: Some(2),
             exec: vec!["/opt/kharness guest".into(), "run".into(), "*zero*".into()],
             qemu_opts: vec![],
+            force_9p: false,
         }
     }
 
@@ -340,8 +405,50 @@ mod tests {
             argv[at + 1].to_string_lossy().into_owned()
         };
         let mut v = sample(Accel::Tcg);
-        assert_eq!(append(&v), "loglevel=5 no_timer_check");
+        assert!(append(&v).starts_with("loglevel=5 no_timer_check modprobe.blacklist="));
         v.qemu_opts = vec![crate::vm::icount_args().join(" ")];
-        assert_eq!(append(&v), "loglevel=5 no_timer_check nolapic_timer");
+        assert!(
+            append(&v).starts_with("loglevel=5 no_timer_check nolapic_timer modprobe.blacklist=")
+        );
+    }
+
+    #[test]
+    fn no_boot_loads_drivers_the_suite_never_uses() {
+        for v in [sample(Accel::Tcg), sample(Accel::Kvm)] {
+            let argv = v.argv();
+            let at = argv.iter().position(|a| a == "--append").unwrap();
+            let append = argv[at + 1].to_string_lossy().into_owned();
+            let list = append
+                .split(' ')
+                .find_map(|w| w.strip_prefix("modprobe.blacklist="))
+                .unwrap();
+            let names: Vec<&str> = list.split(',').collect();
+            for m in [
+                "kvm",
+                "kvm_amd",
+                "kvm_intel",
+                "ahci",
+                "sr_mod",
+                "aesni_intel",
+            ] {
+                assert!(names.contains(&m), "{m} missing from {list}");
+            }
+            // What virtme-ng's boot and the suite need stays loadable.
+            for m in ["9p", "9pnet_virtio", "netfs", "overlay", "virtio_mmio"] {
+                assert!(!names.contains(&m), "{m} in {list}");
+            }
+            assert!(!argv[at + 1..].iter().any(|a| a == "--append"));
+        }
+    }
+
+    #[test]
+    fn the_root_goes_over_9p_at_once_only_when_asked() {
+        let mut v = sample(Accel::Tcg);
+        assert!(!v.argv().iter().any(|a| a == "--force-9p"));
+        v.force_9p = true;
+        let argv = v.argv();
+        assert_eq!(argv.iter().filter(|a| *a == "--force-9p").count(), 1);
+        // Before --exec, which must stay last (session_argv cuts it off).
+        assert_eq!(argv[argv.len() - 2], "--exec");
     }
 }
