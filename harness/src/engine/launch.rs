@@ -61,7 +61,7 @@ pub(super) fn guest_run_args(plan: &Plan, results: &str, which: Which<'_>) -> Ve
 
 fn icount_opts(perf_mode: PerfMode) -> Vec<String> {
     match perf_mode {
-        PerfMode::Deterministic => vec![vm::icount_args().join(" ")],
+        PerfMode::Deterministic => vec![vm::icount_args(true).join(" ")],
         PerfMode::Wallclock => Vec::new(),
     }
 }
@@ -304,6 +304,16 @@ pub(super) fn prepare(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_deterministic_vng_boot_lets_idle_guest_time_pass_at_the_hosts_pace() {
+        // vng's guest waits on the host's 9p/virtiofs root: no sleep=off.
+        assert_eq!(
+            icount_opts(PerfMode::Deterministic),
+            ["-icount shift=4,align=off,sleep=on"]
+        );
+        assert!(icount_opts(PerfMode::Wallclock).is_empty());
+    }
 
     fn plan(filters: Vec<String>) -> Plan {
         Plan {

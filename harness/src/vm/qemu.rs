@@ -71,7 +71,7 @@ impl Qemu {
         push("-serial");
         push("chardev:results");
         if self.icount {
-            for a in super::icount_args() {
+            for a in super::icount_args(false) {
                 push(&a);
             }
         }

@@ -359,7 +359,7 @@ fn prepare_vng(s: &Session, dir: tempfile::TempDir) -> Result<Prepared, ShellErr
         .map_err(write_err(&script))?;
     let mut qemu_opts = Vec::new();
     if s.perf_mode == PerfMode::Deterministic {
-        qemu_opts.push(super::icount_args().join(" "));
+        qemu_opts.push(super::icount_args(true).join(" "));
     }
     let mut append = Vec::new();
     if let Some(g) = s.gdb {

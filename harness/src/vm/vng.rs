@@ -406,7 +406,7 @@ mod tests {
         };
         let mut v = sample(Accel::Tcg);
         assert!(append(&v).starts_with("loglevel=5 no_timer_check modprobe.blacklist="));
-        v.qemu_opts = vec![crate::vm::icount_args().join(" ")];
+        v.qemu_opts = vec![crate::vm::icount_args(true).join(" ")];
         assert!(
             append(&v).starts_with("loglevel=5 no_timer_check nolapic_timer modprobe.blacklist=")
         );
