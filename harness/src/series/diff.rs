@@ -182,9 +182,7 @@ pub fn scan(lines: &[&str], start: usize, strip: usize) -> Result<Scan, Malforme
             // line, and every file after it, silently. (`-- ` ends a mailed
             // patch and `--- ` opens the next file; an empty line may end
             // the diff.)
-            if let Some(extra) = lines.get(i).filter(|n| {
-                n.starts_with([' ', '+']) || (n.starts_with('-') && !n.starts_with("--"))
-            }) {
+            if let Some(extra) = lines.get(i).filter(|_| is_hunk_line_after_hunk(lines, i)) {
                 return Err(Malformed {
                     line: i,
                     why: format!("hunk `{l}` has more lines than its header says: `{extra}`"),
@@ -208,6 +206,21 @@ pub fn scan(lines: &[&str], start: usize, strip: usize) -> Result<Scan, Malforme
         files,
         hunks,
     })
+}
+
+/// Whether line `i`, right after a hunk's counted lines, is one more line
+/// of a hunk (so the header's counts are wrong). `--- ` opens the next file
+/// and `-- ` is the mail signature. A bare `--` or `---` is ambiguous: a
+/// signature whose space a mailer stripped, or the removal of a line `-`
+/// or `--`; it is a signature only where no hunk line follows it.
+fn is_hunk_line_after_hunk(lines: &[&str], i: usize) -> bool {
+    let hunkish = |n: &str| n.starts_with([' ', '+', '-', '\\']);
+    match lines.get(i) {
+        None => false,
+        Some(n) if n.starts_with("--- ") || *n == "-- " => false,
+        Some(&"--") | Some(&"---") => lines.get(i + 1).is_some_and(|m| hunkish(m)),
+        Some(n) => n.starts_with([' ', '+', '-']),
+    }
 }
 
 /// A `diff --git` header with no ---/+++ (mode change, pure rename, binary)
@@ -361,6 +374,31 @@ new file mode 100644
         let l = lines(d);
         let s = scan(&l, 0, 1).expect("well formed");
         assert_eq!(s.end, 5);
+    }
+
+    #[test]
+    fn a_bare_double_dash_after_a_hunk_is_a_signature_only_where_no_hunk_line_follows() {
+        // A signature whose trailing space a mailer stripped.
+        let d = "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n--\n2.47.3\n";
+        assert_eq!(scan(&lines(d), 0, 1).expect("well formed").end, 5);
+        // The removal of a line "-" (and the addition after it) beyond a
+        // header that counts none: the proptest's find of 2026-12-07.
+        let d = "--- a/x\n+++ b/x\n@@ -1,0 +1,0 @@\n--\n+\n-- \n2.47.3\n";
+        let err = scan(&lines(d), 0, 1).expect_err("counts one short");
+        assert_eq!(err.line, 3);
+        assert!(
+            err.why.contains("more lines than its header says"),
+            "{}",
+            err.why
+        );
+        // The removal of a line "-x" after the counted lines.
+        let d = "--- a/x\n+++ b/x\n@@ -1 +0,0 @@\n-a\n--x\n";
+        assert_eq!(
+            scan(&lines(d), 0, 1)
+                .expect_err("one removal too many")
+                .line,
+            4
+        );
     }
 
     #[test]
